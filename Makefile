@@ -1,0 +1,35 @@
+# Two entry points, both usable on a fresh machine:
+#   make demo  -> sets up .venv and tags the bundled example clip with the pretrained mtt-musicnn
+#   make test  -> sets up .venv and runs the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+$(BIN)/musictag: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch is pinned to the CPU build available here; the package itself accepts a range
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/musictag
+
+demo: setup
+	$(BIN)/musictag tag examples/example.flac --top-k 5
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/tag_throughput.py ../shared/data/gtzan_mini
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info

@@ -1,0 +1,175 @@
+"""Decode audio files into blocks of float32 samples, with soundfile or ffmpeg.
+
+soundfile (libsndfile) handles wav, flac, ogg/vorbis, opus-in-ogg, aiff and mp3 directly and
+quickly; everything else (m4a/aac, wma, video containers...) goes through an ffmpeg process whose
+output is read as a stream, so memory stays bounded whatever the file's length.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from musictag.errors import AudioError
+
+#: Extensions that the directory walker treats as audio (or video with an audio track).
+AUDIO_EXTENSIONS = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .m4a .m4b .aac .mp4 .wma "
+    ".webm .mkv .mka .mov .avi .ac3 .amr .caf .w64 .mp2".split()
+)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a decoder learnt about a file before reading samples."""
+
+    sample_rate: int
+    channels: int
+    frames: int | None  # None when the container does not say (ffmpeg streams)
+
+
+def check_readable(path: str | os.PathLike) -> Path:
+    """Raise AudioError for a missing, unreadable or empty file; return it as a Path."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror})") from None
+    if size == 0:
+        raise AudioError(f"{path}: file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied")
+    return path
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_executable() -> str | None:
+    """The ffmpeg binary to use: the imageio-ffmpeg wheel's, else one on PATH."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # the wheel is optional; a system ffmpeg is fine too
+        return shutil.which("ffmpeg")
+
+
+class _Decoder:
+    """Common shape of the two decoders: info first, then blocks of (frames, channels)."""
+
+    info: StreamInfo
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - interface
+        pass
+
+
+class _SoundfileDecoder(_Decoder):
+    def __init__(self, path: Path):
+        self._file = sf.SoundFile(str(path))
+        frames = self._file.frames if self._file.seekable() else None
+        self.info = StreamInfo(self._file.samplerate, self._file.channels, frames)
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        while True:
+            block = self._file.read(block_frames, dtype="float32", always_2d=True)
+            if not len(block):
+                return
+            yield block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _FfmpegDecoder(_Decoder):
+    """Runs ffmpeg to write 32-bit float WAV on stdout and parses that stream."""
+
+    def __init__(self, path: Path, exe: str):
+        cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0",
+               "-f", "wav", "-acodec", "pcm_f32le", "-"]  # fmt: skip
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._path = path
+        try:
+            self.info = self._read_header()
+        except AudioError:
+            self.close()
+            raise
+
+    def _fail(self, default: str) -> AudioError:
+        self._proc.kill()
+        err = self._proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        message = err[-1] if err else default
+        if "does not contain any stream" in message or "matches no streams" in message:
+            message = "no audio stream"
+        return AudioError(f"{self._path}: cannot decode ({message})")
+
+    def _read_exact(self, n: int) -> bytes:
+        data = self._proc.stdout.read(n)
+        if len(data) != n:
+            raise self._fail("not an audio file")
+        return data
+
+    def _read_header(self) -> StreamInfo:
+        riff = self._read_exact(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            raise self._fail("unexpected output from ffmpeg")
+        rate = channels = 0
+        while True:
+            chunk_id, size = struct.unpack("<4sI", self._read_exact(8))
+            if chunk_id == b"data":
+                break
+            body = self._read_exact(size + (size & 1))
+            if chunk_id == b"fmt ":
+                _, channels, rate = struct.unpack_from("<HHI", body)
+        if not rate or not channels:
+            raise self._fail("no audio format in ffmpeg output")
+        return StreamInfo(rate, channels, None)
+
+    def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
+        frame_bytes = 4 * self.info.channels
+        pending = b""
+        while True:
+            data = self._proc.stdout.read(block_frames * frame_bytes)
+            if not data:
+                break
+            data = pending + data
+            usable = len(data) - len(data) % frame_bytes
+            pending = data[usable:]
+            yield np.frombuffer(data[:usable], dtype="<f4").reshape(-1, self.info.channels)
+        if self._proc.wait() != 0:
+            raise self._fail("decoding failed")
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self._proc.stdout.close()
+        self._proc.stderr.close()
+
+
+def open_decoder(path: str | os.PathLike) -> _Decoder:
+    """Open ``path`` with soundfile, falling back to ffmpeg for other formats."""
+    path = check_readable(path)
+    try:
+        return _SoundfileDecoder(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        pass
+    exe = ffmpeg_executable()
+    if exe is None:
+        raise AudioError(f"{path}: format not supported by libsndfile and no ffmpeg was found "
+                         "(pip install imageio-ffmpeg)")
+    return _FfmpegDecoder(path, exe)

@@ -1,0 +1,85 @@
+"""Mono, resampled audio as a stream of blocks (bounded memory) or as one array."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from musictag.audio.decode import open_decoder
+from musictag.errors import AudioError, ParameterError
+
+
+@dataclass
+class AudioStream:
+    """Iterate over mono float32 blocks of ``path`` resampled to ``sample_rate``.
+
+    Mono down-mix is the channel mean, and resampling is soxr's "HQ" quality with the
+    output length fixed to ``ceil(n * sr_out / sr_in)``: the same as ``librosa.load``
+    (librosa >= 0.10), so features computed from it match librosa's.
+
+    After iteration, ``duration`` holds the decoded length in seconds.
+    """
+
+    path: str | os.PathLike
+    sample_rate: int
+    block_seconds: float = 20.0
+    source_rate: int = field(init=False, default=0)
+    duration: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0:
+            raise ParameterError(f"sample_rate must be positive, got {self.sample_rate}")
+        if self.block_seconds <= 0:
+            raise ParameterError(f"block_seconds must be positive, got {self.block_seconds}")
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        decoder = open_decoder(self.path)
+        try:
+            yield from self._resampled(decoder)
+        except sf.LibsndfileError as exc:
+            raise AudioError(f"{self.path}: corrupt audio data ({exc.error_string})") from None
+        finally:
+            decoder.close()
+
+    def _resampled(self, decoder) -> Iterator[np.ndarray]:
+        rate = decoder.info.sample_rate
+        self.source_rate = rate
+        block_frames = max(1, int(self.block_seconds * rate))
+        resampler = None
+        if rate != self.sample_rate:
+            resampler = soxr.ResampleStream(rate, self.sample_rate, 1, dtype="float32", quality="HQ")
+        n_in = n_out = 0
+        pending: np.ndarray | None = None  # one block held back so the last can be flagged
+        for block in decoder.blocks(block_frames):
+            mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+            n_in += len(mono)
+            if pending is not None:
+                out = resampler.resample_chunk(pending) if resampler else pending
+                n_out += len(out)
+                if len(out):
+                    yield out
+            pending = np.ascontiguousarray(mono, dtype=np.float32)
+        if n_in == 0:
+            raise AudioError(f"{self.path}: no audio samples")
+        self.duration = n_in / rate
+        last = resampler.resample_chunk(pending, last=True) if resampler else pending
+        target = math.ceil(n_in * self.sample_rate / rate)
+        missing = target - n_out - len(last)
+        if missing > 0:
+            last = np.concatenate([last, np.zeros(missing, dtype=np.float32)])
+        elif missing < 0:
+            last = last[: len(last) + missing]
+        if len(last):
+            yield last
+
+
+def load(path: str | os.PathLike, *, sample_rate: int) -> np.ndarray:
+    """Decode a whole file to mono float32 at ``sample_rate`` (see :class:`AudioStream`)."""
+    blocks = list(AudioStream(path, sample_rate))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

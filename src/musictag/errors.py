@@ -1,0 +1,19 @@
+"""Exception types. Every error musictag raises on purpose derives from MusictagError."""
+
+from __future__ import annotations
+
+
+class MusictagError(Exception):
+    """Base class: the command line prints these as one line, without a traceback."""
+
+
+class ParameterError(MusictagError, ValueError):
+    """A function or command was called with an invalid parameter."""
+
+
+class AudioError(MusictagError):
+    """An audio file is missing, empty, corrupt or in a format that cannot be decoded."""
+
+
+class WeightsNotFoundError(MusictagError):
+    """Pretrained weights are neither cached nor reachable."""

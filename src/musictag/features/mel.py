@@ -1,0 +1,176 @@
+"""Log-mel spectrogram front end in torch, numerically equal to librosa's.
+
+``LogMel(config)(waveform)`` matches::
+
+    S = librosa.feature.melspectrogram(y=waveform, sr=..., n_fft=..., hop_length=...,
+                                       n_mels=..., fmin=..., fmax=..., htk=..., power=...)
+
+followed by the configured compression, with frames on the second-to-last axis
+(``(..., n_frames, n_mels)``, the layout musicnn's patches use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numpy as np
+import torch
+
+from musictag.errors import ParameterError
+
+Compression = Literal["log10_1p", "db", "log", "none"]
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Every setting of the log-mel front end.
+
+    ``compression`` is one of ``"log10_1p"`` (musicnn: ``log10(1 + multiplier * x)``),
+    ``"db"`` (``10 * log10(max(x, amin))``, librosa's ``power_to_db`` with ref 1),
+    ``"log"`` (``log(x + eps)``) or ``"none"``. ``float16_quirk`` reproduces the
+    original musicnn pipeline, which casts the mel power to float16 before the log.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    win_length: int | None = None
+    n_mels: int = 96
+    f_min: float = 0.0
+    f_max: float | None = None
+    mel_scale: Literal["slaney", "htk"] = "slaney"
+    mel_norm: Literal["slaney"] | None = "slaney"
+    power: float = 2.0
+    center: bool = True
+    compression: Compression = "log10_1p"
+    multiplier: float = 10000.0
+    eps: float = 1e-6
+    amin: float = 1e-10
+    float16_quirk: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sample_rate <= 0 or self.n_fft <= 0 or self.hop_length <= 0 or self.n_mels <= 0:
+            raise ParameterError("sample_rate, n_fft, hop_length and n_mels must be positive")
+        if (self.win_length or self.n_fft) > self.n_fft:
+            raise ParameterError(f"win_length ({self.win_length}) must not exceed n_fft ({self.n_fft})")
+        if self.mel_scale not in ("slaney", "htk"):
+            raise ParameterError(f"mel_scale must be 'slaney' or 'htk', got {self.mel_scale!r}")
+        if self.compression not in ("log10_1p", "db", "log", "none"):
+            raise ParameterError(f"unknown compression {self.compression!r}")
+        f_max = self.f_max if self.f_max is not None else self.sample_rate / 2
+        if not 0 <= self.f_min < f_max <= self.sample_rate / 2:
+            raise ParameterError(f"need 0 <= f_min < f_max <= sample_rate/2, got {self.f_min}, {f_max}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FrontendConfig:
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ParameterError(f"unknown front-end settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def with_(self, **changes) -> FrontendConfig:
+        return replace(self, **changes)
+
+
+#: The front end of the original musicnn models (16 kHz, 512/256, 96 mels, float16 quirk).
+MUSICNN = FrontendConfig(float16_quirk=True)
+
+
+def hz_to_mel(freq: np.ndarray, *, htk: bool = False) -> np.ndarray:
+    """Hertz to mels (Slaney's auditory toolbox scale by default, as librosa)."""
+    freq = np.asanyarray(freq, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + freq / 700.0)
+    f_sp = 200.0 / 3
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    mels = freq / f_sp
+    log_region = freq >= min_log_hz
+    return np.where(log_region, min_log_hz / f_sp + np.log(np.maximum(freq, min_log_hz) / min_log_hz) / logstep, mels)
+
+
+def mel_to_hz(mels: np.ndarray, *, htk: bool = False) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mels = np.asanyarray(mels, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(mels >= min_log_mel, min_log_hz * np.exp(logstep * (mels - min_log_mel)), f_sp * mels)
+
+
+def mel_filterbank(config: FrontendConfig) -> np.ndarray:
+    """Triangular mel filters, shape (n_mels, 1 + n_fft // 2), as ``librosa.filters.mel``."""
+    f_max = config.f_max if config.f_max is not None else config.sample_rate / 2
+    htk = config.mel_scale == "htk"
+    fft_freqs = np.fft.rfftfreq(config.n_fft, d=1.0 / config.sample_rate)
+    mel_edges = np.linspace(hz_to_mel(config.f_min, htk=htk), hz_to_mel(f_max, htk=htk), config.n_mels + 2)
+    mel_freqs = mel_to_hz(mel_edges, htk=htk)
+    fdiff = np.diff(mel_freqs)
+    ramps = mel_freqs[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
+    if config.mel_norm == "slaney":
+        weights *= (2.0 / (mel_freqs[2:] - mel_freqs[:-2]))[:, None]
+    return weights
+
+
+class LogMel(torch.nn.Module):
+    """Waveform ``(..., samples)`` to compressed mel spectrogram ``(..., frames, n_mels)``."""
+
+    def __init__(self, config: FrontendConfig = MUSICNN):
+        super().__init__()
+        self.config = config
+        win = config.win_length or config.n_fft
+        window = torch.hann_window(win, periodic=True, dtype=torch.float64)
+        pad = (config.n_fft - win) // 2  # librosa centres a short window inside n_fft
+        window = torch.nn.functional.pad(window, (pad, config.n_fft - win - pad)).float()
+        self.register_buffer("window", window, persistent=False)
+        self.register_buffer("filters", torch.from_numpy(mel_filterbank(config)).T.contiguous(), persistent=False)
+
+    def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Mel power (before compression), frames from the waveform's start (``center`` honoured)."""
+        cfg = self.config
+        if cfg.center:  # zero padding, as librosa >= 0.10
+            waveform = torch.nn.functional.pad(waveform, (cfg.n_fft // 2, cfg.n_fft // 2))
+        return self.frames_to_mel(waveform)
+
+    def frames_to_mel(self, padded: torch.Tensor) -> torch.Tensor:
+        """Mel power of every full window in an already padded waveform."""
+        cfg = self.config
+        if padded.shape[-1] < cfg.n_fft:
+            return padded.new_zeros(padded.shape[:-1] + (0, cfg.n_mels))
+        frames = padded.unfold(-1, cfg.n_fft, cfg.hop_length)  # (..., n_frames, n_fft)
+        spectrum = torch.fft.rfft(frames * self.window, dim=-1)
+        magnitude = spectrum.real.square() + spectrum.imag.square()
+        if cfg.power != 2.0:
+            magnitude = magnitude.pow(cfg.power / 2.0)
+        return magnitude @ self.filters
+
+    def compress(self, mel: torch.Tensor) -> torch.Tensor:
+        """Apply the configured compression (and the float16 quirk) to mel power."""
+        cfg = self.config
+        if cfg.float16_quirk:  # musicnn rounds the mel power to float16, then takes the log in float32
+            mel = mel.half().float()
+        if cfg.compression == "log10_1p":
+            return torch.log10(mel * cfg.multiplier + 1)
+        if cfg.compression == "db":
+            return 10.0 * torch.log10(torch.clamp(mel, min=cfg.amin))
+        if cfg.compression == "log":
+            return torch.log(mel + cfg.eps)
+        return mel
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return self.compress(self.power_mel(waveform))
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of frames for a waveform of ``n_samples``."""
+        cfg = self.config
+        if cfg.center:
+            return 1 + n_samples // cfg.hop_length
+        return 0 if n_samples < cfg.n_fft else 1 + (n_samples - cfg.n_fft) // cfg.hop_length

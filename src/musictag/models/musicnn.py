@@ -1,0 +1,165 @@
+"""MusiCNN (Pons & Serra, 2019): musically motivated front end, dense mid end, pooling back end.
+
+Layer order, paddings and batch-norm epsilon follow the original TensorFlow model so
+that its checkpoints load unchanged (see :mod:`musictag.pretrained.convert`).
+Input: log-mel patches ``(batch, frames, n_mels)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: tf.compat.v1.layers.batch_normalization's default epsilon.
+TF_BN_EPS = 1e-3
+
+
+def _time_conv_max(x: torch.Tensor, weight: torch.Tensor, block: int = 32) -> torch.Tensor:
+    """Max over frequency of a (k x 1) single-channel convolution, without bias.
+
+    ``x`` is ``(B, T + k - 1, F)`` (already padded), ``weight`` ``(C, k)``; returns ``(B, C, T)``.
+    oneDNN runs these one-input-channel filters at a fraction of peak, so each run of
+    ``block`` output frames becomes one dense matrix product with a banded (Toeplitz)
+    weight matrix: about twice as fast, at ``(block + k - 1) / k`` times the multiplies.
+    """
+    batch, padded_len, n_freq = x.shape
+    channels, k = weight.shape
+    frames = padded_len - k + 1
+    n_blocks = -(-frames // block)
+    x = F.pad(x, (0, 0, 0, n_blocks * block + k - 1 - padded_len))
+    toeplitz = x.new_zeros(block + k - 1, channels, block)
+    for j in range(block):
+        toeplitz[j : j + k, :, j] = weight.T
+    windows = x.unfold(1, block + k - 1, block).reshape(-1, block + k - 1)  # (B * n_blocks * F, block + k - 1)
+    y = (windows @ toeplitz.view(block + k - 1, channels * block)).view(batch, n_blocks, n_freq, channels, block)
+    return y.amax(2).permute(0, 2, 1, 3).reshape(batch, channels, n_blocks * block)[..., :frames]
+
+
+class _ConvReluBN(nn.Module):
+    """conv -> ReLU -> batch norm, the unit every musicnn block is made of."""
+
+    def __init__(self, conv: nn.Module, channels: int, bn_eps: float):
+        super().__init__()
+        self.conv = conv
+        self.bn = (nn.BatchNorm2d if isinstance(conv, nn.Conv2d) else nn.BatchNorm1d)(channels, eps=bn_eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(F.relu(self.conv(x)))
+
+    def forward_max(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x).amax(-1)``, computed cheaply at inference.
+
+        ReLU and an affine batch norm are monotonic per channel, so the maximum can be
+        taken right after the convolution: of the conv output for channels whose batch-norm
+        scale is positive, of its negation (via negated filters) for the others. This skips
+        ReLU and batch norm on the full maps, which cost a third of the model's time.
+        """
+        if self.training:
+            return self(x).amax(-1)
+        sign = torch.sign(self.bn.weight)
+        weight = self.conv.weight * sign.view(-1, 1, 1, 1)
+        if weight.shape[1] == 1 and weight.shape[3] == 1:  # temporal (k x 1) filters
+            y = _time_conv_max(x[:, 0], weight[:, 0, :, 0]) + (self.conv.bias * sign)[:, None]
+        else:
+            y = self.conv._conv_forward(x, weight, self.conv.bias * sign).amax(-1)
+        extreme = y * sign.view(-1, 1)
+        bn = self.bn
+        return F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+class MusiCNN(nn.Module):
+    """The musicnn architecture.
+
+    Parameters
+    ----------
+    n_classes : int
+        Outputs of the last dense layer (50 for the MTT/MSD taggers).
+    n_mels : int
+        Mel bands of the input; the timbral kernels span 40 % and 70 % of them.
+    timbral_filters, temporal_filters : int
+        Filters per timbral (7 x 0.4F, 7 x 0.7F) and temporal (128, 64, 32 x 1) branch.
+    midend_filters : int
+        Filters of each of the three 7-wide mid-end convolutions.
+    backend_units : int
+        Width of the penultimate dense layer.
+    dropout : float
+        Dropout before both dense layers (training only).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_classes: int = 50,
+        n_mels: int = 96,
+        timbral_filters: int = 204,
+        temporal_filters: int = 51,
+        midend_filters: int = 64,
+        backend_units: int = 200,
+        dropout: float = 0.5,
+        bn_eps: float = TF_BN_EPS,
+    ):
+        super().__init__()
+        self.input_bn = nn.BatchNorm2d(1, eps=bn_eps)
+        self.timbral = nn.ModuleList(
+            _ConvReluBN(nn.Conv2d(1, timbral_filters, (7, int(share * n_mels))), timbral_filters, bn_eps)
+            for share in (0.4, 0.7)
+        )
+        self.temporal_kernels = (128, 64, 32)
+        self.temporal = nn.ModuleList(
+            _ConvReluBN(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters, bn_eps)
+            for k in self.temporal_kernels
+        )
+        frontend_channels = 2 * timbral_filters + 3 * temporal_filters
+        self.midend = nn.ModuleList(
+            _ConvReluBN(nn.Conv1d(c_in, midend_filters, 7, padding=3), midend_filters, bn_eps)
+            for c_in in (frontend_channels, midend_filters, midend_filters)
+        )
+        self.pool_channels = frontend_channels + 3 * midend_filters
+        self.backend_bn = nn.BatchNorm1d(2 * self.pool_channels, eps=bn_eps)
+        self.penultimate = nn.Linear(2 * self.pool_channels, backend_units)
+        self.penultimate_bn = nn.BatchNorm1d(backend_units, eps=bn_eps)
+        self.classifier = nn.Linear(backend_units, n_classes)
+        self.dropout = nn.Dropout(dropout)
+        self.embedding_dims = {"penultimate": backend_units, "mean_pool": self.pool_channels,
+                               "max_pool": self.pool_channels}  # fmt: skip
+
+    def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run the network and return every named representation.
+
+        Returns a dict with ``logits`` ``(B, n_classes)``, ``penultimate`` ``(B, units)``,
+        ``mean_pool`` and ``max_pool`` ``(B, 753)``, ``timbral``/``temporal``
+        ``(B, T, C)`` and the mid-end maps ``cnn1``..``cnn3`` ``(B, T, 64)``.
+        """
+        x = self.input_bn(x.unsqueeze(1))  # (B, 1, T, F)
+        padded = F.pad(x, (0, 0, 3, 3))  # 'same' in time only: frequency is pooled away
+        timbral = [block.forward_max(padded) for block in self.timbral]  # (B, C, T)
+        temporal = []
+        for k, block in zip(self.temporal_kernels, self.temporal):
+            before = (k - 1) // 2  # TensorFlow's 'same' puts the extra pad at the end
+            temporal.append(block.forward_max(F.pad(x, (0, 0, before, k - 1 - before))))
+        front = torch.cat(timbral + temporal, dim=1)  # (B, 561, T)
+
+        cnn1 = self.midend[0](front)
+        cnn2 = self.midend[1](cnn1) + cnn1
+        cnn3 = self.midend[2](cnn2) + cnn2
+        maps = torch.cat([front, cnn1, cnn2, cnn3], dim=1)  # (B, 753, T)
+
+        max_pool, mean_pool = maps.amax(dim=2), maps.mean(dim=2)
+        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF order: interleaved
+        hidden = self.penultimate_bn(F.relu(self.penultimate(self.dropout(self.backend_bn(pooled)))))
+        logits = self.classifier(self.dropout(hidden))
+        return {
+            "logits": logits,
+            "penultimate": hidden,
+            "mean_pool": mean_pool,
+            "max_pool": max_pool,
+            "timbral": torch.cat(timbral, dim=1).transpose(1, 2),
+            "temporal": torch.cat(temporal, dim=1).transpose(1, 2),
+            "cnn1": cnn1.transpose(1, 2),
+            "cnn2": cnn2.transpose(1, 2),
+            "cnn3": cnn3.transpose(1, 2),
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)["logits"]
