@@ -23,8 +23,7 @@ from musictag.errors import AudioError
 
 #: Extensions that the directory walker treats as audio (or video with an audio track).
 AUDIO_EXTENSIONS = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .m4a .m4b .aac .mp4 .wma "
-    ".webm .mkv .mka .mov .avi .ac3 .amr .caf .w64 .mp2".split()
+    [".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a", ".m4b", ".aac", ".mp4", ".wma", ".webm", ".mkv", ".mka", ".mov", ".avi", ".ac3", ".amr", ".caf", ".w64", ".mp2"]
 )
 
 

@@ -1,14 +1,9 @@
-"""Tag and embed audio files with a pretrained or trained model.
-
-Decoding and feature extraction run in a background thread while the model runs in the
-caller's thread, and patches from consecutive files share batches.
-"""
+"""Tag and embed audio files with a pretrained or trained model."""
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,7 +21,6 @@ from musictag.pretrained.catalog import PRETRAINED
 from musictag.pretrained.store import ensure_weights
 
 LAYERS = ("penultimate", "mean_pool", "max_pool", "taggram")
-_QUEUE_CHUNKS = 8  # patch chunks buffered between the decoding thread and the model
 
 
 def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
@@ -42,8 +36,7 @@ class _FileState:
     def __init__(self, path: str):
         self.path = path
         self.outputs: list[dict[str, np.ndarray]] = []
-        self.pending = 0  # patches queued but not yet through the model
-        self.done = False
+        self.pending = 0  # patches cut but not yet through the model
         self.duration = 0.0
         self.error: str | None = None
 
@@ -77,7 +70,7 @@ class Tagger:
         *,
         weights: str | os.PathLike | None = None,
         hop: float | None = None,
-        batch_size: int = 16,
+        batch_size: int = 4,
         device: str = "cpu",
     ):
         if batch_size < 1:
@@ -136,88 +129,56 @@ class Tagger:
             yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts)
 
     # -- pipeline -------------------------------------------------------------------------
-    def _file_patches(self, path: str, state: _FileState) -> Iterator[torch.Tensor]:
-        audio = AudioStream(path, self.frontend.config.sample_rate)
+    # Files are decoded in the caller's thread: a decoding thread beside torch's own two
+    # threads was measured slower on 2 cores (oversubscription), and decoding is ~6 % of the work.
+    def _file_patches(self, state: _FileState) -> Iterator[torch.Tensor]:
+        audio = AudioStream(state.path, self.frontend.config.sample_rate)
         frames = stream_logmel(self.frontend, audio)
         yield from iter_patches(frames, length=self.patch_frames, hop=self.hop_frames)
         state.duration = audio.duration
 
-    def _produce(self, states: list[_FileState], out: queue.Queue, stop: threading.Event) -> None:
-        for index, state in enumerate(states):
-            try:
-                for chunk in self._file_patches(state.path, state):
-                    for start in range(0, len(chunk), self.batch_size):
-                        if stop.is_set():
-                            return
-                        out.put((index, chunk[start : start + self.batch_size]))
-            except MusictagError as exc:
-                state.error = str(exc)
-            except Exception as exc:  # a decoder library failing on a broken file must not stop the batch
-                state.error = f"{state.path}: {type(exc).__name__}: {exc}".splitlines()[0]
-            out.put((index, None))
-        out.put(None)
-
     def _forward(self, batch: torch.Tensor, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
         with torch.inference_mode():
             features = self.module.forward_features(batch.to(self.device))
-            result = {}
-            for layer in layers:
-                if layer == "taggram":
-                    logits = features["logits"]
-                    probs = torch.softmax(logits, -1) if self.config.activation == "softmax" else torch.sigmoid(logits)
-                    result[layer] = probs.float().cpu().numpy()
-                else:
-                    result[layer] = features[layer].float().cpu().numpy()
-        return result
+            if "taggram" in layers:
+                logits = features["logits"]
+                softmax = self.config.activation == "softmax"
+                features["taggram"] = torch.softmax(logits, -1) if softmax else torch.sigmoid(logits)
+            return {layer: features[layer].float().cpu().numpy() for layer in layers}
 
-    def _run(self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]) -> Iterator[tuple[_FileState, np.ndarray]]:
-        states = [_FileState(str(p)) for p in paths]
-        chunks: queue.Queue = queue.Queue(maxsize=_QUEUE_CHUNKS)
-        stop = threading.Event()
-        producer = threading.Thread(target=self._produce, args=(states, chunks, stop), daemon=True)
-        producer.start()
-        pending: list[tuple[int, torch.Tensor]] = []
-        n_pending = 0
-        next_out = 0
-        finished = False
-        try:
-            while not finished or pending:
-                item = None if finished else chunks.get()
-                if item is None:
-                    finished = True
-                else:
-                    index, chunk = item
-                    if chunk is None:
-                        states[index].done = True
-                    else:
-                        pending.append((index, chunk))
-                        states[index].pending += len(chunk)
-                        n_pending += len(chunk)
-                if pending and (n_pending >= self.batch_size or finished):
-                    self._run_batch(pending, states, layers)
-                    pending, n_pending = [], 0
-                while next_out < len(states) and states[next_out].done and not states[next_out].pending:
-                    state = states[next_out]
-                    starts = np.arange(sum(len(o[layers[0]]) for o in state.outputs)) * self.hop_frames
-                    yield state, starts * self.frame_seconds
-                    states[next_out] = None  # free its outputs
-                    next_out += 1
-        finally:
-            stop.set()
-            while producer.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    chunks.get_nowait()
-                except queue.Empty:
-                    producer.join(timeout=0.05)
-
-    def _run_batch(self, pending: list[tuple[int, torch.Tensor]], states: list, layers: tuple[str, ...]) -> None:
+    def _run_batch(self, pending: list[tuple[_FileState, torch.Tensor]], layers: tuple[str, ...]) -> None:
         outputs = self._forward(torch.cat([chunk for _, chunk in pending]), layers)
         offset = 0
-        for index, chunk in pending:
-            n = len(chunk)
-            states[index].outputs.append({k: v[offset : offset + n] for k, v in outputs.items()})
-            states[index].pending -= n
-            offset += n
+        for state, chunk in pending:
+            state.outputs.append({k: v[offset : offset + len(chunk)] for k, v in outputs.items()})
+            state.pending -= len(chunk)
+            offset += len(chunk)
+
+    def _run(self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]) -> Iterator[tuple[_FileState, np.ndarray]]:
+        """Yield (file state, patch start times) in input order; patches of consecutive files share batches."""
+        waiting: deque[_FileState] = deque()  # files not yet handed out, in order
+        pending: list[tuple[_FileState, torch.Tensor]] = []  # patches not yet through the model
+        for path in [*paths, None]:
+            if path is not None:
+                state = _FileState(str(path))
+                waiting.append(state)
+                try:
+                    for chunk in self._file_patches(state):
+                        pending.append((state, chunk))
+                        state.pending += len(chunk)
+                        if sum(len(c) for _, c in pending) >= self.batch_size:
+                            self._run_batch(pending, layers)
+                            pending = []
+                except MusictagError as exc:
+                    state.error = str(exc)
+                except Exception as exc:  # a decoder library failing on a broken file must not stop the batch
+                    state.error = f"{state.path}: {type(exc).__name__}: {exc}".splitlines()[0]
+            elif pending:
+                self._run_batch(pending, layers)
+            while waiting and (waiting[0].pending == 0 or waiting[0].error):
+                state = waiting.popleft()
+                n_patches = sum(len(o[layers[0]]) for o in state.outputs)
+                yield state, np.arange(n_patches) * self.hop_frames * self.frame_seconds
 
 
 def _raise_if_error(result):

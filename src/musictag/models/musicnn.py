@@ -11,29 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from musictag.models.conv_max import BandedConvMax
+
 #: tf.compat.v1.layers.batch_normalization's default epsilon.
 TF_BN_EPS = 1e-3
-
-
-def _time_conv_max(x: torch.Tensor, weight: torch.Tensor, block: int = 32) -> torch.Tensor:
-    """Max over frequency of a (k x 1) single-channel convolution, without bias.
-
-    ``x`` is ``(B, T + k - 1, F)`` (already padded), ``weight`` ``(C, k)``; returns ``(B, C, T)``.
-    oneDNN runs these one-input-channel filters at a fraction of peak, so each run of
-    ``block`` output frames becomes one dense matrix product with a banded (Toeplitz)
-    weight matrix: about twice as fast, at ``(block + k - 1) / k`` times the multiplies.
-    """
-    batch, padded_len, n_freq = x.shape
-    channels, k = weight.shape
-    frames = padded_len - k + 1
-    n_blocks = -(-frames // block)
-    x = F.pad(x, (0, 0, 0, n_blocks * block + k - 1 - padded_len))
-    toeplitz = x.new_zeros(block + k - 1, channels, block)
-    for j in range(block):
-        toeplitz[j : j + k, :, j] = weight.T
-    windows = x.unfold(1, block + k - 1, block).reshape(-1, block + k - 1)  # (B * n_blocks * F, block + k - 1)
-    y = (windows @ toeplitz.view(block + k - 1, channels * block)).view(batch, n_blocks, n_freq, channels, block)
-    return y.amax(2).permute(0, 2, 1, 3).reshape(batch, channels, n_blocks * block)[..., :frames]
 
 
 class _ConvReluBN(nn.Module):
@@ -43,6 +24,7 @@ class _ConvReluBN(nn.Module):
         super().__init__()
         self.conv = conv
         self.bn = (nn.BatchNorm2d if isinstance(conv, nn.Conv2d) else nn.BatchNorm1d)(channels, eps=bn_eps)
+        self._kernel_key: tuple | None = None  # parameter versions the cached inference kernel was built from
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.bn(F.relu(self.conv(x)))
@@ -53,18 +35,18 @@ class _ConvReluBN(nn.Module):
         ReLU and an affine batch norm are monotonic per channel, so the maximum can be
         taken right after the convolution: of the conv output for channels whose batch-norm
         scale is positive, of its negation (via negated filters) for the others. This skips
-        ReLU and batch norm on the full maps, which cost a third of the model's time.
+        ReLU and batch norm on the full maps, which cost a third of the model's time; the
+        convolution itself runs as :class:`~musictag.models.conv_max.BandedConvMax`.
         """
         if self.training:
             return self(x).amax(-1)
-        sign = torch.sign(self.bn.weight)
-        weight = self.conv.weight * sign.view(-1, 1, 1, 1)
-        if weight.shape[1] == 1 and weight.shape[3] == 1:  # temporal (k x 1) filters
-            y = _time_conv_max(x[:, 0], weight[:, 0, :, 0]) + (self.conv.bias * sign)[:, None]
-        else:
-            y = self.conv._conv_forward(x, weight, self.conv.bias * sign).amax(-1)
-        extreme = y * sign.view(-1, 1)
+        key = (self.conv.weight._version, self.conv.bias._version, self.bn.weight._version)
+        if self._kernel_key != key:  # parameters changed (loaded, trained): rebuild the kernel
+            sign = torch.sign(self.bn.weight.detach())
+            self._kernel = BandedConvMax(self.conv.weight * sign.view(-1, 1, 1, 1), self.conv.bias * sign)
+            self._sign, self._kernel_key = sign.view(-1, 1), key
         bn = self.bn
+        extreme = self._kernel(x) * self._sign
         return F.batch_norm(F.relu(extreme), bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
 
 

@@ -1,0 +1,53 @@
+"""``musictag embed``: one embedding per file (or per patch) into an .npz file."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from musictag.audio.discover import find_audio
+from musictag.cli.progress import report
+from musictag.cli.tag import add_model_options, run_files
+from musictag.inference.results import FileError
+from musictag.inference.tagger import LAYERS, Tagger
+from musictag.utils.atomic import atomic_path
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("embed", help="write per-file (or per-patch) embeddings to an .npz file")
+    add_model_options(parser)
+    parser.add_argument("--layer", choices=LAYERS, default="penultimate", help="which activations (default penultimate)")
+    parser.add_argument("--output", "-o", required=True, metavar="FILE.npz", help="where to write the arrays")
+    parser.add_argument("--per-patch", action="store_true", help="one row per patch instead of per file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = find_audio(args.paths, recursive=args.recursive)
+    if not files:
+        report("musictag: error: no audio files found")
+        return 1
+    tagger = Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size)
+    rows, paths, file_index, starts = [], [], [], []
+    failed = False
+    for result in run_files(args, files, tagger.embed_many(files, layer=args.layer)):
+        if isinstance(result, FileError):
+            failed = True
+            continue
+        if args.per_patch:
+            rows.append(result.per_patch)
+            file_index.append(np.full(len(result.per_patch), len(paths)))
+            starts.append(result.patch_starts)
+        else:
+            rows.append(result.embedding[None])
+        paths.append(result.path)
+    arrays = {"paths": np.array(paths, dtype=str), "model": np.array(tagger.name), "layer": np.array(args.layer)}
+    arrays["embeddings"] = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+    if args.per_patch:
+        arrays["file_index"] = np.concatenate(file_index) if file_index else np.zeros(0, int)
+        arrays["patch_start"] = np.concatenate(starts) if starts else np.zeros(0)
+    output = args.output if args.output.endswith(".npz") else args.output + ".npz"
+    with atomic_path(output) as tmp:
+        np.savez(tmp, **arrays)
+    return 1 if failed else 0

@@ -1,0 +1,72 @@
+"""Render tagging results as a table, CSV, JSON or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TextIO
+
+from musictag.inference.results import FileError, TagResult
+
+FORMATS = ("table", "csv", "json", "jsonl")
+CSV_COLUMNS = ("path", "duration", "model", "start", "end", "tag", "score", "error")
+
+
+class ResultWriter:
+    """Writes results one at a time; ``close`` finishes formats that need the whole list."""
+
+    def __init__(self, stream: TextIO, fmt: str, *, top_k: int, timeline: bool):
+        self.stream, self.fmt, self.top_k, self.timeline = stream, fmt, top_k, timeline
+        self._items: list[dict] = []
+        self._csv = None
+        if fmt == "csv":
+            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv.writerow(CSV_COLUMNS)
+
+    def write(self, result: TagResult | FileError) -> None:
+        record = result.to_dict(top_k=self.top_k, timeline=self.timeline)
+        if self.fmt == "json":
+            self._items.append(record)
+        elif self.fmt == "jsonl":
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            self._write_csv(record)
+        else:
+            self.stream.write(format_table(record))
+        self.stream.flush()
+
+    def _write_csv(self, record: dict) -> None:
+        if "error" in record:
+            self._csv.writerow([record["path"], "", "", "", "", "", "", record["error"]])
+            return
+        head = [record["path"], record["duration"], record["model"]]
+        for row in record["tags"]:
+            self._csv.writerow(head + ["", "", row["tag"], row["score"], ""])
+        for segment in record.get("timeline", []):
+            for row in segment["tags"]:
+                self._csv.writerow(head + [segment["start"], segment["end"], row["tag"], row["score"], ""])
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            json.dump(self._items, self.stream, indent=2, ensure_ascii=False)
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def format_table(record: dict) -> str:
+    """A readable block for one file: header, then one tag per line with a score bar."""
+    out = io.StringIO()
+    if "error" in record:
+        out.write(f"{record['path']}\n  error: {record['error']}\n\n")
+        return out.getvalue()
+    out.write(f"{record['path']}  ({record['duration']:.1f} s, {record['model']})\n")
+    width = max((len(r["tag"]) for r in record["tags"]), default=0)
+    for row in record["tags"]:
+        bar = "#" * round(row["score"] * 20)
+        out.write(f"  {row['tag']:<{width}}  {row['score']:.3f}  {bar}\n")
+    for segment in record.get("timeline", []):
+        tags = ", ".join(f"{r['tag']} {r['score']:.2f}" for r in segment["tags"])
+        out.write(f"  {segment['start']:8.2f}-{segment['end']:<8.2f} {tags}\n")
+    out.write("\n")
+    return out.getvalue()

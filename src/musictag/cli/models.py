@@ -1,0 +1,54 @@
+"""``musictag models list|pull``: the pretrained taggers and their weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from musictag.models.folder import ModelConfig, is_model_folder
+from musictag.pretrained.catalog import PRETRAINED
+from musictag.pretrained.store import cache_dir, ensure_weights
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("models", help="list pretrained models or fetch their weights")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="pretrained models, their data, tags and published scores")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(run=run_list)
+    pull = actions.add_parser("pull", help="fetch and convert the weights of a model (or 'all')")
+    pull.add_argument("name", choices=[*PRETRAINED, "all"])
+    pull.add_argument("--weights", metavar="DIR", help="read the musicnn wheel or checkpoints from here instead of PyPI")
+    pull.set_defaults(run=run_pull)
+
+
+def _published(name: str) -> dict:
+    folder = cache_dir() / "models" / name
+    if not is_model_folder(folder):
+        return {}
+    return ModelConfig(**json.loads((folder / "config.json").read_text())).info.get("published", {})
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = []
+    for spec in PRETRAINED.values():
+        published = _published(spec.name)
+        rows.append({"name": spec.name, "architecture": spec.architecture, "dataset": spec.dataset,
+                     "downloaded": bool(published), "roc_auc": published.get("roc_auc"),
+                     "pr_auc": published.get("pr_auc"), "tags": list(spec.labels)})  # fmt: skip
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        scores = (f"ROC-AUC {row['roc_auc']:.4f}, PR-AUC {row['pr_auc']:.4f}" if row["downloaded"]
+                  else "published scores shown once pulled")  # fmt: skip
+        print(f"{row['name']:<12} {row['architecture']:<8} trained on {row['dataset']}; {scores}")
+        print(f"{'':12} tags: {', '.join(row['tags'])}\n")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    names = list(PRETRAINED) if args.name == "all" else [args.name]
+    for name in names:
+        print(f"{name}: {ensure_weights(name, weights=args.weights)}")
+    return 0

@@ -1,0 +1,68 @@
+"""``musictag tag``: tag audio files and folders."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from musictag.audio.discover import find_audio
+from musictag.cli.formats import FORMATS, ResultWriter
+from musictag.cli.progress import progress, report
+from musictag.inference.results import FileError
+from musictag.inference.tagger import Tagger
+from musictag.utils.atomic import atomic_open
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs a tagging model over files."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
+    parser.add_argument("--model", default="mtt-musicnn",
+                        help="mtt-musicnn (default), msd-musicnn, mtt-vgg, msd-vgg, or a model folder")
+    parser.add_argument("--weights", metavar="DIR", help="pretrained weights offline: musicnn wheel, unpacked wheel or cache")
+    parser.add_argument("--hop", type=float, metavar="SECONDS", help="seconds between patch starts (default: patch length)")
+    parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="patches per forward pass (default 4)")
+    parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("tag", help="tag audio files with a pretrained or trained model")
+    add_model_options(parser)
+    parser.add_argument("--top-k", type=int, default=5, metavar="K", help="tags per file, 0 = all (default 5)")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write results here (atomically) instead of stdout")
+    parser.add_argument("--timeline", action="store_true", help="include per-patch scores with start/end times")
+    parser.set_defaults(run=run)
+
+
+def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> Iterator:
+    """Pass ``results`` through with a progress bar, reporting each failure on one line."""
+    failures = 0
+    with progress(len(files), quiet=args.quiet) as bar:
+        for result in results:
+            if isinstance(result, FileError):
+                failures += 1
+                report(f"musictag: {result.error}")
+            bar.update(1)
+            yield result
+    if failures:
+        report(f"musictag: {failures} of {len(files)} files failed")
+
+
+def run(args: argparse.Namespace) -> int:
+    files = find_audio(args.paths, recursive=args.recursive)
+    if not files:
+        report("musictag: error: no audio files found")
+        return 1
+    tagger = Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size)
+    failed = False
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
+        writer = ResultWriter(stream, args.format, top_k=args.top_k, timeline=args.timeline)
+        for result in run_files(args, files, tagger.tag_many(files)):
+            failed |= isinstance(result, FileError)
+            writer.write(result)
+        writer.close()
+    return 1 if failed else 0
