@@ -160,13 +160,26 @@ class _FfmpegDecoder(_Decoder):
         self._proc.stderr.close()
 
 
+_SOUNDFILE_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"FORM", b".snd", b"ID3", b"riff", b"caff")
+
+
+def _looks_like_soundfile_format(path: Path) -> bool:
+    """Sniff the first bytes: libsndfile's mp3 decoder prints noise on stderr for non-mp3
+    data, so only files that start like a format it reads are handed to it."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    is_mpeg_frame = len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+    return is_mpeg_frame or head.startswith(_SOUNDFILE_MAGIC)
+
+
 def open_decoder(path: str | os.PathLike) -> _Decoder:
     """Open ``path`` with soundfile, falling back to ffmpeg for other formats."""
     path = check_readable(path)
-    try:
-        return _SoundfileDecoder(path)
-    except (sf.LibsndfileError, RuntimeError, TypeError):
-        pass
+    if _looks_like_soundfile_format(path):
+        try:
+            return _SoundfileDecoder(path)
+        except (sf.LibsndfileError, RuntimeError, TypeError):
+            pass
     exe = ffmpeg_executable()
     if exe is None:
         raise AudioError(f"{path}: format not supported by libsndfile and no ffmpeg was found "

@@ -1,0 +1,130 @@
+import subprocess
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from conftest import music_like, tone
+
+from musictag.audio.decode import ffmpeg_executable
+from musictag.audio.discover import find_audio
+from musictag.audio.stream import AudioStream, load
+from musictag.errors import AudioError
+
+
+def dominant_frequency(y: np.ndarray, sr: int) -> float:
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return float(np.fft.rfftfreq(len(y), 1 / sr)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("ext, kwargs", [("wav", {}), ("flac", {}), ("ogg", {}), ("mp3", {}), ("aiff", {})])
+def test_soundfile_formats(write_audio, ext, kwargs):
+    path = write_audio(f"tone.{ext}", tone(2.0, 44100, 440, channels=2), 44100, **kwargs)
+    y = load(path, sample_rate=16000)
+    assert y.dtype == np.float32
+    assert abs(len(y) - 32000) <= 1200  # lossy codecs add or trim a few milliseconds
+    assert dominant_frequency(y, 16000) == pytest.approx(440, abs=3)
+
+
+FFMPEG_FORMATS = {
+    "m4a": ["-c:a", "aac"],
+    "opus": ["-c:a", "libopus"],
+    "wma": ["-c:a", "wmav2"],
+    "mkv": ["-c:a", "libvorbis"],
+    "mp4": ["-f", "lavfi", "-i", "color=c=black:s=32x32:d=2", "-shortest", "-c:v", "mpeg4", "-c:a", "aac"],
+}
+
+
+@pytest.mark.parametrize("ext", sorted(FFMPEG_FORMATS))
+def test_ffmpeg_formats_including_video(write_audio, tmp_path, ext):
+    exe = ffmpeg_executable()
+    if exe is None:
+        pytest.skip("no ffmpeg available")
+    source = write_audio("source.wav", tone(2.0, 44100, 660, channels=2), 44100)
+    target = tmp_path / f"clip.{ext}"
+    subprocess.run([exe, "-y", "-v", "error", "-i", str(source), *FFMPEG_FORMATS[ext], str(target)], check=True)
+    y = load(target, sample_rate=16000)
+    assert abs(len(y) - 32000) <= 1600
+    assert dominant_frequency(y, 16000) == pytest.approx(660, abs=3)
+
+
+def test_stereo_downmix_and_resampling_match_librosa_conventions(write_audio):
+    stereo = np.stack([music_like(3.0, 44100, seed=1), music_like(3.0, 44100, seed=2)], axis=1)
+    path = write_audio("stereo.wav", stereo, 44100, subtype="FLOAT")
+    expected = soxr.resample(stereo.mean(axis=1), 44100, 16000, quality="HQ")
+    y = load(path, sample_rate=16000)
+    assert len(y) == int(np.ceil(len(stereo) * 16000 / 44100))
+    np.testing.assert_allclose(y[: len(expected)], expected[: len(y)], atol=1e-6)
+
+
+def test_blockwise_decoding_equals_whole_file(write_audio):
+    path = write_audio("long.flac", music_like(9.0, 22050), 22050)
+    whole = load(path, sample_rate=16000)
+    blocks = list(AudioStream(path, 16000, block_seconds=0.37))
+    assert len(blocks) > 10
+    np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-6)
+
+
+def test_upsampling_8k_and_duration(write_audio):
+    path = write_audio("phone.wav", tone(1.5, 8000, 300), 8000)
+    stream = AudioStream(path, 16000)
+    y = np.concatenate(list(stream))
+    assert len(y) == 24000
+    assert stream.duration == pytest.approx(1.5)
+    assert dominant_frequency(y, 16000) == pytest.approx(300, abs=3)
+
+
+def test_librosa_load_parity(write_audio):
+    librosa = pytest.importorskip("librosa")
+    path = write_audio("x.wav", music_like(2.0, 22050), 22050)
+    np.testing.assert_allclose(load(path, sample_rate=16000), librosa.load(path, sr=16000)[0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.wav", b"", "file is empty"),
+        ("text.mp3", b"this is not audio at all, just text\n" * 20, "cannot decode"),
+        ("random.ogg", bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)), "cannot decode"),
+    ],
+)
+def test_bad_files_raise_one_line_audio_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AudioError, match=message) as info:
+        load(path, sample_rate=16000)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_truncated_file_is_reported_as_corrupt(write_audio):
+    path = write_audio("full.flac", music_like(5.0, 22050), 22050)
+    truncated = path.with_name("truncated.flac")
+    truncated.write_bytes(path.read_bytes()[:6000])
+    with pytest.raises(AudioError, match="truncated.flac"):
+        load(truncated, sample_rate=16000)
+
+
+def test_missing_path_and_directory(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        load(tmp_path / "nope.wav", sample_rate=16000)
+    with pytest.raises(AudioError, match="is a directory"):
+        load(tmp_path, sample_rate=16000)
+
+
+def test_find_audio_walks_folders(tmp_path):
+    for name in ("a.wav", "b.MP3", "notes.txt", "sub/c.flac", "sub/deeper/d.ogg"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    flat = find_audio([tmp_path])
+    assert [p.split("/")[-1] for p in flat] == ["a.wav", "b.MP3"]
+    deep = find_audio([tmp_path], recursive=True)
+    assert sorted(p.split("/")[-1] for p in deep) == ["a.wav", "b.MP3", "c.flac", "d.ogg"]
+    assert find_audio([tmp_path / "notes.txt", tmp_path / "missing.wav"]) == [
+        str(tmp_path / "notes.txt"), str(tmp_path / "missing.wav")]  # fmt: skip
+
+
+def test_soundfile_reads_what_we_wrote(write_audio):
+    # guards the fixtures themselves: a silent or wrong fixture would make the tests above vacuous
+    path = write_audio("check.wav", tone(0.5, 16000, 1000), 16000)
+    data, sr = sf.read(path)
+    assert sr == 16000 and np.abs(data).max() == pytest.approx(0.3, abs=1e-3)

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+from conftest import music_like
+
+from musictag.errors import ParameterError
+from musictag.features.mel import MUSICNN, FrontendConfig, LogMel, hz_to_mel, mel_filterbank, mel_to_hz
+from musictag.features.stream import stream_logmel
+
+librosa = pytest.importorskip("librosa", reason="librosa (a dev dependency) is the reference for the front end")
+
+CONFIGS = [
+    MUSICNN,
+    FrontendConfig(sample_rate=11025, n_fft=2048, hop_length=512, n_mels=128, compression="db"),  # multi-scale CNN
+    FrontendConfig(n_mels=128, compression="log"),  # short-chunk CNN
+    FrontendConfig(n_fft=512, win_length=400, hop_length=160, n_mels=64, f_min=125, f_max=7500,
+                   mel_scale="htk", mel_norm=None, compression="none"),  # VGGish-like  # fmt: skip
+    FrontendConfig(power=1.0, center=False, compression="none"),
+]
+
+
+def test_mel_scale_known_values():
+    # values from librosa's documentation
+    assert hz_to_mel(60) == pytest.approx(0.9)
+    assert hz_to_mel(60, htk=True) == pytest.approx(92.681858)
+    assert mel_to_hz(3) == pytest.approx(200.0)
+    np.testing.assert_allclose(mel_to_hz(hz_to_mel(np.array([0, 500, 1000, 4000, 8000]))), [0, 500, 1000, 4000, 8000])
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_filterbank_equals_librosa(config):
+    expected = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.f_min,
+                                   fmax=config.f_max, htk=config.mel_scale == "htk", norm=config.mel_norm)  # fmt: skip
+    np.testing.assert_allclose(mel_filterbank(config), expected, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_melspectrogram_equals_librosa(config):
+    y = music_like(3.3, config.sample_rate)
+    mel = librosa.feature.melspectrogram(y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
+                                         win_length=config.win_length, center=config.center, n_mels=config.n_mels,
+                                         fmin=config.f_min, fmax=config.f_max, htk=config.mel_scale == "htk",
+                                         norm=config.mel_norm, power=config.power).T  # fmt: skip
+    if config.compression == "db":
+        expected = librosa.power_to_db(mel, ref=1.0, amin=config.amin, top_db=None)
+    elif config.compression == "log":
+        expected = np.log(mel + config.eps)
+    elif config.compression == "log10_1p":
+        expected = np.log10(1 + config.multiplier * mel.astype(np.float16).astype(np.float32))
+    else:
+        expected = mel
+    ours = LogMel(config)(torch.from_numpy(y)).numpy()
+    assert ours.shape == expected.shape
+    scale = max(float(np.abs(expected).max()), 1.0)
+    np.testing.assert_allclose(ours, expected, atol=2e-4 * scale, rtol=1e-3)
+    assert LogMel(config).n_frames(len(y)) == len(expected)
+
+
+def test_float16_quirk_rounds_mel_power_before_the_log():
+    y = torch.from_numpy(music_like(2.0, 16000))
+    exact = LogMel(MUSICNN.with_(float16_quirk=False))
+    quirky = LogMel(MUSICNN)
+    power = exact.power_mel(y)
+    torch.testing.assert_close(quirky(y), torch.log10(1 + 10000 * power.half().float()))
+    assert not torch.equal(quirky(y), exact(y))  # the rounding is visible
+
+
+@pytest.mark.parametrize("n_samples", [1, 300, 512, 513, 16000, 40001])
+@pytest.mark.parametrize("block", [7, 1000, 50000])
+def test_streaming_equals_whole_signal(n_samples, block):
+    # without the float16 rounding, which can flip a value when FFT batch sizes differ
+    frontend = LogMel(MUSICNN.with_(float16_quirk=False))
+    y = np.random.default_rng(n_samples).standard_normal(n_samples).astype(np.float32) * 0.1
+    chunks = list(stream_logmel(frontend, (y[i : i + block] for i in range(0, n_samples, block))))
+    streamed = torch.cat(chunks)
+    whole = frontend(torch.from_numpy(y))
+    assert streamed.shape == whole.shape == (1 + n_samples // 256, 96)
+    torch.testing.assert_close(streamed, whole, atol=1e-4, rtol=1e-4)
+
+
+def test_invalid_settings_raise_parameter_error():
+    with pytest.raises(ParameterError):
+        FrontendConfig(n_mels=0)
+    with pytest.raises(ParameterError, match="f_max"):
+        FrontendConfig(f_max=9000)  # above Nyquist at 16 kHz
+    with pytest.raises(ParameterError, match="unknown compression"):
+        FrontendConfig(compression="cube")
+    with pytest.raises(ParameterError, match="unknown front-end settings"):
+        FrontendConfig.from_dict({"sample_rate": 16000, "nfft": 512})
