@@ -64,10 +64,12 @@ def long_file_memory(minutes: float, model: str) -> None:
                 tone = 0.3 * np.sin(2 * np.pi * (220 + 20 * minute) * t)
                 block = np.stack([tone, tone], axis=1) + 0.05 * rng.standard_normal((len(t), 2))
                 out.write(block.astype(np.float32))
-        code = ("import resource,time,sys; from musictag import Tagger; t=Tagger(sys.argv[2]); s=time.perf_counter(); "
-                "r=t.tag(sys.argv[1]); w=time.perf_counter()-s; "
-                "print(f'{r.duration/60:.0f} min file: {r.duration/w:.1f}x real time, {len(r.taggram)} patches, "
-                "peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB')")  # fmt: skip
+        code = (
+            "import resource,time,sys; from musictag import Tagger; t=Tagger(sys.argv[2]); s=time.perf_counter(); "
+            "r=t.tag(sys.argv[1]); w=time.perf_counter()-s; "
+            "print(f'{r.duration/60:.0f} min file: {r.duration/w:.1f}x real time, {len(r.taggram)} patches, "
+            "peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f} MB')"
+        )
         subprocess.run([sys.executable, "-c", code, str(path), model], check=True)
 
 
@@ -82,19 +84,24 @@ def main() -> None:
     if args.folder:
         files = find_audio([args.folder], recursive=True)
         tagger = Tagger(args.model, batch_size=args.batch_size)
-        print(f"{len(files)} files, model {args.model}, batch {args.batch_size}, torch threads {torch.get_num_threads()}")
+        print(
+            f"{len(files)} files, model {args.model}, batch {args.batch_size}, torch threads {torch.get_num_threads()}"
+        )
         tagger.tag(files[0])  # warm-up: weights, allocator, oneDNN kernels
         start = time.perf_counter()
         results = list(tagger.tag_many(files))
         wall = time.perf_counter() - start
         audio_seconds = sum(r.duration for r in results if hasattr(r, "duration"))
         failed = sum(1 for r in results if not hasattr(r, "duration"))
-        print(f"end to end: {audio_seconds:.0f} s of audio in {wall:.1f} s = {audio_seconds / wall:.1f}x real time"
-              f" ({failed} failed), peak RSS {peak_rss_mb():.0f} MB")  # fmt: skip
+        print(
+            f"end to end: {audio_seconds:.0f} s of audio in {wall:.1f} s = {audio_seconds / wall:.1f}x real time"
+            f" ({failed} failed), peak RSS {peak_rss_mb():.0f} MB"
+        )
         stages = stage_breakdown(tagger, files)
         total = sum(stages.values())
         for name, seconds in stages.items():
-            print(f"  {name:<16} {seconds:6.2f} s  {100 * seconds / total:5.1f} %  ({audio_seconds / seconds:7.1f}x real time)")
+            share, speed = 100 * seconds / total, audio_seconds / seconds
+            print(f"  {name:<16} {seconds:6.2f} s  {share:5.1f} %  ({speed:7.1f}x real time)")
         print(f"  {'sum of stages':<16} {total:6.2f} s (the pipeline runs the same stages one after the other)")
     if args.long_minutes:
         long_file_memory(args.long_minutes, args.model)

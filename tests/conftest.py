@@ -70,8 +70,13 @@ def tiny_model_dir(tmp_path_factory) -> Path:
                 module.running_var.uniform_(0.5, 2.0)
                 module.weight.uniform_(-1.5, 1.5)
                 module.bias.uniform_(-0.2, 0.2)
-    config = ModelConfig(name="tiny", architecture="musicnn", labels=[f"tag{i}" for i in range(5)],
-                         model=TINY_MUSICNN, frontend=MUSICNN.to_dict())  # fmt: skip
+    config = ModelConfig(
+        name="tiny",
+        architecture="musicnn",
+        labels=[f"tag{i}" for i in range(5)],
+        model=TINY_MUSICNN,
+        frontend=MUSICNN.to_dict(),
+    )
     return save_model_folder(tmp_path_factory.mktemp("models") / "tiny", config, model.state_dict())
 
 

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from conftest import music_like, tone
 
 from musictag.audio.decode import ffmpeg_executable
 from musictag.audio.discover import find_audio
 from musictag.audio.stream import AudioStream, load
 from musictag.errors import AudioError
+
+from conftest import music_like, tone
 
 
 def dominant_frequency(y: np.ndarray, sr: int) -> float:
@@ -120,7 +121,9 @@ def test_find_audio_walks_folders(tmp_path):
     deep = find_audio([tmp_path], recursive=True)
     assert sorted(p.split("/")[-1] for p in deep) == ["a.wav", "b.MP3", "c.flac", "d.ogg"]
     assert find_audio([tmp_path / "notes.txt", tmp_path / "missing.wav"]) == [
-        str(tmp_path / "notes.txt"), str(tmp_path / "missing.wav")]  # fmt: skip
+        str(tmp_path / "notes.txt"),
+        str(tmp_path / "missing.wav"),
+    ]
 
 
 def test_soundfile_reads_what_we_wrote(write_audio):

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from tf_writer import to_tf_variables, write_checkpoint
 
 from musictag.audio.stream import load
 from musictag.errors import MusictagError, WeightsNotFoundError
@@ -10,6 +9,8 @@ from musictag.models import MusiCNN, MusicnnVGG
 from musictag.pretrained.catalog import PRETRAINED, parse_experiment_result
 from musictag.pretrained.convert import convert, musicnn_mapping, vgg_mapping
 from musictag.pretrained.store import ensure_weights
+
+from tf_writer import to_tf_variables, write_checkpoint
 
 
 def test_parse_both_experiment_result_layouts():

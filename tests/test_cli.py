@@ -6,9 +6,10 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import music_like
 
 from musictag.cli.main import main
+
+from conftest import music_like
 
 
 @pytest.fixture
@@ -47,8 +48,9 @@ def test_json_output_with_failures(capsys, folder, tiny_model_dir):
 
 
 def test_all_good_exits_zero_with_timeline_jsonl(capsys, folder, tiny_model_dir):
-    code, out, err = run(capsys, "tag", folder / "b.flac", "--model", tiny_model_dir, "--format", "jsonl",
-                         "--timeline", "--top-k", "2")  # fmt: skip
+    code, out, err = run(
+        capsys, "tag", folder / "b.flac", "--model", tiny_model_dir, "--format", "jsonl", "--timeline", "--top-k", "2"
+    )
     assert code == 0 and err == ""
     (record,) = [json.loads(line) for line in out.splitlines()]
     assert len(record["tags"]) == 2
@@ -56,7 +58,9 @@ def test_all_good_exits_zero_with_timeline_jsonl(capsys, folder, tiny_model_dir)
 
 
 def test_csv_and_table_formats(capsys, folder, tiny_model_dir):
-    code, out, _ = run(capsys, "tag", folder / "a.wav", folder / "empty.wav", "--model", tiny_model_dir, "--format", "csv")
+    code, out, _ = run(
+        capsys, "tag", folder / "a.wav", folder / "empty.wav", "--model", tiny_model_dir, "--format", "csv"
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 1
     assert [r["tag"] for r in rows if r["path"].endswith("a.wav")] != []
@@ -88,13 +92,36 @@ def test_missing_path_and_recursive_walk(capsys, folder, tiny_model_dir, tmp_pat
 
 def test_embed_per_file_and_per_patch(capsys, folder, tiny_model_dir, tmp_path):
     target = tmp_path / "emb.npz"
-    code, _, err = run(capsys, "embed", folder / "a.wav", folder / "b.flac", folder / "empty.wav",
-                       "--model", tiny_model_dir, "--output", target)  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "embed",
+        folder / "a.wav",
+        folder / "b.flac",
+        folder / "empty.wav",
+        "--model",
+        tiny_model_dir,
+        "--output",
+        target,
+    )
     assert code == 1 and "empty.wav" in err
     data = np.load(target)
-    assert data["embeddings"].shape == (2, 16) and list(data["paths"]) == [str(folder / "a.wav"), str(folder / "b.flac")]
-    code, _, _ = run(capsys, "embed", folder / "a.wav", folder / "b.flac", "--model", tiny_model_dir,
-                     "--layer", "mean_pool", "--per-patch", "--output", target)  # fmt: skip
+    assert data["embeddings"].shape == (2, 16) and list(data["paths"]) == [
+        str(folder / "a.wav"),
+        str(folder / "b.flac"),
+    ]
+    code, _, _ = run(
+        capsys,
+        "embed",
+        folder / "a.wav",
+        folder / "b.flac",
+        "--model",
+        tiny_model_dir,
+        "--layer",
+        "mean_pool",
+        "--per-patch",
+        "--output",
+        target,
+    )
     data = np.load(target)
     assert code == 0 and data["embeddings"].shape == (3, 45)
     assert list(data["file_index"]) == [0, 1, 1] and str(data["layer"]) == "mean_pool"

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from conftest import music_like
 
 from musictag.errors import ParameterError
 from musictag.features.mel import MUSICNN, FrontendConfig, LogMel, hz_to_mel, mel_filterbank, mel_to_hz
 from musictag.features.stream import stream_logmel
+
+from conftest import music_like
 
 librosa = pytest.importorskip("librosa", reason="librosa (a dev dependency) is the reference for the front end")
 
@@ -13,8 +14,17 @@ CONFIGS = [
     MUSICNN,
     FrontendConfig(sample_rate=11025, n_fft=2048, hop_length=512, n_mels=128, compression="db"),  # multi-scale CNN
     FrontendConfig(n_mels=128, compression="log"),  # short-chunk CNN
-    FrontendConfig(n_fft=512, win_length=400, hop_length=160, n_mels=64, f_min=125, f_max=7500,
-                   mel_scale="htk", mel_norm=None, compression="none"),  # VGGish-like  # fmt: skip
+    FrontendConfig(
+        n_fft=512,
+        win_length=400,
+        hop_length=160,
+        n_mels=64,
+        f_min=125,
+        f_max=7500,
+        mel_scale="htk",
+        mel_norm=None,
+        compression="none",
+    ),  # VGGish-like
     FrontendConfig(power=1.0, center=False, compression="none"),
 ]
 
@@ -29,18 +39,35 @@ def test_mel_scale_known_values():
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_filterbank_equals_librosa(config):
-    expected = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.f_min,
-                                   fmax=config.f_max, htk=config.mel_scale == "htk", norm=config.mel_norm)  # fmt: skip
+    expected = librosa.filters.mel(
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        n_mels=config.n_mels,
+        fmin=config.f_min,
+        fmax=config.f_max,
+        htk=config.mel_scale == "htk",
+        norm=config.mel_norm,
+    )
     np.testing.assert_allclose(mel_filterbank(config), expected, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_melspectrogram_equals_librosa(config):
     y = music_like(3.3, config.sample_rate)
-    mel = librosa.feature.melspectrogram(y=y, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-                                         win_length=config.win_length, center=config.center, n_mels=config.n_mels,
-                                         fmin=config.f_min, fmax=config.f_max, htk=config.mel_scale == "htk",
-                                         norm=config.mel_norm, power=config.power).T  # fmt: skip
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        center=config.center,
+        n_mels=config.n_mels,
+        fmin=config.f_min,
+        fmax=config.f_max,
+        htk=config.mel_scale == "htk",
+        norm=config.mel_norm,
+        power=config.power,
+    ).T
     if config.compression == "db":
         expected = librosa.power_to_db(mel, ref=1.0, amin=config.amin, top_db=None)
     elif config.compression == "log":

@@ -10,7 +10,9 @@ from musictag.inference.patches import iter_patches
 @pytest.mark.parametrize("chunk", [1, 33, 1000])
 def test_patches_match_slicing(total, hop, chunk):
     frames = torch.arange(total * 2.0).view(total, 2)
-    patches = torch.cat(list(iter_patches((frames[i : i + chunk] for i in range(0, total, chunk)), length=187, hop=hop)))
+    patches = torch.cat(
+        list(iter_patches((frames[i : i + chunk] for i in range(0, total, chunk)), length=187, hop=hop))
+    )
     expected = torch.stack([frames[s : s + 187] for s in range(0, total - 187 + 1, hop)])
     assert torch.equal(patches, expected)
 

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from conftest import music_like, tone
 
 from musictag import FileError, MusictagError, ParameterError, Tagger
+
+from conftest import music_like, tone
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def test_batching_across_files_does_not_change_results(tiny_model_dir, write_aud
     paths = [write_audio(f"f{i}.wav", music_like(2.0 + 2.5 * i, 16000, seed=i), 16000) for i in range(4)]
     one = [r.taggram for r in Tagger(tiny_model_dir, batch_size=1).tag_many(paths)]
     many = [r.taggram for r in Tagger(tiny_model_dir, batch_size=7).tag_many(paths)]
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 

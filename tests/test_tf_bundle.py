@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from tf_writer import write_checkpoint
 
 from musictag.pretrained.tf_bundle import CheckpointFormatError, read_checkpoint, read_index
+
+from tf_writer import write_checkpoint
 
 
 def test_reads_back_names_shapes_dtypes_and_values(tmp_path):

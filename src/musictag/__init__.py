@@ -6,5 +6,14 @@ from musictag.inference.tagger import Tagger
 
 __version__ = "0.1.0"
 
-__all__ = ["AudioError", "EmbedResult", "FileError", "MusictagError", "ParameterError", "TagResult", "Tagger",
-           "WeightsNotFoundError", "__version__"]  # fmt: skip
+__all__ = [
+    "AudioError",
+    "EmbedResult",
+    "FileError",
+    "MusictagError",
+    "ParameterError",
+    "TagResult",
+    "Tagger",
+    "WeightsNotFoundError",
+    "__version__",
+]

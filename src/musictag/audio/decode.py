@@ -23,7 +23,10 @@ from musictag.errors import AudioError
 
 #: Extensions that the directory walker treats as audio (or video with an audio track).
 AUDIO_EXTENSIONS = frozenset(
-    [".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a", ".m4b", ".aac", ".mp4", ".wma", ".webm", ".mkv", ".mka", ".mov", ".avi", ".ac3", ".amr", ".caf", ".w64", ".mp2"]
+    (
+        ".wav .wave .flac .ogg .oga .opus .mp3 .mp2 .aif .aiff .aifc .au .snd .caf .w64 "
+        ".m4a .m4b .aac .ac3 .amr .wma .mka .mkv .webm .mp4 .mov .avi"
+    ).split()
 )
 
 
@@ -98,8 +101,22 @@ class _FfmpegDecoder(_Decoder):
     """Runs ffmpeg to write 32-bit float WAV on stdout and parses that stream."""
 
     def __init__(self, path: Path, exe: str):
-        cmd = [exe, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-map", "0:a:0",
-               "-f", "wav", "-acodec", "pcm_f32le", "-"]  # fmt: skip
+        cmd = [
+            exe,
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-map",
+            "0:a:0",
+            "-f",
+            "wav",
+            "-acodec",
+            "pcm_f32le",
+            "-",
+        ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._path = path
         try:
@@ -182,6 +199,7 @@ def open_decoder(path: str | os.PathLike) -> _Decoder:
             pass
     exe = ffmpeg_executable()
     if exe is None:
-        raise AudioError(f"{path}: format not supported by libsndfile and no ffmpeg was found "
-                         "(pip install imageio-ffmpeg)")
+        raise AudioError(
+            f"{path}: format not supported by libsndfile and no ffmpeg was found (pip install imageio-ffmpeg)"
+        )
     return _FfmpegDecoder(path, exe)

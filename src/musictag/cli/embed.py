@@ -17,7 +17,9 @@ from musictag.utils.atomic import atomic_path
 def add_parser(commands) -> None:
     parser = commands.add_parser("embed", help="write per-file (or per-patch) embeddings to an .npz file")
     add_model_options(parser)
-    parser.add_argument("--layer", choices=LAYERS, default="penultimate", help="which activations (default penultimate)")
+    parser.add_argument(
+        "--layer", choices=LAYERS, default="penultimate", help="which activations (default penultimate)"
+    )
     parser.add_argument("--output", "-o", required=True, metavar="FILE.npz", help="where to write the arrays")
     parser.add_argument("--per-patch", action="store_true", help="one row per patch instead of per file")
     parser.set_defaults(run=run)

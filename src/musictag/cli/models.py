@@ -18,7 +18,9 @@ def add_parser(commands) -> None:
     listing.set_defaults(run=run_list)
     pull = actions.add_parser("pull", help="fetch and convert the weights of a model (or 'all')")
     pull.add_argument("name", choices=[*PRETRAINED, "all"])
-    pull.add_argument("--weights", metavar="DIR", help="read the musicnn wheel or checkpoints from here instead of PyPI")
+    pull.add_argument(
+        "--weights", metavar="DIR", help="read the musicnn wheel or checkpoints from here instead of PyPI"
+    )
     pull.set_defaults(run=run_pull)
 
 
@@ -33,15 +35,26 @@ def run_list(args: argparse.Namespace) -> int:
     rows = []
     for spec in PRETRAINED.values():
         published = _published(spec.name)
-        rows.append({"name": spec.name, "architecture": spec.architecture, "dataset": spec.dataset,
-                     "downloaded": bool(published), "roc_auc": published.get("roc_auc"),
-                     "pr_auc": published.get("pr_auc"), "tags": list(spec.labels)})  # fmt: skip
+        rows.append(
+            {
+                "name": spec.name,
+                "architecture": spec.architecture,
+                "dataset": spec.dataset,
+                "downloaded": bool(published),
+                "roc_auc": published.get("roc_auc"),
+                "pr_auc": published.get("pr_auc"),
+                "tags": list(spec.labels),
+            }
+        )
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        scores = (f"ROC-AUC {row['roc_auc']:.4f}, PR-AUC {row['pr_auc']:.4f}" if row["downloaded"]
-                  else "published scores shown once pulled")  # fmt: skip
+        scores = (
+            f"ROC-AUC {row['roc_auc']:.4f}, PR-AUC {row['pr_auc']:.4f}"
+            if row["downloaded"]
+            else "published scores shown once pulled"
+        )
         print(f"{row['name']:<12} {row['architecture']:<8} trained on {row['dataset']}; {scores}")
         print(f"{'':12} tags: {', '.join(row['tags'])}\n")
     return 0

@@ -8,8 +8,15 @@ from tqdm import tqdm
 
 
 def progress(total: int | None, *, quiet: bool, unit: str = "file", desc: str | None = None) -> tqdm:
-    return tqdm(total=total, unit=unit, desc=desc, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
-                dynamic_ncols=True, leave=False)  # fmt: skip
+    return tqdm(
+        total=total,
+        unit=unit,
+        desc=desc,
+        disable=quiet or not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
 
 
 def report(message: str) -> None:

@@ -18,13 +18,18 @@ from musictag.utils.atomic import atomic_open
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs a tagging model over files."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    parser.add_argument("--model", default="mtt-musicnn",
-                        help="mtt-musicnn (default), msd-musicnn, mtt-vgg, msd-vgg, or a model folder")
-    parser.add_argument("--weights", metavar="DIR", help="pretrained weights offline: musicnn wheel, unpacked wheel or cache")
-    parser.add_argument("--hop", type=float, metavar="SECONDS", help="seconds between patch starts (default: patch length)")
+    parser.add_argument(
+        "--model", default="mtt-musicnn", help="mtt-musicnn (default), msd-musicnn, mtt-vgg, msd-vgg, or a model folder"
+    )
+    parser.add_argument(
+        "--weights", metavar="DIR", help="pretrained weights offline: musicnn wheel, unpacked wheel or cache"
+    )
+    parser.add_argument(
+        "--hop", type=float, metavar="SECONDS", help="seconds between patch starts (default: patch length)"
+    )
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="patches per forward pass (default 4)")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
 def add_parser(commands) -> None:

@@ -32,13 +32,20 @@ class TagResult:
         return [(row["tag"], row["score"]) for row in _ranked(self.labels, self.scores, k)]
 
     def to_dict(self, *, top_k: int = 0, timeline: bool = False) -> dict:
-        out = {"path": self.path, "duration": round(self.duration, 3), "model": self.model,
-               "tags": _ranked(self.labels, self.scores, top_k)}  # fmt: skip
+        out = {
+            "path": self.path,
+            "duration": round(self.duration, 3),
+            "model": self.model,
+            "tags": _ranked(self.labels, self.scores, top_k),
+        }
         if timeline:
             out["timeline"] = [
-                {"start": round(float(start), 3), "end": round(min(float(start) + self.patch_seconds, self.duration), 3),
-                 "tags": _ranked(self.labels, row, top_k)}  # fmt: skip
-                for start, row in zip(self.patch_starts, self.taggram)
+                {
+                    "start": round(float(start), 3),
+                    "end": round(min(float(start) + self.patch_seconds, self.duration), 3),
+                    "tags": _ranked(self.labels, row, top_k),
+                }
+                for start, row in zip(self.patch_starts, self.taggram, strict=True)
             ]
         return out
 

@@ -111,10 +111,20 @@ class Tagger:
                 yield FileError(state.path, state.error)
                 continue
             taggram = np.concatenate([o["taggram"] for o in state.outputs])
-            yield TagResult(state.path, self.name, state.duration, self.labels, taggram.mean(axis=0), taggram,
-                            starts, self.patch_frames * self.frame_seconds)  # fmt: skip
+            yield TagResult(
+                state.path,
+                self.name,
+                state.duration,
+                self.labels,
+                taggram.mean(axis=0),
+                taggram,
+                starts,
+                self.patch_frames * self.frame_seconds,
+            )
 
-    def embed_many(self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate") -> Iterator[EmbedResult | FileError]:
+    def embed_many(
+        self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate"
+    ) -> Iterator[EmbedResult | FileError]:
         """Like :meth:`tag_many`, returning ``layer``'s activations."""
         if layer not in LAYERS:
             raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
@@ -154,7 +164,9 @@ class Tagger:
             state.pending -= len(chunk)
             offset += len(chunk)
 
-    def _run(self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]) -> Iterator[tuple[_FileState, np.ndarray]]:
+    def _run(
+        self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]
+    ) -> Iterator[tuple[_FileState, np.ndarray]]:
         """Yield (file state, patch start times) in input order; patches of consecutive files share batches."""
         waiting: deque[_FileState] = deque()  # files not yet handed out, in order
         pending: list[tuple[_FileState, torch.Tensor]] = []  # patches not yet through the model

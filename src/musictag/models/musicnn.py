@@ -89,8 +89,7 @@ class MusiCNN(nn.Module):
         )
         self.temporal_kernels = (128, 64, 32)
         self.temporal = nn.ModuleList(
-            _ConvReluBN(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters, bn_eps)
-            for k in self.temporal_kernels
+            _ConvReluBN(nn.Conv2d(1, temporal_filters, (k, 1)), temporal_filters, bn_eps) for k in self.temporal_kernels
         )
         frontend_channels = 2 * timbral_filters + 3 * temporal_filters
         self.midend = nn.ModuleList(
@@ -103,8 +102,11 @@ class MusiCNN(nn.Module):
         self.penultimate_bn = nn.BatchNorm1d(backend_units, eps=bn_eps)
         self.classifier = nn.Linear(backend_units, n_classes)
         self.dropout = nn.Dropout(dropout)
-        self.embedding_dims = {"penultimate": backend_units, "mean_pool": self.pool_channels,
-                               "max_pool": self.pool_channels}  # fmt: skip
+        self.embedding_dims = {
+            "penultimate": backend_units,
+            "mean_pool": self.pool_channels,
+            "max_pool": self.pool_channels,
+        }
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Run the network and return every named representation.
@@ -117,7 +119,7 @@ class MusiCNN(nn.Module):
         padded = F.pad(x, (0, 0, 3, 3))  # 'same' in time only: frequency is pooled away
         timbral = [block.forward_max(padded) for block in self.timbral]  # (B, C, T)
         temporal = []
-        for k, block in zip(self.temporal_kernels, self.temporal):
+        for k, block in zip(self.temporal_kernels, self.temporal, strict=True):
             before = (k - 1) // 2  # TensorFlow's 'same' puts the extra pad at the end
             temporal.append(block.forward_max(F.pad(x, (0, 0, before, k - 1 - before))))
         front = torch.cat(timbral + temporal, dim=1)  # (B, 561, T)

@@ -58,7 +58,7 @@ class MusicnnVGG(nn.Module):
         """Return ``logits``, ``pool1``..``pool5`` and ``penultimate`` (flattened pool5)."""
         out: dict[str, torch.Tensor] = {}
         h = self.input_bn(x.unsqueeze(1))
-        for i, (conv, bn, (kernel, stride)) in enumerate(zip(self.convs, self.bns, _POOLS)):
+        for i, (conv, bn, (kernel, stride)) in enumerate(zip(self.convs, self.bns, _POOLS, strict=True)):
             if i:
                 h = self.block_dropout(h)
             h = F.max_pool2d(bn(F.relu(conv(h))), kernel, stride)

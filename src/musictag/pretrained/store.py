@@ -70,8 +70,19 @@ def download_wheel(dest: Path | None = None) -> Path:
         return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, WHEEL_REQUIREMENT]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            WHEEL_REQUIREMENT,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True)
         fetched = Path(tmp) / WHEEL_NAME
         if done.returncode != 0 or not fetched.exists():
