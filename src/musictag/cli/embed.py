@@ -6,11 +6,9 @@ import argparse
 
 import numpy as np
 
-from musictag.audio.discover import find_audio
-from musictag.cli.progress import report
-from musictag.cli.tag import add_model_options, run_files
+from musictag.cli.tag import add_model_options, files_and_tagger, run_files
 from musictag.inference.results import FileError
-from musictag.inference.tagger import LAYERS, Tagger
+from musictag.inference.tagger import LAYERS
 from musictag.utils.atomic import atomic_path
 
 
@@ -26,11 +24,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    files = find_audio(args.paths, recursive=args.recursive)
-    if not files:
-        report("musictag: error: no audio files found")
-        return 1
-    tagger = Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size)
+    files, tagger = files_and_tagger(args)
     rows, paths, file_index, starts = [], [], [], []
     failed = False
     for result in run_files(args, files, tagger.embed_many(files, layer=args.layer)):

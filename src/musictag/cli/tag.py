@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from musictag.audio.discover import find_audio
 from musictag.cli.formats import FORMATS, ResultWriter
 from musictag.cli.progress import progress, report
+from musictag.errors import MusictagError
 from musictag.inference.results import FileError
 from musictag.inference.tagger import Tagger
 from musictag.utils.atomic import atomic_open
@@ -56,12 +57,16 @@ def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> 
         report(f"musictag: {failures} of {len(files)} files failed")
 
 
-def run(args: argparse.Namespace) -> int:
+def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
+    """The files named on the command line (folders expanded) and the model to run on them."""
     files = find_audio(args.paths, recursive=args.recursive)
     if not files:
-        report("musictag: error: no audio files found")
-        return 1
-    tagger = Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size)
+        raise MusictagError("no audio files found")
+    return files, Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    files, tagger = files_and_tagger(args)
     failed = False
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
