@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -23,14 +24,16 @@ class AudioStream:
     output length fixed to ``ceil(n * sr_out / sr_in)``: the same as ``librosa.load``
     (librosa >= 0.10), so features computed from it match librosa's.
 
-    After iteration, ``duration`` holds the decoded length in seconds.
+    After iteration, ``duration`` holds the decoded length in seconds and ``timings`` the
+    seconds spent decoding and resampling.
     """
 
     path: str | os.PathLike
     sample_rate: int
-    block_seconds: float = 20.0
+    block_seconds: float = 60.0
     source_rate: int = field(init=False, default=0)
     duration: float = field(init=False, default=0.0)
+    timings: dict = field(init=False, default_factory=lambda: {"decode": 0.0, "resample": 0.0})
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:
@@ -56,19 +59,26 @@ class AudioStream:
             resampler = soxr.ResampleStream(rate, self.sample_rate, 1, dtype="float32", quality="HQ")
         n_in = n_out = 0
         pending: np.ndarray | None = None  # one block held back so the last can be flagged
+        clock = time.perf_counter()
         for block in decoder.blocks(block_frames):
-            mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+            mono = block.reshape(-1) if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
             n_in += len(mono)
+            now = time.perf_counter()
+            self.timings["decode"] += now - clock
             if pending is not None:
                 out = resampler.resample_chunk(pending) if resampler else pending
                 n_out += len(out)
+                self.timings["resample"] += time.perf_counter() - now
                 if len(out):
                     yield out
             pending = np.ascontiguousarray(mono, dtype=np.float32)
+            clock = time.perf_counter()
         if n_in == 0:
             raise AudioError(f"{self.path}: no audio samples")
         self.duration = n_in / rate
+        now = time.perf_counter()
         last = resampler.resample_chunk(pending, last=True) if resampler else pending
+        self.timings["resample"] += time.perf_counter() - now
         target = math.ceil(n_in * self.sample_rate / rate)
         missing = target - n_out - len(last)
         if missing > 0:

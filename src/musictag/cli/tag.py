@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 from musictag.audio.discover import find_audio
 from musictag.cli.formats import FORMATS, ResultWriter
-from musictag.cli.progress import progress, report
 from musictag.errors import MusictagError
 from musictag.inference.results import FileError
 from musictag.inference.tagger import Tagger
 from musictag.utils.atomic import atomic_open
+from musictag.utils.progress import progress, report
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -131,7 +131,9 @@ class LogMel(torch.nn.Module):
         pad = (config.n_fft - win) // 2  # librosa centres a short window inside n_fft
         window = torch.nn.functional.pad(window, (pad, config.n_fft - win - pad)).float()
         self.register_buffer("window", window, persistent=False)
-        self.register_buffer("filters", torch.from_numpy(mel_filterbank(config)).T.contiguous(), persistent=False)
+        filters = torch.from_numpy(mel_filterbank(config)).T.contiguous()  # (n_freqs, n_mels)
+        self.register_buffer("filters", filters, persistent=False)
+        self.register_buffer("filters_interleaved", filters.repeat_interleave(2, dim=0), persistent=False)
 
     def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """Mel power (before compression), frames from the waveform's start (``center`` honoured)."""
@@ -147,9 +149,12 @@ class LogMel(torch.nn.Module):
             return padded.new_zeros(padded.shape[:-1] + (0, cfg.n_mels))
         frames = padded.unfold(-1, cfg.n_fft, cfg.hop_length)  # (..., n_frames, n_fft)
         spectrum = torch.fft.rfft(frames * self.window, dim=-1)
-        magnitude = spectrum.real.square() + spectrum.imag.square()
-        if cfg.power != 2.0:
-            magnitude = magnitude.pow(cfg.power / 2.0)
+        if cfg.power == 2.0:
+            # |X|^2 @ F as (re^2, im^2 interleaved) @ (F with each row twice): one contiguous square
+            # and one product instead of two strided squares, a sum and a product
+            squares = torch.view_as_real(spectrum).square_().flatten(-2)
+            return squares @ self.filters_interleaved
+        magnitude = (spectrum.real.square() + spectrum.imag.square()).pow(cfg.power / 2.0)
         return magnitude @ self.filters
 
     def compress(self, mel: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,82 @@
+"""The one data-set interface every adapter returns."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+Task = Literal["single-label", "multi-label"]
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One audio clip: an id, where its audio is, its labels, its split and its group."""
+
+    id: str
+    path: Path | None  # None when the data set lists a clip whose file is missing
+    labels: tuple[str, ...]
+    split: str | None = None
+    group: str | None = None  # artist or album, for group-aware splits
+
+
+@dataclass
+class Dataset:
+    """Items with a label vocabulary in a fixed order.
+
+    ``problems`` lists clips the adapter had to leave out (missing or unreadable files),
+    one line each, naming the file.
+    """
+
+    name: str
+    task: Task
+    vocabulary: list[str]
+    items: list[Item]
+    problems: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def subset(self, split: str) -> list[Item]:
+        return [item for item in self.items if item.split == split]
+
+    def with_splits(self, splits: list[str | None]) -> Dataset:
+        """A copy whose items get the given splits (same order as ``items``)."""
+        items = [replace(item, split=s) for item, s in zip(self.items, splits, strict=True)]
+        return replace(self, items=items)
+
+    def targets(self, items: list[Item] | None = None) -> np.ndarray:
+        """Class indices (single-label) or a multi-hot matrix (multi-label)."""
+        items = self.items if items is None else items
+        index = {label: i for i, label in enumerate(self.vocabulary)}
+        if self.task == "single-label":
+            return np.array([index[item.labels[0]] for item in items], dtype=np.int64)
+        matrix = np.zeros((len(items), len(self.vocabulary)), dtype=np.float32)
+        for row, item in enumerate(items):
+            matrix[row, [index[label] for label in item.labels if label in index]] = 1
+        return matrix
+
+    def summary(self) -> dict:
+        """Counts per label and split, for ``musictag data info``."""
+        splits = sorted({item.split or "(none)" for item in self.items}, key=_split_order)
+        counts = {split: Counter() for split in splits}
+        for item in self.items:
+            counts[item.split or "(none)"].update(item.labels)
+        return {
+            "name": self.name,
+            "task": self.task,
+            "items": len(self.items),
+            "labels": len(self.vocabulary),
+            "splits": {split: sum(1 for i in self.items if (i.split or "(none)") == split) for split in splits},
+            "per_label": {label: {split: counts[split][label] for split in splits} for label in self.vocabulary},
+            "groups": len({item.group for item in self.items if item.group is not None}),
+            "problems": list(self.problems),
+        }
+
+
+def _split_order(name: str) -> tuple[int, str]:
+    return (SPLITS.index(name), name) if name in SPLITS else (len(SPLITS), name)

@@ -1,0 +1,83 @@
+"""Split rules: seeded stratified random splits and stratified group k-fold."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from musictag.data.dataset import SPLITS, Item
+from musictag.errors import ParameterError
+
+
+def _check_fractions(fractions: tuple[float, ...]) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ParameterError(f"split fractions must be three non-negative numbers adding up to 1, got {fractions}")
+
+
+def stratified_split(
+    items: list[Item], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), *, seed: int = 0
+) -> list[str]:
+    """Train/valid/test names for ``items``, each class divided in the given fractions.
+
+    Stratified on the first label; within a class the order is shuffled with ``seed`` and
+    the counts rounded so that every split gets its share of every class.
+    """
+    _check_fractions(fractions)
+    rng = np.random.default_rng(seed)
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        by_class[item.labels[0] if item.labels else ""].append(i)
+    result = [""] * len(items)
+    for label in sorted(by_class):
+        members = rng.permutation(by_class[label])
+        n_train = int(round(fractions[0] * len(members)))
+        n_valid = int(round((fractions[0] + fractions[1]) * len(members))) - n_train
+        for rank, index in enumerate(members):
+            result[index] = SPLITS[0] if rank < n_train else SPLITS[1] if rank < n_train + n_valid else SPLITS[2]
+    return result
+
+
+def random_split_sizes(n: int, sizes: tuple[int, int], *, seed: int = 0) -> list[str]:
+    """Shuffle ``n`` items and give the first ``sizes[0]`` to train, the next to valid, the rest to test."""
+    if sizes[0] + sizes[1] > n:
+        raise ParameterError(f"train + valid sizes {sizes} exceed the {n} items")
+    order = np.random.default_rng(seed).permutation(n)
+    result = [SPLITS[2]] * n
+    for rank, index in enumerate(order):
+        if rank < sizes[0]:
+            result[index] = SPLITS[0]
+        elif rank < sizes[0] + sizes[1]:
+            result[index] = SPLITS[1]
+    return result
+
+
+def stratified_group_kfold(items: list[Item], k: int, *, seed: int = 0) -> list[int]:
+    """Fold index (0..k-1) per item: classes balanced across folds, a group never split.
+
+    Items without a group are their own group, which makes this a plain stratified k-fold.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if k < 2:
+        raise ParameterError(f"k-fold needs k >= 2, got {k}")
+    labels = [item.labels[0] if item.labels else "" for item in items]
+    groups = [item.group if item.group is not None else f"\0{i}" for i, item in enumerate(items)]
+    smallest = min(np.unique(labels, return_counts=True)[1])
+    if smallest < k:
+        raise ParameterError(
+            f"{k}-fold cross-validation needs at least {k} items per class, found a class with {smallest}"
+        )
+    folds = [0] * len(items)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(items)), labels, groups)):
+        for index in test:
+            folds[index] = fold
+    return folds
+
+
+def fold_splits(folds: list[int], fold: int, *, valid_fold: int | None = None) -> list[str]:
+    """Split names for cross-validation round ``fold``: that fold is test, another valid, the rest train."""
+    k = max(folds) + 1
+    valid_fold = (fold + 1) % k if valid_fold is None else valid_fold
+    return [SPLITS[2] if f == fold else SPLITS[1] if f == valid_fold else SPLITS[0] for f in folds]
