@@ -9,10 +9,12 @@ A data set is named by a SPEC string, ``[kind:]PATH[?key=value&key=value]``::
     mtt:/data/magnatagatune?split=random&sizes=18000,2000&merge=true
     folders:/data/my_labels          (a folder per label)
     manifest:/data/labels.csv        (path, labels, split?, group?)
+    files:/data/music                (unlabelled audio, e.g. to extract features)
 
 Without a kind, it is guessed: a .csv/.tsv file is a manifest, a folder with
 ``annotations_final.csv`` is MagnaTagATune, a folder holding GTZAN-named clips is GTZAN,
-any other folder is a folder per label. Relative ``lists`` and ``index`` paths are used as given.
+a folder whose sub-folders hold audio is a folder per label, any other folder is unlabelled
+files. Relative ``lists`` and ``index`` paths are used as given.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from musictag.audio.discover import find_audio
 from musictag.data.dataset import SPLITS, Dataset, Item
-from musictag.data.folder import load_label_folders, load_manifest
+from musictag.data.folder import load_audio_files, load_label_folders, load_manifest
 from musictag.data.gtzan import find_clips, load_gtzan
 from musictag.data.mtt import load_mtt
 from musictag.data.splits import stratified_split
 from musictag.errors import ParameterError
 
-KINDS = ("gtzan", "mtt", "folders", "manifest")
+KINDS = ("gtzan", "mtt", "folders", "manifest", "files")
 
 
 def parse_spec(spec: str) -> tuple[str | None, Path, dict[str, str]]:
@@ -49,6 +52,8 @@ def _guess_kind(path: Path) -> str:
         return "mtt"
     if path.is_dir() and find_clips(path):
         return "gtzan"
+    if path.is_dir() and not any(p.is_dir() and find_audio([p]) for p in path.iterdir()):
+        return "files"
     return "folders"
 
 
@@ -72,7 +77,8 @@ def open_dataset(spec: str) -> Dataset:
                                merge=take("merge", "false").lower() in ("1", "true", "yes"),
                                index=take("index", None), sizes=sizes, seed=int(take("seed", 0)))  # fmt: skip
         else:
-            dataset = load_manifest(path) if kind == "manifest" else load_label_folders(path)
+            loader = {"manifest": load_manifest, "files": load_audio_files}.get(kind, load_label_folders)
+            dataset = loader(path)
             if take("split", None) == "random":
                 fractions = _floats(take("fractions", "0.8,0.1,0.1"))
                 dataset = dataset.with_splits(stratified_split(dataset.items, fractions, seed=int(take("seed", 0))))

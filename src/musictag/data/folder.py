@@ -26,6 +26,15 @@ def load_label_folders(root: str | Path) -> Dataset:
     return Dataset(f"folders:{root.name}", "single-label", labels, items)
 
 
+def load_audio_files(root: str | Path) -> Dataset:
+    """Every audio file under ``root``, unlabelled: enough to extract features or tag."""
+    root = Path(root)
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    if not paths:
+        raise ParameterError(f"{root}: no audio files")
+    return Dataset(f"files:{root.name}", "single-label", [], [Item(str(p.relative_to(root)), p, ()) for p in paths])
+
+
 def load_manifest(path: str | Path) -> Dataset:
     """A CSV or TSV manifest with columns ``path``, ``labels`` (``;``-separated), optional
     ``split`` and ``group``. Relative paths are resolved against the manifest's folder. The task
