@@ -239,3 +239,15 @@ def test_shared_gtzan_mini_against_both_split_files(shared_data, capsys):
     )
     out = capsys.readouterr().out
     assert code == 0 and "blues.00000  valid" in out
+
+
+def test_group_kfold_for_multi_label_keeps_groups_together(tmp_path):
+    from musictag.data.dataset import Item
+    from musictag.data.splits import group_kfold
+
+    items = [Item(str(i), tmp_path, ("a", "b"), group=f"album{i // 3}") for i in range(30)]
+    folds = group_kfold(items, 5, seed=0)
+    assert Counter(folds) == dict.fromkeys(range(5), 6)
+    for album in range(10):
+        assert len({folds[i] for i in range(30) if items[i].group == f"album{album}"}) == 1
+    assert group_kfold(items, 5, seed=0) == folds and group_kfold(items, 5, seed=1) != folds

@@ -76,6 +76,26 @@ def stratified_group_kfold(items: list[Item], k: int, *, seed: int = 0) -> list[
     return folds
 
 
+def group_kfold(items: list[Item], k: int, *, seed: int = 0) -> list[int]:
+    """Fold index per item for multi-label data: groups (or single items) dealt to folds in a
+    seeded random order, the next group always going to the currently smallest fold."""
+    if k < 2 or k > len(items):
+        raise ParameterError(f"k-fold needs 2 <= k <= {len(items)} items, got {k}")
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        groups[item.group if item.group is not None else f"\0{i}"].append(i)
+    order = np.random.default_rng(seed).permutation(len(groups))
+    names = list(groups)
+    sizes, folds = [0] * k, [0] * len(items)
+    for position in order:
+        members = groups[names[position]]
+        target = sizes.index(min(sizes))
+        sizes[target] += len(members)
+        for index in members:
+            folds[index] = target
+    return folds
+
+
 def fold_splits(folds: list[int], fold: int, *, valid_fold: int | None = None) -> list[str]:
     """Split names for cross-validation round ``fold``: that fold is test, another valid, the rest train."""
     k = max(folds) + 1

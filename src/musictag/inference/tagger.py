@@ -20,7 +20,7 @@ from musictag.models.folder import is_model_folder, load_model_folder
 from musictag.pretrained.catalog import PRETRAINED
 from musictag.pretrained.store import ensure_weights
 
-LAYERS = ("penultimate", "mean_pool", "max_pool", "taggram")
+LAYERS = ("penultimate", "mean_pool", "max_pool", "taggram", "embedding")
 
 
 def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
@@ -85,6 +85,7 @@ class Tagger:
         self.frame_seconds = fe.hop_length / fe.sample_rate
         if hop is not None and hop <= 0:
             raise ParameterError(f"hop must be positive, got {hop}")
+        hop = self.config.patch_hop if hop is None else hop  # a model trained with overlapping patches
         self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
 
     @property
@@ -106,21 +107,18 @@ class Tagger:
 
     def tag_many(self, paths: Iterable[str | os.PathLike]) -> Iterator[TagResult | FileError]:
         """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on."""
-        for state, starts in self._run(paths, ("taggram",)):
+        pool_logits = self.config.score_pooling == "mean_logits"
+        for state, starts in self._run(paths, ("taggram", "logits") if pool_logits else ("taggram",)):
             if state.error:
                 yield FileError(state.path, state.error)
                 continue
             taggram = np.concatenate([o["taggram"] for o in state.outputs])
-            yield TagResult(
-                state.path,
-                self.name,
-                state.duration,
-                self.labels,
-                taggram.mean(axis=0),
-                taggram,
-                starts,
-                self.patch_frames * self.frame_seconds,
-            )
+            scores = taggram.mean(axis=0)
+            if pool_logits:
+                scores = self._activate(torch.from_numpy(np.concatenate([o["logits"] for o in state.outputs]).mean(0)))
+                scores = scores.numpy()
+            seconds = self.patch_frames * self.frame_seconds
+            yield TagResult(state.path, self.name, state.duration, self.labels, scores, taggram, starts, seconds)
 
     def embed_many(
         self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate"
@@ -151,10 +149,11 @@ class Tagger:
         with torch.inference_mode():
             features = self.module.forward_features(batch.to(self.device))
             if "taggram" in layers:
-                logits = features["logits"]
-                softmax = self.config.activation == "softmax"
-                features["taggram"] = torch.softmax(logits, -1) if softmax else torch.sigmoid(logits)
+                features["taggram"] = self._activate(features["logits"])
             return {layer: features[layer].float().cpu().numpy() for layer in layers}
+
+    def _activate(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(logits, -1) if self.config.activation == "softmax" else torch.sigmoid(logits)
 
     def _run_batch(self, pending: list[tuple[_FileState, torch.Tensor]], layers: tuple[str, ...]) -> None:
         outputs = self._forward(torch.cat([chunk for _, chunk in pending]), layers)

@@ -6,11 +6,13 @@ from torch import nn
 
 from musictag.errors import ParameterError
 from musictag.models.musicnn import MusiCNN
+from musictag.models.transfer import TransferHead
 from musictag.models.vgg import MusicnnVGG
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "musicnn": MusiCNN,
     "vgg": MusicnnVGG,
+    "musicnn-transfer": TransferHead,
 }
 
 
@@ -26,4 +28,4 @@ def build_model(architecture: str, **config) -> nn.Module:
         raise ParameterError(f"bad settings for {architecture}: {exc}") from None
 
 
-__all__ = ["ARCHITECTURES", "MusiCNN", "MusicnnVGG", "build_model"]
+__all__ = ["ARCHITECTURES", "MusiCNN", "MusicnnVGG", "TransferHead", "build_model"]

@@ -36,6 +36,10 @@ class ModelConfig:
     frontend: dict = field(default_factory=dict)  # FrontendConfig fields
     activation: Literal["sigmoid", "softmax"] = "sigmoid"
     patch_frames: int = 187
+    # how a track's scores come from its patches: the mean of the per-patch scores (musicnn), or
+    # the activation of the mean logits (exactly a linear head fitted on mean embeddings)
+    score_pooling: Literal["mean_scores", "mean_logits"] = "mean_scores"
+    patch_hop: float | None = None  # seconds between patches the model was trained and evaluated with
     info: dict = field(default_factory=dict)  # data set, published or measured metrics, provenance
 
     def frontend_config(self) -> FrontendConfig:

@@ -1,0 +1,1 @@
+"""Metrics and reports for single-label classifiers and multi-label taggers."""

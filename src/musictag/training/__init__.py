@@ -1,0 +1,1 @@
+"""Training: recipes, transfer heads, cross-validation."""

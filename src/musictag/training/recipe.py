@@ -1,0 +1,42 @@
+"""Experiments as YAML recipes, with ``--set key.sub=value`` overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from musictag.errors import ParameterError
+
+
+def apply_override(recipe: dict, assignment: str) -> None:
+    """``a.b=value``: set a nested key; the value is read as YAML (numbers, lists, booleans)."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ParameterError(f"--set takes key=value, got {assignment!r}")
+    node = recipe
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ParameterError(f"--set {key}: {part} is not a section")
+    node[last] = yaml.safe_load(raw) if raw else ""
+
+
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"{path}: recipe not found")
+    try:
+        recipe = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(recipe, dict):
+        raise ParameterError(f"{path}: a recipe is a mapping of settings")
+    recipe.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(recipe, assignment)
+    for required in ("kind", "data"):
+        if required not in recipe:
+            raise ParameterError(f"{path}: the recipe needs '{required}'")
+    return recipe

@@ -1,0 +1,135 @@
+"""Transfer heads: logistic regression on frozen pretrained MusiCNN embeddings.
+
+The embeddings of a track are its patch embeddings (chosen layers, concatenated) averaged
+over patches; the head is standardisation + logistic regression whose strength C is chosen
+by an inner cross-validation on the training items only. The fitted head becomes a
+:class:`~musictag.models.transfer.TransferHead` model folder whose track scores, pooled as
+mean logits, equal the fitted pipeline's probabilities exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.preprocessing import StandardScaler
+
+from musictag.data.dataset import Dataset, Item
+from musictag.errors import ParameterError
+from musictag.inference.tagger import Tagger, resolve_model
+from musictag.models.folder import ModelConfig, load_model_folder, save_model_folder
+from musictag.models.transfer import TransferHead
+
+
+@dataclass
+class TransferSettings:
+    backbone: str = "msd-musicnn"  # a pretrained musicnn model or a musicnn model folder
+    layers: list[str] = field(default_factory=lambda: ["penultimate", "max_pool"])
+    hop: float = 1.5  # seconds between patches (overlap averages more views of each track)
+    Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+    inner_folds: int = 5
+    seed: int = 0
+
+
+def _untrained_head(settings: TransferSettings, labels: list[str], task: str) -> tuple[TransferHead, ModelConfig]:
+    backbone, backbone_config = load_model_folder(resolve_model(settings.backbone))
+    if backbone_config.architecture != "musicnn":
+        raise ParameterError(
+            f"transfer heads need a musicnn backbone, {settings.backbone} is {backbone_config.architecture}"
+        )
+    head = TransferHead(n_classes=len(labels), layers=settings.layers, backbone=backbone_config.model)
+    head.backbone.load_state_dict(backbone.state_dict())
+    config = ModelConfig(
+        name="transfer",
+        architecture="musicnn-transfer",
+        labels=list(labels),
+        model={"n_classes": len(labels), "layers": list(settings.layers), "backbone": backbone_config.model},
+        frontend=backbone_config.frontend,
+        activation="softmax" if task == "single-label" else "sigmoid",
+        patch_frames=backbone_config.patch_frames,
+        score_pooling="mean_logits",
+        patch_hop=settings.hop,
+        info={"backbone": settings.backbone, "settings": vars(settings)},
+    )
+    return head, config
+
+
+def track_embeddings(items: list[Item], settings: TransferSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
+    """Mean patch embedding of every readable item, by item id (unreadable items are left out)."""
+    head, config = _untrained_head(settings, ["_"], "single-label")
+    with tempfile.TemporaryDirectory() as tmp:
+        tagger = Tagger(save_model_folder(Path(tmp), config, head.state_dict()))
+        results = tagger.embed_many([item.path for item in items], layer="embedding")
+        return {item.id: r.embedding for item, r in zip(items, results, strict=True) if hasattr(r, "embedding")}
+
+
+def fit_head(
+    embeddings: np.ndarray, targets: np.ndarray, task: str, settings: TransferSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, scale, weight, bias) of standardisation + logistic regression."""
+    scaler = StandardScaler().fit(embeddings)
+    z = scaler.transform(embeddings)
+    if task == "single-label":
+        smallest = int(np.bincount(targets).min())
+        folds = min(settings.inner_folds, smallest)
+        if folds >= 2:
+            clf = LogisticRegressionCV(Cs=settings.Cs, cv=folds, scoring="neg_log_loss", max_iter=5000)
+        else:
+            clf = LogisticRegression(C=float(np.median(settings.Cs)), max_iter=5000)
+        with warnings.catch_warnings():  # scikit-learn 1.9 announces default changes we do not rely on
+            warnings.simplefilter("ignore", FutureWarning)
+            clf.fit(z, targets)
+        weight, bias = clf.coef_, clf.intercept_
+        if weight.shape[0] == 1:  # two classes: sklearn keeps one row; softmax needs both
+            weight, bias = np.concatenate([-weight / 2, weight / 2]), np.concatenate([-bias / 2, bias / 2])
+    else:
+        rows = []
+        for j in range(targets.shape[1]):
+            column = targets[:, j]
+            if 0 < column.sum() < len(column):
+                clf = LogisticRegression(C=float(np.median(settings.Cs)), max_iter=5000).fit(z, column)
+                rows.append((clf.coef_[0], clf.intercept_[0]))
+            else:  # a tag never (or always) present in training: constant score
+                rows.append((np.zeros(z.shape[1]), 10.0 if column.sum() else -10.0))
+        weight, bias = np.stack([r[0] for r in rows]), np.array([r[1] for r in rows])
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return scaler.mean_, scale, weight, bias
+
+
+def head_scores(embeddings: np.ndarray, head: tuple, task: str) -> np.ndarray:
+    mean, scale, weight, bias = head
+    logits = torch.from_numpy(((embeddings - mean) / scale) @ weight.T + bias)
+    return (torch.softmax(logits, -1) if task == "single-label" else torch.sigmoid(logits)).numpy()
+
+
+def train_transfer(
+    dataset: Dataset,
+    items: list[Item],
+    settings: TransferSettings,
+    out_dir: str | os.PathLike,
+    *,
+    embeddings: dict[str, np.ndarray] | None = None,
+    name: str = "transfer",
+) -> Path:
+    """Fit a head on ``items`` and save it (with its backbone) as a model folder."""
+    embeddings = embeddings if embeddings is not None else track_embeddings(items, settings)
+    usable = [item for item in items if item.id in embeddings]
+    if not usable:
+        raise ParameterError("no readable training items")
+    x = np.stack([embeddings[item.id] for item in usable])
+    fitted = fit_head(x, dataset.targets(usable), dataset.task, settings)
+    module, config = _untrained_head(settings, dataset.vocabulary, dataset.task)
+    with torch.no_grad():
+        for tensor, value in zip(
+            (module.mean, module.scale, module.linear.weight, module.linear.bias), fitted, strict=True
+        ):
+            tensor.copy_(torch.as_tensor(value, dtype=torch.float32))
+    config.name = name
+    config.info["trained_on"] = {"data": dataset.name, "items": len(usable)}
+    return save_model_folder(out_dir, config, module.state_dict())

@@ -1,0 +1,142 @@
+"""Transfer heads, cross-validation, metrics, reports and the train/evaluate/compare commands."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from musictag import Tagger
+from musictag.cli.main import main
+from musictag.data import open_dataset
+from musictag.errors import ParameterError
+from musictag.evaluation.metrics import classification_metrics, tagging_metrics
+from musictag.evaluation.report import write_report
+from musictag.training.crossval import cross_validate_transfer
+from musictag.training.recipe import load_recipe
+from musictag.training.transfer import TransferSettings, fit_head, head_scores, track_embeddings, train_transfer
+
+from conftest import tone
+
+
+def _noise(seconds, sr, seed):
+    return (0.3 * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+
+
+@pytest.fixture
+def two_classes(tmp_path, write_audio):
+    """Low sine tones versus white noise: separable for any sensible embedding."""
+    for n in range(6):
+        write_audio(f"two/tones/t{n}.wav", tone(3.5, 16000, 110 + 15 * n), 16000)
+        write_audio(f"two/noise/n{n}.wav", _noise(3.5, 16000, n), 16000)
+    return tmp_path / "two"
+
+
+@pytest.fixture
+def settings(tiny_model_dir):
+    return TransferSettings(backbone=str(tiny_model_dir), layers=["penultimate", "max_pool"], hop=1.0, inner_folds=2)
+
+
+def test_transfer_model_folder_reproduces_the_fitted_head(two_classes, settings, tmp_path):
+    dataset = open_dataset(str(two_classes))
+    embeddings = track_embeddings(dataset.items, settings)
+    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", embeddings=embeddings)
+    x = np.stack([embeddings[i.id] for i in dataset.items])
+    expected = head_scores(x, fit_head(x, dataset.targets(), dataset.task, settings), dataset.task)
+    tagger = Tagger(folder)
+    assert tagger.labels == ["noise", "tones"] and tagger.hop_frames == round(1.0 / 0.016)
+    got = np.stack([r.scores for r in tagger.tag_many([i.path for i in dataset.items])])
+    np.testing.assert_allclose(got, expected, atol=1e-4)  # same probabilities through `musictag tag`
+    assert (got.argmax(1) == dataset.targets()).mean() == 1.0
+
+
+def test_cross_validation_on_separable_classes(two_classes, settings):
+    result = cross_validate_transfer(open_dataset(str(two_classes)), settings, folds=3, seed=0)
+    assert result["headline"] == "accuracy" and len(result["per_fold"]) == 3
+    assert result["summary"]["accuracy"]["mean"] == 1.0
+    assert sum(m["n"] for m in result["per_fold"]) == 12
+
+
+def test_multi_label_head_reaches_high_roc_auc(tmp_path, write_audio, settings):
+    """Tags 'low' (a low tone), 'noisy' (added noise) and 'high' (a high tone), in combinations."""
+    rows = ["path,labels"]
+    rng = np.random.default_rng(0)
+    for n in range(24):
+        tags = [t for t in ("low", "noisy", "high") if rng.random() < 0.5] or ["low"]
+        audio = np.zeros(16000 * 4, np.float32)
+        if "low" in tags:
+            audio += tone(4, 16000, 150 + 5 * n)
+        if "high" in tags:
+            audio += tone(4, 16000, 3000 + 20 * n)
+        if "noisy" in tags:
+            audio += _noise(4, 16000, n)
+        write_audio(f"ml/{n}.wav", audio, 16000)
+        rows.append(f"{n}.wav,{';'.join(tags)}")
+    (tmp_path / "ml" / "tags.csv").write_text("\n".join(rows) + "\n")
+    dataset = open_dataset(str(tmp_path / "ml" / "tags.csv"))
+    assert dataset.task == "multi-label"
+    result = cross_validate_transfer(dataset, settings, folds=3, seed=0)
+    assert result["headline"] == "roc_auc" and result["summary"]["roc_auc"]["mean"] > 0.95
+
+
+def test_metrics_against_known_numbers():
+    targets = np.array([0, 0, 1, 1, 2, 2])
+    scores = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    m = classification_metrics(targets, scores, ["a", "b", "c"])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["per_class"]["b"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": 1.0,
+        "f1": pytest.approx(0.8),
+        "support": 2,
+    }
+    assert m["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    multi_t = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    multi_s = np.array([[0.9, 0.2], [0.1, 0.8], [0.6, 0.3], [0.3, 0.1]])
+    t = tagging_metrics(multi_t, multi_s, ["x", "y"])
+    assert t["per_tag"]["y"]["roc_auc"] == pytest.approx(roc_auc_score(multi_t[:, 1], multi_s[:, 1]))
+    assert t["roc_auc"] == pytest.approx((1.0 + roc_auc_score(multi_t[:, 1], multi_s[:, 1])) / 2)
+
+
+def test_report_files(tmp_path):
+    metrics = classification_metrics(np.array([0, 1, 1]), np.eye(2)[[0, 1, 0]], ["a", "b"])
+    write_report(metrics, tmp_path / "rep", title="t")
+    assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["accuracy"] == pytest.approx(2 / 3)
+    assert "| b | 1.000 | 0.500 |" in (tmp_path / "rep" / "report.md").read_text()
+    assert (tmp_path / "rep" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_recipe_overrides(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("kind: transfer\ndata: x\ntransfer:\n  hop: 3\n")
+    loaded = load_recipe(recipe, ["transfer.hop=1.5", "transfer.layers=[penultimate]", "folds=5"])
+    assert loaded["transfer"] == {"hop": 1.5, "layers": ["penultimate"]} and loaded["folds"] == 5
+    assert loaded["name"] == "r"
+    with pytest.raises(ParameterError, match="key=value"):
+        load_recipe(recipe, ["novalue"])
+    (tmp_path / "bad.yaml").write_text("data: x\n")
+    with pytest.raises(ParameterError, match="needs 'kind'"):
+        load_recipe(tmp_path / "bad.yaml")
+
+
+def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, capsys):
+    recipe = tmp_path / "rec.yaml"
+    recipe.write_text(f"name: tiny-transfer\nkind: transfer\ndata: {two_classes}\n"
+                      f"transfer:\n  backbone: {tiny_model_dir}\n  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
+    assert main(["train", str(recipe), "--folds", "3", "-o", str(tmp_path / "run-cv")]) == 0
+    assert "3-fold accuracy 1.0000" in capsys.readouterr().out
+    spec = f"folders:{two_classes}?split=random&fractions=0.5,0,0.5&seed=1"
+    assert main(["train", str(recipe), "--set", f"data={spec}", "-o", str(tmp_path / "run-split")]) == 0
+    out = capsys.readouterr().out
+    assert "test: 1.0000" in out and (tmp_path / "run-split" / "test" / "confusion.png").exists()
+    model = tmp_path / "run-split" / "model"
+    assert main(["evaluate", str(model), "--data", spec, "--split", "test", "-o", str(tmp_path / "ev")]) == 0
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["accuracy"] == 1.0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "run-cv"), str(tmp_path / "ev"), "-o", str(tmp_path / "table.md")]) == 0
+    table = capsys.readouterr().out
+    assert "| tiny-transfer | 3-fold CV | 1.0000 ± 0.0000 |" in table and "| ev | test | 1.0000 |" in table
+    assert main(["tag", str(two_classes / "noise" / "n0.wav"), "--model", str(model), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["tags"][0]["tag"] == "noise"
+    recipe.write_text("kind: short-chunk\ndata: x\n")
+    assert main(["train", str(recipe)]) == 1
