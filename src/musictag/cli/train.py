@@ -10,12 +10,13 @@ from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.report import write_report
 from musictag.inference.tagger import Tagger
+from musictag.training.classical import ClassicalSettings, cross_validate_classical
 from musictag.training.crossval import cross_validate_transfer
 from musictag.training.recipe import load_recipe
 from musictag.training.transfer import TransferSettings, track_embeddings, train_transfer
 from musictag.utils.atomic import atomic_open
 
-KINDS = ("transfer",)
+KINDS = ("transfer", "classical")
 
 
 def add_parser(commands) -> None:
@@ -35,12 +36,21 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def _settings(recipe: dict) -> TransferSettings:
-    values = recipe.get("transfer", {}) or {}
-    unknown = set(values) - set(TransferSettings.__dataclass_fields__)
+def _settings(recipe: dict, cls):
+    section = recipe["kind"]
+    values = recipe.get(section, {}) or {}
+    unknown = set(values) - set(cls.__dataclass_fields__)
     if unknown:
-        raise ParameterError(f"unknown transfer settings: {', '.join(sorted(unknown))}")
-    return TransferSettings(**values)
+        raise ParameterError(f"unknown {section} settings: {', '.join(sorted(unknown))}")
+    return cls(**values)
+
+
+def _write_cv(result: dict, recipe: dict, out: Path) -> None:
+    result.update(name=recipe["name"], data=recipe["data"], recipe=recipe)
+    with atomic_open(out / "cv.json") as handle:
+        json.dump(result, handle, indent=2)
+    stats, label = result["summary"][result["headline"]], f"{result['folds']}-fold {result['headline']}"
+    print(f"{recipe['name']}: {label} {stats['mean']:.4f} ± {stats['std']:.4f} -> {out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,18 +59,21 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"recipe kind {recipe['kind']!r} cannot be trained by this version (available: "
                              f"{', '.join(KINDS)})")  # fmt: skip
     dataset = open_dataset(recipe["data"])
-    settings = _settings(recipe)
     out = Path(args.output or recipe.get("output") or Path("runs") / recipe["name"])
     folds = args.folds if args.folds is not None else int(recipe.get("folds", 0) or 0)
+    seed = int(recipe.get("seed", 0))
+    if recipe["kind"] == "classical":
+        if not folds:
+            raise ParameterError("classical pipelines are evaluated by cross-validation in this version: add --folds K")
+        _write_cv(cross_validate_classical(dataset, _settings(recipe, ClassicalSettings), folds=folds, seed=seed),
+                  recipe, out)  # fmt: skip
+        return 0
+    settings = _settings(recipe, TransferSettings)
     embeddings = track_embeddings(dataset.items, settings)  # the frozen backbone runs once per track
     if folds:
-        seed = int(recipe.get("seed", 0))
-        result = cross_validate_transfer(dataset, settings, folds=folds, seed=seed, embeddings=embeddings)
-        result.update(name=recipe["name"], data=recipe["data"], recipe=recipe)
-        with atomic_open(out / "cv.json") as handle:
-            json.dump(result, handle, indent=2)
-        stats = result["summary"][result["headline"]]
-        print(f"{recipe['name']}: {folds}-fold {result['headline']} {stats['mean']:.4f} ± {stats['std']:.4f} -> {out}")
+        _write_cv(
+            cross_validate_transfer(dataset, settings, folds=folds, seed=seed, embeddings=embeddings), recipe, out
+        )
         items = dataset.items  # the final model learns from everything
     else:
         items = [item for item in dataset.items if item.split in ("train", "valid")] or dataset.items

@@ -17,6 +17,13 @@ def summarise(fold_metrics: list[dict]) -> dict:
     return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in values.items()}
 
 
+def cv_result(per_fold: list[dict], *, folds: int, seed: int, left_out: list[str]) -> dict:
+    """The cross-validation record that ``musictag compare`` reads (``cv.json``)."""
+    name, _ = headline(per_fold[0])
+    return {"folds": folds, "seed": seed, "headline": name, "summary": summarise(per_fold), "per_fold": per_fold,
+            "left_out": left_out}  # fmt: skip
+
+
 def cross_validate_transfer(
     dataset: Dataset, settings: TransferSettings, *, folds: int = 5, seed: int = 0, embeddings: dict | None = None
 ) -> dict:
@@ -34,6 +41,4 @@ def cross_validate_transfer(
         scores = head_scores(x[test], head, dataset.task)
         metric = classification_metrics if dataset.task == "single-label" else tagging_metrics
         per_fold.append(metric(y[test], scores, dataset.vocabulary))
-    name, _ = headline(per_fold[0])
-    return {"folds": folds, "seed": seed, "headline": name, "summary": summarise(per_fold), "per_fold": per_fold,
-            "left_out": [item.id for item in dataset.items if item.id not in embeddings]}  # fmt: skip
+    return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in embeddings])
