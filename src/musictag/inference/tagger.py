@@ -155,13 +155,27 @@ class Tagger:
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits, -1) if self.config.activation == "softmax" else torch.sigmoid(logits)
 
-    def _run_batch(self, pending: list[tuple[_FileState, torch.Tensor]], layers: tuple[str, ...]) -> None:
-        outputs = self._forward(torch.cat([chunk for _, chunk in pending]), layers)
-        offset = 0
+    def _run_batches(self, pending: list, layers: tuple[str, ...], *, flush: bool = False) -> list:
+        """Run the pending patches in batches of exactly ``batch_size`` (the remainder too when
+        flushing) and hand each file its rows; return the patches left for the next batch."""
+        total = sum(len(chunk) for _, chunk in pending)
+        usable = total if flush else total - total % self.batch_size
+        if not usable:
+            return pending
+        patches = torch.cat([chunk for _, chunk in pending])
+        runs = [self._forward(patches[s : min(s + self.batch_size, usable)], layers)
+                for s in range(0, usable, self.batch_size)]  # fmt: skip
+        outputs = {key: np.concatenate([run[key] for run in runs]) for key in layers}
+        left, offset = [], 0
         for state, chunk in pending:
-            state.outputs.append({k: v[offset : offset + len(chunk)] for k, v in outputs.items()})
-            state.pending -= len(chunk)
+            take = min(len(chunk), max(0, usable - offset))
+            if take:
+                state.outputs.append({k: v[offset : offset + take] for k, v in outputs.items()})
+                state.pending -= take
+            if take < len(chunk):
+                left.append((state, chunk[take:]))
             offset += len(chunk)
+        return left
 
     def _run(
         self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]
@@ -178,14 +192,13 @@ class Tagger:
                         pending.append((state, chunk))
                         state.pending += len(chunk)
                         if sum(len(c) for _, c in pending) >= self.batch_size:
-                            self._run_batch(pending, layers)
-                            pending = []
+                            pending = self._run_batches(pending, layers)
                 except MusictagError as exc:
                     state.error = str(exc)
                 except Exception as exc:  # a decoder library failing on a broken file must not stop the batch
                     state.error = f"{state.path}: {type(exc).__name__}: {exc}".splitlines()[0]
-            elif pending:
-                self._run_batch(pending, layers)
+            else:
+                pending = self._run_batches(pending, layers, flush=True)
             while waiting and (waiting[0].pending == 0 or waiting[0].error):
                 state = waiting.popleft()
                 n_patches = sum(len(o[layers[0]]) for o in state.outputs)
