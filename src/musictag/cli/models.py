@@ -7,7 +7,8 @@ import json
 
 from musictag.models.folder import ModelConfig, is_model_folder
 from musictag.pretrained.catalog import PRETRAINED
-from musictag.pretrained.store import cache_dir, ensure_weights
+from musictag.pretrained.store import ensure_weights
+from musictag.utils.paths import cache_dir
 
 
 def add_parser(commands) -> None:

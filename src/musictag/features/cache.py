@@ -26,6 +26,7 @@ from musictag.errors import MusictagError, ParameterError
 from musictag.features.mel import FrontendConfig, LogMel
 from musictag.features.stream import stream_logmel
 from musictag.utils.atomic import atomic_open, atomic_path
+from musictag.utils.paths import cache_dir
 from musictag.utils.progress import progress
 
 _HASH_CHUNK = 1 << 20
@@ -70,11 +71,7 @@ class FeatureCache:
     """
 
     def __init__(self, root: str | os.PathLike | None, frontend: FrontendConfig):
-        if root is None:
-            from musictag.pretrained.store import cache_dir
-
-            root = cache_dir() / "features"
-        self.base = Path(root)
+        self.base = Path(root) if root is not None else cache_dir() / "features"
         self.frontend = frontend
         self.root = self.base / config_key(frontend)
         self._memo_path = self.base / "hashes.json"

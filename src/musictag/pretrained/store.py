@@ -35,15 +35,9 @@ from musictag.pretrained.catalog import (
 )
 from musictag.pretrained.convert import convert, musicnn_mapping, vgg_mapping
 from musictag.pretrained.tf_bundle import read_checkpoint
+from musictag.utils.paths import cache_dir
 
 _CKPT_FILES = (".index", ".data-00000-of-00001", "experiment.result")
-
-
-def cache_dir() -> Path:
-    if os.environ.get("MUSICTAG_CACHE"):
-        return Path(os.environ["MUSICTAG_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "musictag"
 
 
 def _how_to_get(name: str) -> str:
@@ -106,7 +100,8 @@ def _checkpoint_from_wheel(wheel: Path, spec: PretrainedSpec, workdir: Path) -> 
 
 
 def _checkpoint_in_folder(folder: Path, spec: PretrainedSpec) -> Path | None:
-    for candidate in (folder / "musicnn" / spec.checkpoint, folder / spec.checkpoint, folder):
+    # only folders named after the checkpoint: a bare one could silently serve another model's weights
+    for candidate in (folder / "musicnn" / spec.checkpoint, folder / spec.checkpoint, folder.parent / spec.checkpoint):
         if (candidate / ".index").exists() and (candidate / ".data-00000-of-00001").exists():
             return candidate
     return None
