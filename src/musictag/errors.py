@@ -17,3 +17,11 @@ class AudioError(MusictagError):
 
 class WeightsNotFoundError(MusictagError):
     """Pretrained weights are neither cached nor reachable."""
+
+
+def failure_line(path: object, exc: Exception) -> str:
+    """One line naming the file and the problem: our own errors as they are, anything a
+    decoder library raised on a broken file with its type, first line only."""
+    if isinstance(exc, MusictagError):
+        return str(exc)
+    return f"{path}: {type(exc).__name__}: {exc}".splitlines()[0]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from musictag.audio.stream import AudioStream
-from musictag.errors import MusictagError, ParameterError
+from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import FrontendConfig, LogMel
 from musictag.features.stream import stream_logmel
 from musictag.utils.atomic import atomic_open, atomic_path
@@ -208,7 +208,5 @@ def _compute_job(job: tuple[str, str, dict]) -> tuple[str, str | None, dict, flo
             np.save(tmp, features)
         timings = {**stream.timings, "logmel": logmel, "write": time.perf_counter() - start}
         return audio, None, timings, stream.duration
-    except MusictagError as exc:
-        return audio, str(exc), {}, 0.0
-    except Exception as exc:  # a decoder failing on a broken file must not stop the batch
-        return audio, f"{audio}: {type(exc).__name__}: {exc}".splitlines()[0], {}, 0.0
+    except Exception as exc:  # a broken file must not stop the batch
+        return audio, failure_line(audio, exc), {}, 0.0

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from musictag.audio.stream import AudioStream
-from musictag.errors import MusictagError, ParameterError
+from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import LogMel
 from musictag.features.stream import stream_logmel
 from musictag.inference.patches import iter_patches
@@ -193,10 +193,8 @@ class Tagger:
                         state.pending += len(chunk)
                         if sum(len(c) for _, c in pending) >= self.batch_size:
                             pending = self._run_batches(pending, layers)
-                except MusictagError as exc:
-                    state.error = str(exc)
-                except Exception as exc:  # a decoder library failing on a broken file must not stop the batch
-                    state.error = f"{state.path}: {type(exc).__name__}: {exc}".splitlines()[0]
+                except Exception as exc:  # a broken file must not stop the batch
+                    state.error = failure_line(state.path, exc)
             else:
                 pending = self._run_batches(pending, layers, flush=True)
             while waiting and (waiting[0].pending == 0 or waiting[0].error):
