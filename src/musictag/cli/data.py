@@ -8,7 +8,7 @@ import json
 from musictag.audio.stream import AudioStream
 from musictag.data import open_dataset
 from musictag.data.download import ARCHIVES, download_dataset
-from musictag.errors import MusictagError
+from musictag.errors import failure_line
 from musictag.utils.progress import progress
 
 _SHOWN_PROBLEMS = 10
@@ -38,8 +38,8 @@ def _unreadable(items, quiet: bool) -> list[str]:
             try:
                 for _ in AudioStream(item.path, 16000):
                     pass
-            except MusictagError as exc:
-                problems.append(f"{exc} (left out)")
+            except Exception as exc:  # every unreadable file is reported, none stops the check
+                problems.append(f"{failure_line(item.path, exc)} (left out)")
             bar.update(1)
     return problems
 
