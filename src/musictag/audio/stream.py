@@ -31,7 +31,6 @@ class AudioStream:
     path: str | os.PathLike
     sample_rate: int
     block_seconds: float = 60.0
-    source_rate: int = field(init=False, default=0)
     duration: float = field(init=False, default=0.0)
     timings: dict = field(init=False, default_factory=lambda: {"decode": 0.0, "resample": 0.0})
 
@@ -52,7 +51,6 @@ class AudioStream:
 
     def _resampled(self, decoder) -> Iterator[np.ndarray]:
         rate = decoder.info.sample_rate
-        self.source_rate = rate
         block_frames = max(1, int(self.block_seconds * rate))
         resampler = None
         if rate != self.sample_rate:

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from musictag.cli.evaluate import evaluate_items
 from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.report import write_report
@@ -81,8 +82,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {model_dir}")
     test = [item for item in dataset.items if item.split == "test"]
     if not folds and test:
-        from musictag.cli.evaluate import evaluate_items
-
         metrics = evaluate_items(Tagger(model_dir), dataset, test)
         write_report(metrics, out / "test", title=f"{recipe['name']} on {recipe['data']} (test)")
         print(f"test: {metrics.get('accuracy', metrics.get('roc_auc')):.4f} -> {out / 'test'}")

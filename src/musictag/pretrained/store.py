@@ -152,7 +152,7 @@ def _locate_source(spec: PretrainedSpec, weights: str | os.PathLike | None) -> t
     return None
 
 
-def ensure_weights(name: str, *, weights: str | os.PathLike | None = None, download: bool = True) -> Path:
+def ensure_weights(name: str, *, weights: str | os.PathLike | None = None) -> Path:
     """Return the model folder of pretrained model ``name``, fetching and converting on first use."""
     spec = PRETRAINED[name]
     cached = cache_dir() / "models" / name
@@ -160,7 +160,7 @@ def ensure_weights(name: str, *, weights: str | os.PathLike | None = None, downl
         return cached
     source = _locate_source(spec, weights)
     if source is None:
-        if not download or os.environ.get("MUSICTAG_OFFLINE"):
+        if os.environ.get("MUSICTAG_OFFLINE"):
             raise WeightsNotFoundError(_how_to_get(name))
         try:
             source = ("wheel", download_wheel())
