@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -104,3 +105,12 @@ def pretrained_weights() -> Path:
     finally:
         if saved is not None:
             os.environ["MUSICTAG_CACHE"] = saved
+
+
+def write_annotations(path, tags: list[str], rows: list[tuple[str, list[str], str]]) -> None:
+    """annotations_final.csv as the archive ships it: tab-separated, every field quoted."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, delimiter="\t", quotechar='"', quoting=csv.QUOTE_ALL)
+        writer.writerow(["clip_id", *tags, "mp3_path"])
+        for clip, present, mp3 in rows:
+            writer.writerow([clip, *("1" if t in present else "0" for t in tags), mp3])

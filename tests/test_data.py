@@ -1,6 +1,5 @@
 """Data-set adapters and split rules on small fixtures made here (and on shared data when present)."""
 
-import csv
 import json
 from collections import Counter
 
@@ -14,7 +13,7 @@ from musictag.data.mtt import SYNONYMS, load_mtt, merge_synonyms, read_annotatio
 from musictag.data.splits import fold_splits, random_split_sizes, stratified_group_kfold, stratified_split
 from musictag.errors import ParameterError
 
-from conftest import tone
+from conftest import tone, write_annotations
 
 
 @pytest.fixture
@@ -104,15 +103,6 @@ def test_stratified_group_kfold(gtzan_root):
     assert fold_splits(plain, 0).count("test") == 10 and fold_splits(plain, 0).count("valid") == 10
     with pytest.raises(ParameterError, match="at least 5 items per class"):
         stratified_group_kfold(data.items, 5)
-
-
-def write_annotations(path, tags: list[str], rows: list[tuple[str, list[str], str]]) -> None:
-    """annotations_final.csv as the archive ships it: tab-separated, every field quoted."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", quotechar='"', quoting=csv.QUOTE_ALL)
-        writer.writerow(["clip_id", *tags, "mp3_path"])
-        for clip, present, mp3 in rows:
-            writer.writerow([clip, *("1" if t in present else "0" for t in tags), mp3])
 
 
 @pytest.fixture

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from musictag.cli.evaluate import evaluate_items
 from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.report import write_report
+from musictag.evaluation.tagger import evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.training.classical import ClassicalSettings, cross_validate_classical
 from musictag.training.crossval import cross_validate_transfer
+from musictag.training.neural import NeuralSettings, cross_validate_neural, train_neural
 from musictag.training.recipe import load_recipe
 from musictag.training.transfer import TransferSettings, track_embeddings, train_transfer
 from musictag.utils.atomic import atomic_open
 
-KINDS = ("transfer", "classical")
+KINDS = ("transfer", "classical", "neural")
 
 
 def add_parser(commands) -> None:
@@ -34,6 +36,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--folds", type=int, help="k-fold cross-validation instead of the data set's splits")
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+    lightning = parser.add_argument_group("distributed training (neural recipes; passed to Lightning)")
+    lightning.add_argument("--accelerator", help="cpu, gpu, auto ...")
+    lightning.add_argument("--devices", help="devices per node (a number, a list or 'auto')")
+    lightning.add_argument("--num-nodes", type=int, dest="num_nodes")
+    lightning.add_argument("--strategy", help="auto, ddp, ddp_spawn, fsdp ...")
     parser.set_defaults(run=run)
 
 
@@ -63,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output or recipe.get("output") or Path("runs") / recipe["name"])
     folds = args.folds if args.folds is not None else int(recipe.get("folds", 0) or 0)
     seed = int(recipe.get("seed", 0))
+    if recipe["kind"] == "neural":
+        return _run_neural(recipe, dataset, args, out, folds=folds, seed=seed)
     if recipe["kind"] == "classical":
         if not folds:
             raise ParameterError("classical pipelines are evaluated by cross-validation in this version: add --folds K")
@@ -80,9 +89,41 @@ def run(args: argparse.Namespace) -> int:
         items = [item for item in dataset.items if item.split in ("train", "valid")] or dataset.items
     model_dir = train_transfer(dataset, items, settings, out / "model", embeddings=embeddings, name=recipe["name"])
     print(f"model: {model_dir}")
-    test = [item for item in dataset.items if item.split == "test"]
-    if not folds and test:
+    if not folds:
+        _report_test(recipe, dataset, model_dir, out)
+    return 0
+
+
+def _report_test(recipe: dict, dataset, model_dir: Path, out: Path) -> None:
+    test = dataset.subset("test")
+    if test:
         metrics = evaluate_items(Tagger(model_dir), dataset, test)
         write_report(metrics, out / "test", title=f"{recipe['name']} on {recipe['data']} (test)")
         print(f"test: {metrics.get('accuracy', metrics.get('roc_auc')):.4f} -> {out / 'test'}")
+
+
+def _run_neural(recipe: dict, dataset, args: argparse.Namespace, out: Path, *, folds: int, seed: int) -> int:
+    recipe.setdefault("neural", {})
+    for option in ("accelerator", "devices", "num_nodes", "strategy"):
+        value = getattr(args, option)
+        if value is not None:
+            recipe["neural"][option] = int(value) if option == "devices" and value.isdigit() else value
+    settings = _settings(recipe, NeuralSettings)
+    if folds:
+        result = cross_validate_neural(dataset, settings, out, folds=folds, seed=seed, name=recipe["name"],
+                                       quiet=args.quiet)  # fmt: skip
+        if _is_main_process():
+            _write_cv(result, recipe, out)
+        return 0
+    train = dataset.subset("train") or [item for item in dataset.items if item.split not in ("valid", "test")]
+    model_dir = train_neural(dataset, settings, out, train=train, valid=dataset.subset("valid"), name=recipe["name"],
+                             quiet=args.quiet)  # fmt: skip
+    if _is_main_process():
+        print(f"model: {model_dir}")
+        _report_test(recipe, dataset, model_dir, out)
     return 0
+
+
+def _is_main_process() -> bool:
+    """False in the extra processes a distributed launcher starts (they must not write reports)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0

@@ -5,14 +5,23 @@ from __future__ import annotations
 from torch import nn
 
 from musictag.errors import ParameterError
+from musictag.models.ast import AST
+from musictag.models.multiscale import MultiScaleCNN
 from musictag.models.musicnn import MusiCNN
+from musictag.models.shortchunk import ShortChunkCNN, ShortChunkResNet
 from musictag.models.transfer import TransferHead
 from musictag.models.vgg import MusicnnVGG
+from musictag.models.vggish import VGGish
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "musicnn": MusiCNN,
     "vgg": MusicnnVGG,
     "musicnn-transfer": TransferHead,
+    "multiscale-cnn": MultiScaleCNN,
+    "shortchunk-cnn": ShortChunkCNN,
+    "shortchunk-res": ShortChunkResNet,
+    "vggish": VGGish,
+    "ast": AST,
 }
 
 
@@ -28,4 +37,5 @@ def build_model(architecture: str, **config) -> nn.Module:
         raise ParameterError(f"bad settings for {architecture}: {exc}") from None
 
 
-__all__ = ["ARCHITECTURES", "MusiCNN", "MusicnnVGG", "TransferHead", "build_model"]
+__all__ = ["ARCHITECTURES", "AST", "MultiScaleCNN", "MusiCNN", "MusicnnVGG", "ShortChunkCNN", "ShortChunkResNet",
+           "TransferHead", "VGGish", "build_model"]  # fmt: skip

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
 
 from musictag.errors import ParameterError
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; recipes mean a number."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
+
+
+def _read(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def apply_override(recipe: dict, assignment: str) -> None:
@@ -20,7 +34,7 @@ def apply_override(recipe: dict, assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ParameterError(f"--set {key}: {part} is not a section")
-    node[last] = yaml.safe_load(raw) if raw else ""
+    node[last] = _read(raw) if raw else ""
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
@@ -28,7 +42,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
     if not path.is_file():
         raise ParameterError(f"{path}: recipe not found")
     try:
-        recipe = yaml.safe_load(path.read_text()) or {}
+        recipe = _read(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ParameterError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(recipe, dict):

@@ -1,0 +1,119 @@
+"""Augmentation of log-mel training crops, in the feature domain so that cached features serve.
+
+Gain and additive noise act on the mel *power* (the compression is undone, the change
+applied, the compression redone): a gain is exact, since mel power is linear in the signal
+power; noise adds a flat mel-power floor at a chosen signal-to-noise ratio, the expected
+effect of adding white-ish noise to the waveform. Time shift rolls the crop; SpecAugment
+masks time and frequency stripes; mixup blends pairs of examples and their targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from musictag.features.mel import FrontendConfig
+
+
+@dataclass
+class AugmentSettings:
+    """What to apply to each training crop (every field off by default).
+
+    ``gain_db``: random gain in ``[-gain_db, gain_db]`` dB. ``noise_snr_db``: ``[low, high]``
+    signal-to-noise ratio range of added noise, applied with probability ``noise_prob``.
+    ``shift``: roll by up to this fraction of the crop. ``time_masks`` x ``time_mask``
+    frames and ``freq_masks`` x ``freq_mask`` bands (SpecAugment, widths up to the given size).
+    ``mixup``: Beta(alpha, alpha) mixing of example pairs (0 = off).
+    """
+
+    gain_db: float = 0.0
+    noise_snr_db: list[float] | None = None
+    noise_prob: float = 0.5
+    shift: float = 0.0
+    time_masks: int = 0
+    time_mask: int = 0
+    freq_masks: int = 0
+    freq_mask: int = 0
+    mixup: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gain_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
+
+
+def to_power(features: torch.Tensor, config: FrontendConfig) -> torch.Tensor:
+    """Undo the front end's compression: log-mel -> mel power."""
+    if config.compression == "log10_1p":
+        return (torch.pow(10.0, features) - 1).clamp_min(0) / config.multiplier
+    if config.compression == "db":
+        return torch.pow(10.0, features / 10)
+    if config.compression == "log":
+        return (torch.exp(features) - config.eps).clamp_min(0)
+    return features
+
+
+def from_power(power: torch.Tensor, config: FrontendConfig) -> torch.Tensor:
+    """Apply the front end's compression to mel power."""
+    if config.compression == "log10_1p":
+        return torch.log10(power * config.multiplier + 1)
+    if config.compression == "db":
+        return 10 * torch.log10(power.clamp_min(config.amin))
+    if config.compression == "log":
+        return torch.log(power + config.eps)
+    return power
+
+
+def _masks(batch: int, size: int, count: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """Boolean ``(batch, size)`` of ``count`` stripes per row, each up to ``width`` long."""
+    positions = torch.arange(size)
+    mask = torch.zeros(batch, size, dtype=torch.bool)
+    for _ in range(count):
+        widths = torch.randint(0, width + 1, (batch, 1), generator=generator)
+        starts = (torch.rand(batch, 1, generator=generator) * (size - widths + 1)).long()
+        mask |= (positions >= starts) & (positions < starts + widths)
+    return mask
+
+
+def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
+            generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+    """Augment a batch of log-mel crops ``(batch, frames, n_mels)``; returns a new tensor."""
+    if not settings.active:
+        return x
+    generator = generator or torch.default_generator
+    batch, frames, bands = x.shape
+    if settings.gain_db or settings.noise_snr_db:
+        power = to_power(x.float(), config)
+        if settings.gain_db:
+            gain_db = (torch.rand(batch, 1, 1, generator=generator) * 2 - 1) * settings.gain_db
+            power = power * torch.pow(10.0, gain_db / 10)
+        if settings.noise_snr_db:
+            low, high = settings.noise_snr_db
+            snr = low + torch.rand(batch, 1, 1, generator=generator) * (high - low)
+            level = power.mean(dim=(1, 2), keepdim=True) * torch.pow(10.0, -snr / 10)
+            chosen = torch.rand(batch, 1, 1, generator=generator) < settings.noise_prob
+            power = power + level * chosen
+        x = from_power(power, config).to(x.dtype)
+    if settings.shift:
+        limit = int(settings.shift * frames)
+        shifts = torch.randint(-limit, limit + 1, (batch,), generator=generator).tolist()
+        x = torch.stack([torch.roll(row, s, dims=0) for row, s in zip(x, shifts, strict=True)])
+    if settings.time_masks or settings.freq_masks:
+        fill = x.mean(dim=(1, 2), keepdim=True)  # masked stripes take the crop's mean level
+        mask = torch.zeros_like(x, dtype=torch.bool)
+        if settings.time_masks and settings.time_mask:
+            mask |= _masks(batch, frames, settings.time_masks, settings.time_mask, generator).unsqueeze(2)
+        if settings.freq_masks and settings.freq_mask:
+            mask |= _masks(batch, bands, settings.freq_masks, settings.freq_mask, generator).unsqueeze(1)
+        x = torch.where(mask, fill, x)
+    return x
+
+
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float,
+          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Blend each example with a shuffled partner; ``y`` must be one-hot or multi-hot floats."""
+    weight = torch.distributions.Beta(alpha, alpha).sample((x.shape[0],))
+    order = torch.randperm(x.shape[0], generator=generator or torch.default_generator)
+    wx = weight.view(-1, *([1] * (x.dim() - 1)))
+    wy = weight.view(-1, *([1] * (y.dim() - 1)))
+    return wx * x + (1 - wx) * x[order], wy * y + (1 - wy) * y[order]
