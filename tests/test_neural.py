@@ -41,7 +41,8 @@ def _settings(**changes):
 
 def test_trained_model_folder_tags_like_a_pretrained_model(tones_and_noise, tmp_path):
     data = tones_and_noise
-    folder = train_neural(data, _settings(), tmp_path / "run", train=data.items, valid=data.items, quiet=True)
+    settings = _settings(loggers=["tensorboard"])
+    folder = train_neural(data, settings, tmp_path / "run", train=data.items, valid=data.items, quiet=True)
     tagger = Tagger(folder)
     assert tagger.labels == ["noise", "tones"] and tagger.config.activation == "softmax"
     results = list(tagger.tag_many([item.path for item in data.items]))
@@ -52,6 +53,7 @@ def test_trained_model_folder_tags_like_a_pretrained_model(tones_and_noise, tmp_
     assert info["valid_metric"] == 1.0 and info["settings"]["architecture"] == "shortchunk-cnn"
     logged = (tmp_path / "run" / "logs" / "version_0" / "metrics.csv").read_text()
     assert "train/loss" in logged and "valid/metric" in logged
+    assert list((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
 
 
 def test_interrupted_training_resumes_from_the_last_epoch(tones_and_noise, tmp_path):
@@ -79,7 +81,7 @@ def audible_mtt(tmp_path, write_audio):
     """An MTT-shaped archive whose tags can be heard: low tone, high tone, noise, clicks."""
     tags = ["low", "high", "noisy", "clicks"]
     rows, rng = [], np.random.default_rng(1)
-    for i in range(48):
+    for i in range(64):
         present = [t for t in tags if rng.random() < 0.5] or ["low"]
         audio = np.zeros(2 * 16000, np.float32)
         if "low" in present:
@@ -102,8 +104,8 @@ def audible_mtt(tmp_path, write_audio):
     [
         ("mtt-musicnn", ["neural.model={timbral_filters: 8, temporal_filters: 4, midend_filters: 8, backend_units: 16}",
                          "neural.patch_seconds=1.0", "neural.lr=3e-3", "neural.epochs=8", "neural.batch_size=8"]),
-        ("mtt-multiscale-cnn", ["neural.model={width: 8, hidden: 32, dropout: 0.1}", "neural.patch_seconds=3.0",
-                                "neural.lr=3e-3", "neural.epochs=8", "neural.milestones=[6]",
+        ("mtt-multiscale-cnn", ["neural.model={width: 8, hidden: 32, dropout: 0.0}", "neural.patch_seconds=3.0",
+                                "neural.lr=2e-3", "neural.epochs=12", "neural.milestones=[10]",
                                 "neural.crops_per_track=2", "neural.batch_size=8"]),
     ],
 )  # fmt: skip
@@ -170,3 +172,18 @@ def test_fixed_size_models_reject_a_patch_of_the_wrong_length():
         plan_model(NeuralSettings(architecture="ast", frontend="ast", patch_seconds=3.0,
                                   model={"config": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 1,
                                                     "intermediate_size": 16, "max_length": 100}}), ["a"])  # fmt: skip
+
+
+def test_ast_frozen_recipe_trains_only_the_head(tones_and_noise, tmp_path):
+    pytest.importorskip("transformers")
+    tiny = ("{freeze: backbone, config: {hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 1, "
+            "intermediate_size: 16, max_length: 100}}")  # fmt: skip
+    out = tmp_path / "ast"
+    data = f"data={tmp_path / 'two'}?split=random&fractions=0.7,0.3,0"
+    args = ["train", "recipes/gtzan-ast-frozen.yaml", "--set", data,
+            "--set", f"neural.model={tiny}", "--set", "neural.patch_seconds=1.0", "--set", "neural.epochs=1",
+            "--set", "neural.feature_workers=1", "-o", str(out), "-q"]  # fmt: skip
+    assert main(args) == 0
+    model, config = load_model_folder(out / "model")
+    assert config.architecture == "ast" and config.model["freeze"] == "backbone" and config.patch_frames == 100
+    assert Tagger(out / "model").tag(tones_and_noise.items[0].path).scores.shape == (2,)

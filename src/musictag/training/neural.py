@@ -232,7 +232,8 @@ def train_neural(
     )  # fmt: skip
     last = out / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings():
-        for noise in ("does not have many workers", "all_gather is deprecated", "no `val_dataloader`", "LeafSpec"):
+        for noise in ("does not have many workers", "all_gather is deprecated", "no `val_dataloader`", "LeafSpec",
+                      "in eval mode at the start"):
             warnings.filterwarnings("ignore", message=f".*{noise}.*")
         trainer.fit(task, ckpt_path=str(last) if resume and last.exists() else None, **loaders)
     return out / "model"
