@@ -1,0 +1,1 @@
+"""Synthetic training music: genre prompts (and, later, the audio they describe)."""
