@@ -211,10 +211,12 @@ def train_neural(
         config = _export_config(plan, name, dataset.vocabulary, dataset.task, info)
         save_model_folder(folder, config, model.state_dict())
 
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     callbacks = [ExportBest(out / "model", export, monitor=bool(valid)),
-                 ModelCheckpoint(dirpath=out / "checkpoints", save_last=True, save_top_k=0)]  # fmt: skip
+                 # one rolling checkpoint, rewritten after every epoch, for resuming
+                 ModelCheckpoint(out / "checkpoints", filename="last", enable_version_counter=False)]  # fmt: skip
     if valid and settings.patience:
         callbacks.append(EarlyStopping("valid/metric", mode="max", patience=settings.patience))
     task = TaggingTask(
@@ -235,7 +237,11 @@ def train_neural(
         for noise in ("does not have many workers", "all_gather is deprecated", "no `val_dataloader`", "LeafSpec",
                       "in eval mode at the start"):
             warnings.filterwarnings("ignore", message=f".*{noise}.*")
-        trainer.fit(task, ckpt_path=str(last) if resume and last.exists() else None, **loaders)
+        try:
+            trainer.fit(task, ckpt_path=str(last) if resume and last.exists() else None, **loaders)
+        except MisconfigurationException as exc:  # e.g. resuming a run past the epochs now asked for
+            hint = "raise neural.epochs or start a new run folder"
+            raise ParameterError(f"{last}: cannot resume ({exc}); {hint}") from None
     return out / "model"
 
 
