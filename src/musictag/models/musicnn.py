@@ -83,6 +83,10 @@ class MusiCNN(nn.Module):
     ):
         super().__init__()
         self.input_bn = nn.BatchNorm2d(1, eps=bn_eps)
+        # The input batch norm's scale and shift (two numbers, loaded from checkpoints) stay fixed in
+        # training: their gradient needs the gradient of the front-end convolutions with respect to
+        # their input, a single-channel transposed convolution that was 75 % of a training step.
+        self.input_bn.requires_grad_(False)
         self.timbral = nn.ModuleList(
             _ConvReluBN(nn.Conv2d(1, timbral_filters, (7, int(share * n_mels))), timbral_filters, bn_eps)
             for share in (0.4, 0.7)
