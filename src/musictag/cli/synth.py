@@ -1,12 +1,17 @@
-"""``musictag synth prompts``: genre descriptions for text-to-music generation."""
+"""``musictag synth prompts|audio|preview``: synthetic training music."""
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from musictag.synthesis.prompts import write_prompts
+import soundfile as sf
+
+from musictag.synthesis.generate import BACKENDS, spectrogram_png, synthesize
+from musictag.synthesis.prompts import generate_prompts, read_prompts, write_prompts
 from musictag.synthesis.vocabulary import GENRES
+from musictag.utils.progress import report
 
 
 def add_parser(commands) -> None:
@@ -18,6 +23,20 @@ def add_parser(commands) -> None:
     prompts.add_argument("--seed", type=int, default=0)
     prompts.add_argument("--out", required=True, metavar="FILE.jsonl")
     prompts.set_defaults(run=run_prompts)
+    audio = actions.add_parser("audio", help="turn prompts into clips and a manifest (parallel, resumable)")
+    audio.add_argument("--prompts", required=True, metavar="FILE.jsonl")
+    audio.add_argument("--backend", default="procedural", choices=BACKENDS)
+    audio.add_argument("--duration", type=float, default=10.0, help="seconds per clip (default 10)")
+    audio.add_argument("--sample-rate", type=int, default=22050)
+    audio.add_argument("--out", required=True, metavar="DIR")
+    audio.add_argument("--workers", type=int, default=1, metavar="N")
+    audio.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+    audio.set_defaults(run=run_audio)
+    preview = actions.add_parser("preview", help="one clip and its spectrogram per genre")
+    preview.add_argument("--out", required=True, metavar="DIR")
+    preview.add_argument("--genres", default=",".join(GENRES))
+    preview.add_argument("--seed", type=int, default=0)
+    preview.set_defaults(run=run_preview)
 
 
 def run_prompts(args: argparse.Namespace) -> int:
@@ -26,3 +45,32 @@ def run_prompts(args: argparse.Namespace) -> int:
     written = write_prompts(args.out, genres, args.per_genre, seed=args.seed)
     print(f"{written} prompts for {len(genres)} genres in {time.perf_counter() - start:.2f} s -> {args.out}")
     return 0 if written == len(genres) * args.per_genre else 1
+
+
+def run_audio(args: argparse.Namespace) -> int:
+    records = read_prompts(args.prompts)
+    result = synthesize(records, args.out, backend=args.backend, duration=args.duration,
+                        sample_rate=args.sample_rate, workers=args.workers, quiet=args.quiet)  # fmt: skip
+    for error in result.failed:
+        report(f"musictag: {error}")
+    rate = result.made / result.seconds if result.seconds else 0.0
+    print(f"{result.made} clips made ({rate:.1f}/s), {result.skipped} already there, {len(result.failed)} failed "
+          f"-> {Path(args.out) / 'manifest.csv'}")  # fmt: skip
+    return 1 if result.failed else 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from musictag.synthesis.compose import compose
+    from musictag.synthesis.render import render
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for genre in [g.strip() for g in args.genres.split(",") if g.strip()]:
+        prompt = generate_prompts(genre, 1, seed=args.seed)[0]
+        arrangement = compose(genre, prompt, args.seed, duration=10.0)
+        audio = render(arrangement, sample_rate=22050, seed=args.seed)
+        sf.write(out / f"{genre}.flac", audio, 22050)
+        title = f"{genre}: {arrangement.bpm:.0f} bpm, {arrangement.mode}, programs {arrangement.programs}"
+        spectrogram_png(audio, 22050, out / f"{genre}.png", title)
+        print(f"{genre}: {prompt}")
+    return 0

@@ -1,0 +1,255 @@
+"""Compose an arrangement from a prompt: form, chords, bass, accompaniment, melody and drums.
+
+The prompt is read for its genre style, the instruments it names, its tempo words and its
+mood (which picks major or minor); everything else is drawn from the clip's seed, so a clip
+is reproducible from (prompt, seed). Timing and velocity are humanised; off-beat eighths are
+delayed by the style's swing.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from musictag.errors import ParameterError
+from musictag.synthesis.styles import CRASH, INSTRUMENT_WORDS, SCALES, SNARE, STYLES, Style
+from musictag.synthesis.vocabulary import MOODS, TEMPOS
+
+ROLES = ("bass", "comp", "lead", "drums")
+_DEGREES = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
+_NUMERAL = re.compile(r"^(b|#)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(maj7|7|5)?$")
+
+
+@dataclass
+class Note:
+    role: str
+    pitch: int
+    start: float  # seconds
+    end: float
+    velocity: int
+
+
+@dataclass
+class Arrangement:
+    """A composed clip: its musical choices and every note."""
+
+    genre: str
+    bpm: float
+    key: int  # pitch class of the tonic
+    mode: str  # major | minor
+    programs: dict[str, int]
+    notes: list[Note] = field(default_factory=list)
+    duration: float = 10.0
+
+
+def chord_pitches(numeral: str, key: int, voicing: str) -> tuple[int, list[int]]:
+    """Root pitch class and the chord's intervals above the root for a roman numeral."""
+    match = _NUMERAL.match(numeral)
+    if not match:
+        raise ParameterError(f"cannot read chord {numeral!r}")
+    accidental, degree, suffix = match.groups()
+    root = (key + _DEGREES[degree.upper()] + {"b": -1, "#": 1, None: 0}[accidental]) % 12
+    minor = degree.islower()
+    if suffix == "5" or voicing == "power":
+        return root, [0, 7, 12]
+    third = 3 if minor else 4
+    intervals = [0, third, 7]
+    if suffix == "maj7":
+        intervals.append(11)
+    elif suffix == "7" or voicing in ("seventh", "ninth"):
+        intervals.append(10 if (minor or suffix == "7") else 11)
+    if voicing == "ninth":
+        intervals.append(14)
+    return root, intervals
+
+
+def _words(prompt: str, table: dict[str, list[str]]) -> str | None:
+    text = prompt.lower()
+    for name, words in table.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", text) for w in words):
+            return name
+    return None
+
+
+def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
+    text, chosen = prompt.lower(), {}
+    for words, role, program in INSTRUMENT_WORDS:
+        if words in text and role not in chosen:
+            chosen[role] = program
+    for role in ("bass", "comp", "lead"):
+        chosen.setdefault(role, rng.choice(style.programs[role]))
+    return chosen
+
+
+class _Writer:
+    """Places notes on a beat grid, applying swing, humanisation and the tempo."""
+
+    def __init__(self, arrangement: Arrangement, swing: float, rng: random.Random, loudness: int):
+        self.a, self.swing, self.rng, self.loudness = arrangement, swing, rng, loudness
+
+    def seconds(self, beat: float) -> float:
+        whole, frac = divmod(beat, 1.0)
+        split = 0.5 + self.swing / 2  # where the off-beat eighth lands
+        frac = frac / 0.5 * split if frac < 0.5 else split + (frac - 0.5) / 0.5 * (1 - split)
+        return (whole + frac) * 60.0 / self.a.bpm
+
+    def note(self, role: str, pitch: int, beat: float, length: float, velocity: int) -> None:
+        jitter = self.rng.gauss(0, 0.006)
+        start = max(0.0, self.seconds(beat) + jitter)
+        end = max(start + 0.03, self.seconds(beat + length) + jitter - 0.01)
+        velocity = max(1, min(127, velocity + self.loudness + round(self.rng.gauss(0, 6))))
+        self.a.notes.append(Note(role, int(pitch), start, end, velocity))
+
+
+def _bass(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int], next_root: int) -> None:
+    base = 36 + (root - 36) % 12  # E1..D#2 region
+    b0 = bar * 4
+    fifth = base + 7
+    if pattern == "root8":
+        for k in range(8):
+            w.note("bass", base, b0 + k / 2, 0.45, 96 if k % 2 == 0 else 84)
+    elif pattern == "rootfifth":
+        for k, p in enumerate((base, fifth, base, fifth)):
+            w.note("bass", p if k % 2 == 0 else p - 12, b0 + k, 0.9, 96)
+    elif pattern == "walking":
+        approach = base + (next_root - root) % 12 + (-1 if w.rng.random() < 0.5 else 1)  # a step into the next root
+        steps = [base, base + intervals[1], base + 7, approach]
+        for k, p in enumerate(steps):
+            w.note("bass", p, b0 + k, 0.95, 92 if k % 2 == 0 else 84)
+    elif pattern == "octave":
+        for k in range(8):
+            w.note("bass", base + (12 if k % 2 else 0), b0 + k / 2, 0.4, 100)
+    elif pattern == "dub":
+        w.note("bass", base, b0, 1.4, 104)
+        w.note("bass", base + 7, b0 + 1.5, 0.5, 90)
+        w.note("bass", base + 12 if w.rng.random() < 0.5 else base + intervals[1], b0 + 2.5, 0.9, 94)
+    elif pattern == "pedal":
+        w.note("bass", base, b0, 3.9, 80)
+    elif pattern == "syncopated":
+        for beat, length in ((0, 0.7), (0.75, 0.5), (2.5, 1.0)):
+            w.note("bass", base, b0 + beat, length, 104)
+
+
+def _voicing(root: int, intervals: list[int], low: int) -> list[int]:
+    base = low + (root - low) % 12
+    return [base + i for i in intervals]
+
+
+def _comp(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int]) -> None:
+    chord, b0 = _voicing(root, intervals, 52), bar * 4
+    if pattern == "strum":
+        for beat, vel in ((0, 92), (1, 70), (1.5, 76), (2.5, 72), (3, 84), (3.5, 70)):
+            for k, p in enumerate(chord):
+                w.note("comp", p, b0 + beat + 0.012 * k, 0.45, vel)
+    elif pattern == "power":
+        for k in range(8):
+            for p in chord:
+                w.note("comp", p - 12, b0 + k / 2, 0.35, 100 if k % 2 == 0 else 88)
+    elif pattern == "skank":
+        for beat in (1, 3) if w.rng.random() < 0.5 else (0.5, 1.5, 2.5, 3.5):
+            for p in chord:
+                w.note("comp", p + 12, b0 + beat, 0.22, 88)
+    elif pattern == "stabs":
+        for beat in (0.5, 1.5, 2.5, 3.5):
+            for p in chord:
+                w.note("comp", p + 12, b0 + beat, 0.2, 90)
+    elif pattern == "arpeggio":
+        order = chord + [chord[1] + 12, chord[2] + 12] if len(chord) < 4 else chord + [chord[0] + 12]
+        for k in range(8):
+            w.note("comp", order[k % len(order)], b0 + k / 2, 0.6, 72 + (10 if k % 4 == 0 else 0))
+    elif pattern == "sustain":
+        for p in chord:
+            w.note("comp", p, b0, 3.9, 70)
+    elif pattern == "chops":
+        for beat, length in ((0, 1.5), (2.5, 1.0)):
+            for p in chord:
+                w.note("comp", p + 12, b0 + beat, length, 74)
+    elif pattern == "comping":
+        beats = w.rng.choice([(0, 2.5), (1.5, 3.5), (0.5, 2), (1, 3)])
+        for beat in beats:
+            for p in chord[1:]:
+                w.note("comp", p + 12, b0 + beat, 0.6, 70)
+
+
+def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]],
+            rng: random.Random) -> None:  # fmt: skip
+    scale = SCALES[style.scale[mode]]
+    pitches = [60 + key % 12 + o * 12 + s for o in (0, 1) for s in scale]
+    rhythm = [k / 2 for k in range(8) if rng.random() < style.melody_density] or [0.0]
+    index = rng.randrange(len(pitches) // 3, len(pitches) // 3 * 2)
+    for bar, (root, intervals) in enumerate(bars):
+        if bar % 4 == 3 and rng.random() < 0.5:  # breathe at phrase ends
+            continue
+        tones = {(root + i) % 12 for i in intervals}
+        for n, beat in enumerate(rhythm):
+            index = max(0, min(len(pitches) - 1, index + rng.choice((-2, -1, -1, 0, 1, 1, 2))))
+            if beat % 2 == 0:  # strong beats prefer chord tones
+                near = [i for i in range(len(pitches)) if pitches[i] % 12 in tones]
+                if near:
+                    index = min(near, key=lambda i: abs(i - index))
+            length = (rhythm[n + 1] if n + 1 < len(rhythm) else 4) - beat
+            w.note("lead", pitches[index], bar * 4 + beat, max(0.25, length * 0.9), 88 if beat % 1 == 0 else 78)
+
+
+def _drums(w: _Writer, groove: dict[int, str], bar: int, section_start: bool, fill: bool) -> None:
+    for key, steps in groove.items():
+        for k, mark in enumerate(steps):
+            if fill and k >= 12 and key != CRASH:
+                continue
+            if mark != ".":
+                w.note("drums", key, bar * 4 + k / 4, 0.2, 100 if mark == "x" else 55)
+    if fill:
+        for k in range(12, 16):
+            w.note("drums", SNARE, bar * 4 + k / 4, 0.2, 70 + 8 * (k - 12))
+    if section_start and bar > 0:
+        w.note("drums", CRASH, bar * 4, 1.0, 100)
+
+
+def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Arrangement:
+    """Compose ``duration`` seconds of ``genre`` following ``prompt``, reproducibly from ``seed``."""
+    if genre not in STYLES:
+        raise ParameterError(f"no procedural style for genre {genre!r}; known: {', '.join(sorted(STYLES))}")
+    style, rng = STYLES[genre], random.Random(seed)
+    mood = _words(prompt, MOODS) or rng.choice(list(MOODS))
+    tempo = _words(prompt, TEMPOS) or rng.choice([t for t in style.tempo])
+    low, high = style.tempo.get(tempo) or style.tempo[rng.choice(list(style.tempo))]
+    mode = "minor" if mood in style.minor_moods else "major"
+    arrangement = Arrangement(genre, float(rng.randint(low, high)), rng.randrange(12), mode,
+                              _programs(prompt, style, rng), duration=duration)  # fmt: skip
+    loudness = {"intense": 12, "calm": -14, "sad": -8}.get(mood, 0)
+    writer = _Writer(arrangement, style.swing, rng, loudness)
+    fitting = [p for p in style.progressions if p[0][0].islower() == (mode == "minor") or p[0].endswith("5")]
+    verse, chorus = rng.choice(fitting or style.progressions), rng.choice(fitting or style.progressions)
+    n_bars = int(duration * arrangement.bpm / 240) + 2
+    start_bar = rng.choice((0, 0, 4))  # sometimes start inside the form
+    chords = []
+    for bar in range(start_bar, start_bar + n_bars):
+        numeral = (verse if (bar // 4) % 2 == 0 else chorus)[bar % 4]
+        chords.append(chord_pitches(numeral, arrangement.key, style.voicing))
+    grooves = [g for g in style.drums if g]
+    groove = rng.choice(grooves) if grooves else {}
+    for bar, (root, intervals) in enumerate(chords):
+        next_root = chords[bar + 1][0] if bar + 1 < len(chords) else root
+        _bass(writer, style.bass, bar, root, intervals, next_root)
+        _comp(writer, style.comp, bar, root, intervals)
+        if groove:
+            absolute = start_bar + bar
+            _drums(writer, groove, bar, absolute % 4 == 0, absolute % 4 == 3 and rng.random() < 0.5)
+    _melody(writer, style, mode, arrangement.key, chords, rng)
+    arrangement.notes = [n for n in arrangement.notes if n.start < duration]
+    return arrangement
+
+
+def to_midi(arrangement: Arrangement):
+    """The arrangement as a ``pretty_midi.PrettyMIDI`` (drums on the General MIDI percussion channel)."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=arrangement.bpm)
+    for role in ROLES:
+        program = 0 if role == "drums" else arrangement.programs[role]
+        track = pretty_midi.Instrument(program=program, is_drum=role == "drums", name=role)
+        notes = [n for n in arrangement.notes if n.role == role]
+        track.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
+        midi.instruments.append(track)
+    return midi

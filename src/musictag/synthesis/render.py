@@ -1,0 +1,109 @@
+"""Render an arrangement to audio: a General MIDI SoundFont synthesizer per instrument, then production.
+
+The synthesizer is TinySoundFont (the ``tinysoundfont`` wheel, a SoundFont 2 player like
+FluidSynth) with the General MIDI bank ``TimGM6mb.sf2`` that ships with ``pretty_midi``, or
+any ``.sf2`` given (e.g. Debian's FluidR3_GM). Each role is rendered on its own so that
+production can treat it apart (amp distortion on rock and metal guitars, a lo-fi filter for
+hip-hop); the mix then gets compression and reverb (``pedalboard``) and is normalised.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from musictag.errors import ParameterError
+from musictag.synthesis.compose import ROLES, Arrangement
+from musictag.synthesis.styles import STYLES
+
+_GAINS = {"drums": 1.0, "bass": 0.9, "comp": 0.7, "lead": 0.8}
+_BLOCK = 256  # samples rendered between event checks: timing resolution of 12 ms at 22.05 kHz
+
+
+def default_soundfont() -> Path:
+    """``$MUSICTAG_SOUNDFONT``, else pretty_midi's TimGM6mb.sf2."""
+    if os.environ.get("MUSICTAG_SOUNDFONT"):
+        return Path(os.environ["MUSICTAG_SOUNDFONT"])
+    try:
+        import pretty_midi
+    except ImportError:
+        raise ParameterError("the procedural backend needs 'pretty_midi' (pip install 'musictag[synth]')") from None
+    return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
+
+
+def _synth(sample_rate: int, soundfont: Path):
+    try:
+        import tinysoundfont
+    except ImportError:
+        hint = "pip install --no-deps tinysoundfont"  # its pyaudio dependency is for live playback only
+        raise ParameterError(f"the procedural backend needs 'tinysoundfont' ({hint})") from None
+    if not soundfont.is_file():
+        raise ParameterError(f"{soundfont}: SoundFont not found")
+    synth = tinysoundfont.Synth(samplerate=sample_rate)
+    return synth, synth.sfload(str(soundfont))
+
+
+def render_role(arrangement: Arrangement, role: str, sample_rate: int, soundfont: Path) -> np.ndarray:
+    """One role's notes as mono float32 audio of the clip's duration (plus nothing past it)."""
+    synth, sfid = _synth(sample_rate, soundfont)
+    channel = 9 if role == "drums" else 0
+    if role == "drums":
+        synth.program_select(channel, sfid, 128, 0, True)
+    else:
+        synth.program_select(channel, sfid, 0, arrangement.programs[role])
+    events = []
+    for note in arrangement.notes:
+        if note.role == role:
+            events.append((round(note.start * sample_rate), 1, note.pitch, note.velocity))
+            events.append((round(note.end * sample_rate), 0, note.pitch, 0))
+    events.sort()
+    total = round(arrangement.duration * sample_rate)
+    out = np.zeros(2 * total, dtype=np.float32)
+    position = 0
+    for when, on, pitch, velocity in [*events, (total, -1, 0, 0)]:
+        when = min(when, total)
+        if when > position:
+            out[2 * position : 2 * when] = np.frombuffer(synth.generate(when - position), dtype=np.float32)
+            position = when
+        if on == 1:
+            synth.noteon(channel, pitch, velocity)
+        elif on == 0:
+            synth.noteoff(channel, pitch)
+    return out.reshape(-1, 2).mean(axis=1)
+
+
+def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Mix the stems with the genre's production and normalise to -1 dBFS peak."""
+    import pedalboard as pb
+
+    settings = STYLES[genre].production
+    mix = np.zeros_like(next(iter(stems.values())))
+    for role, audio in stems.items():
+        if role == "comp" and settings.get("drive"):
+            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"]), pb.LowpassFilter(5500)])(
+                audio[None], sample_rate)[0] * 0.5  # fmt: skip
+        mix += _GAINS[role] * audio
+    chain = []
+    if settings.get("lofi"):
+        chain += [pb.LowpassFilter(3800 + 800 * rng.random())]
+        mix = mix + 0.004 * rng.standard_normal(len(mix)).astype(np.float32)  # tape hiss
+    if settings.get("compress"):
+        chain += [pb.Compressor(threshold_db=-20, ratio=3, attack_ms=10, release_ms=120)]
+    reverb = settings.get("reverb", 0.2)
+    chain += [pb.Reverb(room_size=0.3 + 0.6 * reverb, wet_level=0.35 * reverb, dry_level=1.0 - 0.3 * reverb)]
+    mix = pb.Pedalboard(chain)(mix[None].astype(np.float32), sample_rate)[0]
+    peak = float(np.abs(mix).max())
+    return (mix * (0.89 / peak) if peak > 0 else mix).astype(np.float32)
+
+
+def render(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
+           seed: int = 0) -> np.ndarray:  # fmt: skip
+    """The finished mono clip: every role synthesised, mixed and produced."""
+    soundfont = soundfont or default_soundfont()
+    stems = {role: render_role(arrangement, role, sample_rate, soundfont) for role in ROLES
+             if any(n.role == role for n in arrangement.notes)}  # fmt: skip
+    if not stems:
+        return np.zeros(round(arrangement.duration * sample_rate), np.float32)
+    return produce(stems, arrangement.genre, sample_rate, np.random.default_rng(seed))
