@@ -44,7 +44,7 @@ def measure(name: str, values: dict, dataset, cache_root: str, *, steps: int, ba
     crops = CropSet(arrays, dataset.targets(items), frames=plan.patch_frames, crops_per_track=8)
     loader = iter(DataLoader(crops, batch_size=batch_size, shuffle=True))
     task = TaggingTask(plan.model, task=dataset.task, labels=dataset.vocabulary, frontend=plan.frontend,
-                       optimiser={"lr": 1e-3}, freeze=settings.freeze)  # fmt: skip
+                       optimiser={"lr": 1e-3}, freeze=plan.freeze)  # fmt: skip
     optimiser = torch.optim.Adam([p for p in plan.model.parameters() if p.requires_grad], lr=1e-3)
     data_time = step_time = 0.0
     for step in range(steps + 1):  # the first step warms up and is not counted

@@ -7,7 +7,7 @@ import contextlib
 import sys
 
 from musictag import __version__
-from musictag.cli import data, embed, evaluate, features, models, synth, tag, train
+from musictag.cli import data, embed, evaluate, experiment, features, models, synth, tag, train
 from musictag.errors import MusictagError
 from musictag.utils.progress import report
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="musictag", description="Music auto-tagging and genre classification.")
     parser.add_argument("--version", action="version", version=f"musictag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (tag, embed, models, data, features, train, evaluate, synth):
+    for module in (tag, embed, models, data, features, train, evaluate, synth, experiment):
         module.add_parser(commands)
     return parser
 

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
@@ -97,6 +97,7 @@ class _Plan:
     patch_frames: int
     hop_frames: int
     limit: int | None
+    freeze: list[str]
 
 
 def _with_defaults(cls: type, settings: dict, **derived) -> dict:
@@ -123,6 +124,8 @@ def plan_model(settings: NeuralSettings, labels: list[str]) -> _Plan:
                                     n_frames=patch_frames)  # fmt: skip
     model = build_model(architecture, **model_settings)
     layers = {name for name, _ in model.named_children()}
+    if "backbone" in settings.freeze and "backbone" not in layers:  # everything below the classifier
+        settings = replace(settings, freeze=sorted(layers - {"classifier"}))
     unknown = set(settings.freeze) - layers
     if unknown:
         raise ParameterError(f"cannot freeze {', '.join(sorted(unknown))}: {architecture}'s layers are "
@@ -136,7 +139,7 @@ def plan_model(settings: NeuralSettings, labels: list[str]) -> _Plan:
     hop = settings.eval_hop
     hop_frames = patch_frames if hop is None else max(1, round(hop / seconds_per_frame))
     limit = None if settings.region_seconds is None else round(settings.region_seconds / seconds_per_frame)
-    return _Plan(architecture, model, model_settings, frontend, patch_frames, hop_frames, limit)
+    return _Plan(architecture, model, model_settings, frontend, patch_frames, hop_frames, limit, list(settings.freeze))
 
 
 def _copy_fitting_weights(start: torch.nn.Module, target: torch.nn.Module, *, source: str = "") -> None:
@@ -182,9 +185,12 @@ def _loggers(settings: NeuralSettings, out: Path) -> list:
 def train_neural(
     dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, train: list[Item],
     valid: list[Item] | None = None, name: str = "model", quiet: bool = False, resume: bool = True,
+    partners: list[Item] | None = None,
 ) -> Path:  # fmt: skip
     """Train on ``train`` crops, select the best epoch on ``valid`` tracks (the last without them),
-    and write the model folder ``out/model``. ``out/checkpoints/last.ckpt`` lets a rerun resume."""
+    and write the model folder ``out/model``. ``out/checkpoints/last.ckpt`` lets a rerun resume.
+    With ``partners`` (real target items), training uses siamese pairs and the contrastive loss
+    of :mod:`musictag.training.modes` (the ``DA`` mode)."""
     out = Path(out)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     plan = plan_model(settings, dataset.vocabulary)
@@ -194,6 +200,14 @@ def train_neural(
         raise ParameterError(f"{dataset.name}: no readable training items")
     crops = CropSet(train_arrays, dataset.targets(train), frames=plan.patch_frames,
                     crops_per_track=settings.crops_per_track, limit=plan.limit)  # fmt: skip
+    task_class = TaggingTask
+    if partners:
+        from musictag.training.modes import ContrastiveTask, PairSet
+
+        partners, partner_arrays = cached_features(partners, cache, workers=settings.feature_workers, quiet=quiet)
+        crops = PairSet(crops, CropSet(partner_arrays, dataset.targets(partners), frames=plan.patch_frames,
+                                       limit=plan.limit))  # fmt: skip
+        task_class = ContrastiveTask
     loaders = {"train_dataloaders": DataLoader(
         crops, batch_size=settings.batch_size, shuffle=True, drop_last=len(crops) > settings.batch_size,
         num_workers=settings.loader_workers, persistent_workers=settings.loader_workers > 0,
@@ -219,11 +233,11 @@ def train_neural(
                  ModelCheckpoint(out / "checkpoints", filename="last", enable_version_counter=False)]  # fmt: skip
     if valid and settings.patience:
         callbacks.append(EarlyStopping("valid/metric", mode="max", patience=settings.patience))
-    task = TaggingTask(
+    task = task_class(
         plan.model, task=dataset.task, labels=dataset.vocabulary, frontend=plan.frontend,
         optimiser={"lr": settings.lr, "backbone_lr": settings.backbone_lr, "weight_decay": settings.weight_decay,
                    "milestones": settings.milestones, "gamma": settings.gamma},
-        augmentation=settings.augmentation, label_smoothing=settings.label_smoothing, freeze=settings.freeze,
+        augmentation=settings.augmentation, label_smoothing=settings.label_smoothing, freeze=plan.freeze,
     )  # fmt: skip
     show = not quiet and sys.stderr.isatty()
     trainer = L.Trainer(
