@@ -13,6 +13,8 @@ $(BIN)/musictag: pyproject.toml
 	# torch is pinned to the CPU build available here; the package itself accepts a range
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
+	# the SoundFont synthesizer of `musictag synth`; --no-deps: its pyaudio dependency is for live playback only
+	$(BIN)/pip install -q --no-deps tinysoundfont==0.3.7
 	touch $@
 
 setup: $(BIN)/musictag

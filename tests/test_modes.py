@@ -1,0 +1,72 @@
+"""The six synthetic-to-real modes and the one-command experiment, on tiny synthesised data."""
+
+import json
+
+import pytest
+import torch
+
+from musictag.cli.main import main
+from musictag.data import open_dataset
+from musictag.models.folder import load_model_folder
+from musictag.synthesis.generate import synthesize
+from musictag.training.modes import MODES
+
+pytest.importorskip("tinysoundfont")
+
+TINY = "{timbral_filters: 4, temporal_filters: 2, midend_filters: 4, backend_units: 8}"
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory):
+    """A synthetic source manifest and a 'real' target (label folders) of the same two genres."""
+    root = tmp_path_factory.mktemp("domains")
+    source = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a {g} song", "seed": n} for g in ("metal", "reggae")
+              for n in range(4)]  # fmt: skip
+    synthesize(source, root / "source", duration=3.5, sample_rate=16000, workers=2)
+    target = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a slow {g} song", "seed": 100 + n} for g in ("metal", "reggae")
+              for n in range(4)]  # fmt: skip
+    synthesize(target, root / "target", duration=3.5, sample_rate=16000, workers=2)
+    (root / "target" / "manifest.csv").unlink()  # the target is a plain folder per label
+    for clip in (root / "target").rglob("*.mid"):
+        clip.unlink()
+    return root
+
+
+def test_experiment_trains_every_mode_on_every_fold(domains, capsys):
+    out = domains / "exp"
+    args = ["experiment", "synthetic", "--target", str(domains / "target"), "--source",
+            str(domains / "source" / "manifest.csv"), "--folds", "2", "--set", f"neural.model={TINY}",
+            "--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-o", str(out), "-q"]  # fmt: skip
+    assert main(args) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert list(result["modes"]) == list(MODES) and all(len(v) == 2 for v in result["per_fold"].values())
+    table = (out / "results.md").read_text()
+    assert all(f"| {mode} |" in table for mode in MODES)
+    assert all((out / f"confusion-{mode}.png").exists() for mode in MODES)
+    assert (out / "embeddings.png").stat().st_size > 1000
+
+    # TL keeps the source-trained network and learns only a new head
+    source, _ = load_model_folder(out / "src_only" / "model")
+    tl, _ = load_model_folder(out / "fold1" / "TL" / "model")
+    for name, value in source.state_dict().items():
+        if not name.startswith("classifier"):
+            torch.testing.assert_close(tl.state_dict()[name], value)
+    ft, _ = load_model_folder(out / "fold1" / "FT" / "model")
+    assert not torch.equal(ft.state_dict()["midend.0.conv.weight"], source.state_dict()["midend.0.conv.weight"])
+
+    # a rerun reuses every trained model
+    stamp = (out / "fold2" / "DA" / "model" / "model.safetensors").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "fold2" / "DA" / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_source_labels_must_exist_in_the_target(domains, tmp_path, capsys):
+    (tmp_path / "blues").mkdir()
+    clip = next((domains / "target" / "metal").glob("*.flac"))
+    for n in range(2):
+        (tmp_path / "blues" / f"{n}.flac").write_bytes(clip.read_bytes())
+    assert open_dataset(str(tmp_path)).vocabulary == ["blues"]
+    args = ["experiment", "synthetic", "--target", str(tmp_path), "--source", str(domains / "source" / "manifest.csv"),
+            "--folds", "2", "--modes", "both", "-o", str(tmp_path / "x"), "-q"]  # fmt: skip
+    assert main(args) == 1
+    assert "source labels not in the target: metal, reggae" in capsys.readouterr().err
