@@ -26,6 +26,8 @@ def add_parser(commands) -> None:
     audio = actions.add_parser("audio", help="turn prompts into clips and a manifest (parallel, resumable)")
     audio.add_argument("--prompts", required=True, metavar="FILE.jsonl")
     audio.add_argument("--backend", default="procedural", choices=BACKENDS)
+    audio.add_argument("--model", metavar="DIR|HUB-ID", help="MusicGen weights (e.g. facebook/musicgen-medium)")
+    audio.add_argument("--batch-size", type=int, default=8, help="prompts per MusicGen batch (default 8)")
     audio.add_argument("--duration", type=float, default=10.0, help="seconds per clip (default 10)")
     audio.add_argument("--sample-rate", type=int, default=22050)
     audio.add_argument("--out", required=True, metavar="DIR")
@@ -49,8 +51,14 @@ def run_prompts(args: argparse.Namespace) -> int:
 
 def run_audio(args: argparse.Namespace) -> int:
     records = read_prompts(args.prompts)
-    result = synthesize(records, args.out, backend=args.backend, duration=args.duration,
-                        sample_rate=args.sample_rate, workers=args.workers, quiet=args.quiet)  # fmt: skip
+    musicgen = None
+    if args.backend == "musicgen":
+        from musictag.synthesis.musicgen import MusicGen
+
+        musicgen = MusicGen(args.model or "facebook/musicgen-medium")
+    result = synthesize(records, args.out, backend=args.backend, duration=args.duration, sample_rate=args.sample_rate,
+                        workers=args.workers, quiet=args.quiet, musicgen=musicgen,
+                        batch_size=args.batch_size)  # fmt: skip
     for error in result.failed:
         report(f"musictag: {error}")
     rate = result.made / result.seconds if result.seconds else 0.0

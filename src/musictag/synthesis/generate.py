@@ -23,7 +23,7 @@ from musictag.errors import ParameterError
 from musictag.utils.atomic import atomic_open, atomic_path
 from musictag.utils.progress import progress
 
-BACKENDS = ("procedural",)
+BACKENDS = ("procedural", "musicgen")
 MANIFEST_COLUMNS = ("path", "labels", "prompt", "seed", "backend", "duration", "sample_rate")
 
 
@@ -60,8 +60,13 @@ def _procedural_job(job: tuple[dict, str, float, int]) -> str | None:
 
 
 def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "procedural", duration: float = 10.0,
-               sample_rate: int = 22050, workers: int = 1, quiet: bool = True) -> SynthReport:  # fmt: skip
-    """Make every clip of ``records`` not made yet, then (re)write the manifest."""
+               sample_rate: int = 22050, workers: int = 1, quiet: bool = True, musicgen=None,
+               batch_size: int = 8) -> SynthReport:  # fmt: skip
+    """Make every clip of ``records`` not made yet, then (re)write the manifest.
+
+    ``backend='musicgen'`` needs ``musicgen``: a :class:`~musictag.synthesis.musicgen.MusicGen`
+    (batches of ``batch_size`` prompts, in this process: the GPU is the parallelism).
+    """
     if backend not in BACKENDS:
         raise ParameterError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     if duration <= 0 or workers < 1:
@@ -77,7 +82,11 @@ def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "p
             jobs.append((record, str(target), duration, sample_rate))
     start = time.perf_counter()
     with progress(len(jobs), quiet=quiet, unit="clip", desc="synth") as bar:
-        if workers == 1 or len(jobs) <= 1:
+        if backend == "musicgen":
+            if musicgen is None:
+                raise ParameterError("the musicgen backend needs a model (--model DIR|HUB-ID)")
+            results = _musicgen_jobs(musicgen, jobs, batch_size)
+        elif workers == 1 or len(jobs) <= 1:
             results = map(_procedural_job, jobs)
         else:
             context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
@@ -89,11 +98,28 @@ def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "p
             else:
                 report.made += 1
             bar.update(1)
-        if workers > 1 and len(jobs) > 1:
+        if backend != "musicgen" and workers > 1 and len(jobs) > 1:
             pool.shutdown()
     report.seconds = time.perf_counter() - start
     write_manifest(records, out, backend=backend, duration=duration, sample_rate=sample_rate)
     return report
+
+
+def _musicgen_jobs(musicgen, jobs: list[tuple[dict, str, float, int]], batch_size: int):
+    """Generate and write clips batch by batch; yield one result (None or an error line) per clip."""
+    for first in range(0, len(jobs), batch_size):
+        batch = jobs[first : first + batch_size]
+        _, _, duration, sample_rate = batch[0]
+        try:
+            clips = musicgen.generate([record["prompt"] for record, *_ in batch], duration=duration,
+                                      sample_rate=sample_rate, seed=int(batch[0][0].get("seed", 0)))  # fmt: skip
+        except Exception as exc:  # a failed batch is reported clip by clip; the next batch goes on
+            yield from (f"{record.get('id', '?')}: {exc}" for record, *_ in batch)
+            continue
+        for (_, target, _, _), clip in zip(batch, clips, strict=True):
+            with atomic_path(Path(target)) as tmp:
+                sf.write(tmp, clip, sample_rate, format="FLAC")
+            yield None
 
 
 def write_manifest(records: list[dict], out: Path, *, backend: str, duration: float, sample_rate: int) -> Path:
