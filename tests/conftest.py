@@ -34,6 +34,10 @@ def tone(seconds: float, sr: int, freq: float = 440.0, channels: int = 1, amp: f
     return np.stack([mono * (1 + 0.1 * c) for c in range(channels)], axis=1).astype(np.float32)
 
 
+def noise(seconds: float, sr: int, seed: int = 0, amp: float = 0.3) -> np.ndarray:
+    return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+
+
 def music_like(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
     """Clicks, a sweep and noise bursts: broadband content that exercises every mel band."""
     rng = np.random.default_rng(seed)

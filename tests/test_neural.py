@@ -17,20 +17,17 @@ from musictag.errors import ParameterError
 from musictag.models.folder import load_model_folder
 from musictag.training.neural import NeuralSettings, plan_model, train_neural
 
-from conftest import tone, write_annotations
+from conftest import noise, tone, write_annotations
 
 TINY_SHORTCHUNK = {"channels": [8, 16, 16], "dense": 16}
 
-
-def _noise(seconds, sr, seed):
-    return (0.3 * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
 
 
 @pytest.fixture
 def tones_and_noise(tmp_path, write_audio):
     for n in range(6):
         write_audio(f"two/tones/t{n}.wav", tone(3.0, 16000, 150 + 40 * n), 16000)
-        write_audio(f"two/noise/n{n}.wav", _noise(3.0, 16000, n), 16000)
+        write_audio(f"two/noise/n{n}.wav", noise(3.0, 16000, n), 16000)
     return open_dataset(str(tmp_path / "two"))
 
 
@@ -90,7 +87,7 @@ def audible_mtt(tmp_path, write_audio):
         if "high" in present:
             audio += tone(2, 16000, 2500 + 30 * i)
         if "noisy" in present:
-            audio += 0.5 * _noise(2, 16000, i)
+            audio += 0.5 * noise(2, 16000, i)
         if "clicks" in present:
             for start in range(0, len(audio), 16000 // 8):  # 5 ms bursts, eight a second
                 audio[start : start + 80] += 0.8 * np.hanning(80)[: len(audio) - start]

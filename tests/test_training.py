@@ -16,11 +16,7 @@ from musictag.training.crossval import cross_validate_transfer
 from musictag.training.recipe import load_recipe
 from musictag.training.transfer import TransferSettings, fit_head, head_scores, track_embeddings, train_transfer
 
-from conftest import tone
-
-
-def _noise(seconds, sr, seed):
-    return (0.3 * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+from conftest import noise, tone
 
 
 @pytest.fixture
@@ -28,7 +24,7 @@ def two_classes(tmp_path, write_audio):
     """Low sine tones versus white noise: separable for any sensible embedding."""
     for n in range(6):
         write_audio(f"two/tones/t{n}.wav", tone(3.5, 16000, 110 + 15 * n), 16000)
-        write_audio(f"two/noise/n{n}.wav", _noise(3.5, 16000, n), 16000)
+        write_audio(f"two/noise/n{n}.wav", noise(3.5, 16000, n), 16000)
     return tmp_path / "two"
 
 
@@ -69,7 +65,7 @@ def test_multi_label_head_reaches_high_roc_auc(tmp_path, write_audio, settings):
         if "high" in tags:
             audio += tone(4, 16000, 3000 + 20 * n)
         if "noisy" in tags:
-            audio += _noise(4, 16000, n)
+            audio += noise(4, 16000, n)
         write_audio(f"ml/{n}.wav", audio, 16000)
         rows.append(f"{n}.wav,{';'.join(tags)}")
     (tmp_path / "ml" / "tags.csv").write_text("\n".join(rows) + "\n")

@@ -21,9 +21,9 @@ from musictag.data.splits import stratified_group_kfold
 from musictag.evaluation.report import confusion_png
 from musictag.evaluation.tagger import evaluate_items
 from musictag.inference.tagger import Tagger
-from musictag.models.folder import is_model_folder
 from musictag.training.crossval import summarise
 from musictag.training.modes import MODES, train_mode
+from musictag.training.neural import is_trained
 from musictag.utils.atomic import atomic_open
 from musictag.utils.progress import report
 
@@ -46,24 +46,20 @@ def fold_pairs(target_spec: str, folds: str | int, *, seed: int = 0) -> tuple[Da
     return target, pairs
 
 
-def _trained(folder: Path) -> bool:
-    return is_model_folder(folder / "model") and not (folder / "checkpoints" / "last.ckpt").exists()
-
-
 def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list]], settings, out: str | Path, *,
                   modes: tuple[str, ...] = MODES, quiet: bool = True) -> dict:  # fmt: skip
     """Train and score every mode on every (train, test) fold of the target."""
     out = Path(out)
     folds = len(pairs)
     source_model = out / "src_only"
-    if any(m in modes for m in ("src_only", "TL", "FT")) and not _trained(source_model):
+    if any(m in modes for m in ("src_only", "TL", "FT")) and not is_trained(source_model):
         train_mode("src_only", source=source, target=target, train=[], settings=settings, out=source_model,
                    name="src_only", quiet=quiet)  # fmt: skip
     per_mode: dict[str, list[dict]] = {mode: [] for mode in modes}
     for fold, (train, test) in enumerate(pairs):
         for mode in modes:
             folder = source_model if mode == "src_only" else out / f"fold{fold + 1}" / mode
-            if not _trained(folder):
+            if not is_trained(folder):
                 train_mode(mode, source=source, target=target, train=train, settings=settings, out=folder,
                            source_model=source_model / "model", name=f"{mode} fold {fold + 1}",
                            quiet=quiet)  # fmt: skip

@@ -259,6 +259,11 @@ def train_neural(
     return out / "model"
 
 
+def is_trained(run: Path) -> bool:
+    """A run folder whose training finished: its model exists and no resume checkpoint is left."""
+    return is_model_folder(run / "model") and not (run / "checkpoints" / "last.ckpt").exists()
+
+
 def cross_validate_neural(
     dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, folds: int = 5, seed: int = 0,
     name: str = "model", quiet: bool = False,
@@ -274,7 +279,7 @@ def cross_validate_neural(
         fold_dir = out / f"fold{fold + 1}"
         train = [item for item, f in zip(items, assignment, strict=True) if f != fold]
         test = [item for item, f in zip(items, assignment, strict=True) if f == fold]
-        if not (is_model_folder(fold_dir / "model") and not (fold_dir / "checkpoints" / "last.ckpt").exists()):
+        if not is_trained(fold_dir):
             train_neural(dataset, settings, fold_dir, train=train, name=f"{name} fold {fold + 1}", quiet=quiet)
             (fold_dir / "checkpoints" / "last.ckpt").unlink(missing_ok=True)  # the fold is done
         per_fold.append(evaluate_items(Tagger(fold_dir / "model"), dataset, test))
