@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,15 @@ def content_hash(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def random_crop(features: np.ndarray, frames: int, pick: Callable[[int], int]) -> np.ndarray:
+    """A ``frames``-long float32 crop of ``(frames, n_mels)`` features starting at ``pick(n_starts)``;
+    a track shorter than the crop is repeated to fill it (as the tagger pads short clips)."""
+    if len(features) < frames:
+        return np.resize(np.asarray(features, dtype=np.float32), (frames, features.shape[1]))
+    start = pick(len(features) - frames + 1)
+    return np.asarray(features[start : start + frames], dtype=np.float32)
 
 
 def config_key(config: FrontendConfig) -> str:
@@ -117,11 +126,7 @@ class FeatureCache:
 
     def crop(self, audio: str | os.PathLike, frames: int, rng: np.random.Generator) -> np.ndarray:
         """A random ``frames``-long float32 crop; shorter tracks are padded by repetition."""
-        features = self.load(audio)
-        if len(features) < frames:
-            return np.resize(np.asarray(features, dtype=np.float32), (frames, features.shape[1]))
-        start = int(rng.integers(0, len(features) - frames + 1))
-        return np.asarray(features[start : start + frames], dtype=np.float32)
+        return random_crop(self.load(audio), frames, lambda starts: int(rng.integers(0, starts)))
 
     # -- writing --------------------------------------------------------------------------
     def _write_config(self) -> None:

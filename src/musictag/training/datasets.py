@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import Dataset as TorchDataset
 
 from musictag.data.dataset import Item
-from musictag.features.cache import FeatureCache
+from musictag.features.cache import FeatureCache, random_crop
+from musictag.inference.patches import iter_patches
 from musictag.utils.progress import report
 
 
@@ -27,11 +28,6 @@ def cached_features(
     return kept, [cache.load(item.path) for item in kept]
 
 
-def _fit(features: np.ndarray, frames: int) -> np.ndarray:
-    """Repeat a track shorter than ``frames`` until it fills one patch (as the tagger does)."""
-    return features if len(features) >= frames else np.resize(np.asarray(features), (frames, features.shape[1]))
-
-
 class CropSet(TorchDataset):
     """``crops_per_track`` random ``frames``-long crops of every track per epoch.
 
@@ -49,14 +45,13 @@ class CropSet(TorchDataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         track = index % len(self.arrays)
-        features = _fit(self.arrays[track][: self.limit], self.frames)
-        start = int(torch.randint(0, len(features) - self.frames + 1, ()).item())
-        crop = np.asarray(features[start : start + self.frames], dtype=np.float32)
+        crop = random_crop(self.arrays[track][: self.limit], self.frames, lambda n: int(torch.randint(0, n, ())))
         return torch.from_numpy(crop), torch.as_tensor(self.targets[track])
 
 
 class TrackSet(TorchDataset):
-    """Every whole track as its patches ``(n, frames, n_mels)``, starting every ``hop`` frames."""
+    """Every whole track as its patches ``(n, frames, n_mels)``, starting every ``hop`` frames: the
+    patching of :class:`~musictag.inference.tagger.Tagger`, so validation scores tracks as tagging does."""
 
     def __init__(self, arrays: list[np.ndarray], targets: np.ndarray, *, frames: int, hop: int,
                  limit: int | None = None):  # fmt: skip
@@ -67,10 +62,9 @@ class TrackSet(TorchDataset):
         return len(self.arrays)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        features = _fit(self.arrays[index][: self.limit], self.frames)
-        starts = range(0, len(features) - self.frames + 1, self.hop)
-        patches = np.stack([np.asarray(features[s : s + self.frames], dtype=np.float32) for s in starts])
-        return torch.from_numpy(patches), torch.as_tensor(self.targets[index])
+        features = torch.from_numpy(np.asarray(self.arrays[index][: self.limit], dtype=np.float32))
+        patches = torch.cat(list(iter_patches([features], length=self.frames, hop=self.hop)))
+        return patches, torch.as_tensor(self.targets[index])
 
 
 def collate_tracks(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
