@@ -78,3 +78,15 @@ def test_preview_writes_a_clip_and_a_spectrogram_per_genre(tmp_path, capsys):
     for genre in ("disco", "hiphop"):
         assert (tmp_path / f"{genre}.png").stat().st_size > 1000
         assert sf.info(tmp_path / f"{genre}.flac").duration == pytest.approx(10.0)
+
+
+def test_a_bad_prompt_is_one_line_and_the_run_goes_on(tmp_path, capsys):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "a", "genre": "polka", "prompt": "x", "seed": 1}\n'
+                       '{"id": "b", "genre": "rock", "prompt": "a rock song", "seed": 2}\n')  # fmt: skip
+    assert main(["synth", "audio", "--prompts", str(prompts), "--out", str(tmp_path / "out"), "--duration", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["musictag: a: no procedural style for genre 'polka'; known: blues, classical, country, disco, "
+                   "hiphop, jazz, metal, pop, reggae, rock"]  # fmt: skip
+    assert (tmp_path / "out" / "rock" / "b.flac").exists()
+    assert len(open_dataset(str(tmp_path / "out" / "manifest.csv"))) == 1
