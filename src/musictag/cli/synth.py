@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import soundfile as sf
 
+from musictag.errors import ParameterError
 from musictag.synthesis.generate import BACKENDS, spectrogram_png, synthesize
+from musictag.synthesis.llm import API_KEY_VARIABLES, ChatClient, api_key_from_environment, llm_prompts
 from musictag.synthesis.prompts import generate_prompts, read_prompts, write_prompts
 from musictag.synthesis.vocabulary import GENRES
 from musictag.utils.progress import report
@@ -17,11 +20,19 @@ from musictag.utils.progress import report
 def add_parser(commands) -> None:
     parser = commands.add_parser("synth", help="synthetic training music: prompts")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    prompts = actions.add_parser("prompts", help="write genre descriptions (seeded grammar, offline)")
+    prompts = actions.add_parser("prompts", help="write genre descriptions (seeded grammar, or a language model)")
     prompts.add_argument("--genres", default=",".join(GENRES), help="comma-separated (default: the ten GTZAN genres)")
     prompts.add_argument("--per-genre", type=int, default=100, metavar="N", help="prompts per genre (default 100)")
     prompts.add_argument("--seed", type=int, default=0)
     prompts.add_argument("--out", required=True, metavar="FILE.jsonl")
+    llm = prompts.add_argument_group(
+        "language model (any OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp server; "
+        f"key from ${' or $'.join(API_KEY_VARIABLES)})"
+    )
+    llm.add_argument("--base-url", metavar="URL", help="e.g. http://localhost:11434/v1; without it: the grammar")
+    llm.add_argument("--model", help="the endpoint's model name")
+    llm.add_argument("--batch-size", type=int, default=20, help="descriptions per request (default 20)")
+    llm.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
     prompts.set_defaults(run=run_prompts)
     audio = actions.add_parser("audio", help="turn prompts into clips and a manifest (parallel, resumable)")
     audio.add_argument("--prompts", required=True, metavar="FILE.jsonl")
@@ -43,8 +54,14 @@ def add_parser(commands) -> None:
 
 def run_prompts(args: argparse.Namespace) -> int:
     genres = [g.strip() for g in args.genres.split(",") if g.strip()]
+    source = generate_prompts
+    if args.base_url:
+        if not args.model:
+            raise ParameterError("--base-url needs --model (the endpoint's model name)")
+        client = ChatClient(args.base_url, args.model, api_key=api_key_from_environment())
+        source = partial(llm_prompts, client=client, batch_size=args.batch_size, concurrency=args.concurrency)
     start = time.perf_counter()
-    written = write_prompts(args.out, genres, args.per_genre, seed=args.seed)
+    written = write_prompts(args.out, genres, args.per_genre, seed=args.seed, source=source)
     print(f"{written} prompts for {len(genres)} genres in {time.perf_counter() - start:.2f} s -> {args.out}")
     return 0 if written == len(genres) * args.per_genre else 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from musictag.errors import ParameterError
@@ -62,12 +63,18 @@ def generate_prompts(genre: str, count: int, *, seed: int = 0, genres: dict | No
     return list(seen)
 
 
-def write_prompts(path: str | os.PathLike, genres: list[str], per_genre: int, *, seed: int = 0) -> int:
-    """Write ``per_genre`` prompts per genre as JSON lines (``id``, ``genre``, ``prompt``, ``seed``)."""
+def write_prompts(path: str | os.PathLike, genres: list[str], per_genre: int, *, seed: int = 0,
+                  source: Callable[..., list[str]] = generate_prompts) -> int:  # fmt: skip
+    """Write ``per_genre`` prompts per genre as JSON lines (``id``, ``genre``, ``prompt``, ``seed``).
+
+    ``source(genre, count, seed=seed)`` writes the descriptions: the grammar by default, or a
+    language model (:func:`musictag.synthesis.llm.llm_prompts` with its client bound).
+    """
+    batches = {genre: source(genre, per_genre, seed=seed) for genre in genres}  # all or nothing
     written = 0
     with atomic_open(Path(path)) as handle:
         for genre in genres:
-            for n, prompt in enumerate(generate_prompts(genre, per_genre, seed=seed)):
+            for n, prompt in enumerate(batches[genre]):
                 clip_seed = seed * 1_000_003 + written  # the seed the audio generator will use for this clip
                 record = {"id": f"{genre}-{n:05d}", "genre": genre, "prompt": prompt, "seed": clip_seed}
                 handle.write(json.dumps(record) + "\n")

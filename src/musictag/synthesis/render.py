@@ -1,8 +1,9 @@
 """Render an arrangement to audio: a General MIDI SoundFont synthesizer per instrument, then production.
 
 The synthesizer is TinySoundFont (the ``tinysoundfont`` wheel, a SoundFont 2 player like
-FluidSynth) with the General MIDI bank ``TimGM6mb.sf2`` that ships with ``pretty_midi``, or
-any ``.sf2`` given (e.g. Debian's FluidR3_GM). Each role is rendered on its own so that
+FluidSynth) with a General MIDI bank: ``$MUSICTAG_SOUNDFONT``, else Debian's FluidR3_GM when
+installed (``apt-get install fluid-soundfont-gm``: real sampled instruments, 148 MB), else the
+small ``TimGM6mb.sf2`` that ships with ``pretty_midi``. Each role is rendered on its own so that
 production can treat it apart (amp distortion on rock and metal guitars, a lo-fi filter for
 hip-hop); the mix then gets compression and reverb (``pedalboard``) and is normalised.
 """
@@ -10,6 +11,7 @@ hip-hop); the mix then gets compression and reverb (``pedalboard``) and is norma
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +21,15 @@ from musictag.synthesis.compose import ROLES, Arrangement
 from musictag.synthesis.styles import STYLES
 
 _GAINS = {"drums": 1.0, "bass": 0.9, "comp": 0.7, "lead": 0.8}
-_BLOCK = 256  # samples rendered between event checks: timing resolution of 12 ms at 22.05 kHz
+DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
 def default_soundfont() -> Path:
-    """``$MUSICTAG_SOUNDFONT``, else pretty_midi's TimGM6mb.sf2."""
+    """``$MUSICTAG_SOUNDFONT``, else Debian's FluidR3_GM.sf2 if installed, else pretty_midi's TimGM6mb.sf2."""
     if os.environ.get("MUSICTAG_SOUNDFONT"):
         return Path(os.environ["MUSICTAG_SOUNDFONT"])
+    if DEBIAN_SOUNDFONT.is_file():
+        return DEBIAN_SOUNDFONT
     try:
         import pretty_midi
     except ImportError:
@@ -33,6 +37,7 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 
 
+@lru_cache(maxsize=2)  # loading a large SoundFont takes 0.4 s: once per process, not once per stem
 def _synth(sample_rate: int, soundfont: Path):
     try:
         import tinysoundfont
@@ -48,6 +53,8 @@ def _synth(sample_rate: int, soundfont: Path):
 def render_role(arrangement: Arrangement, role: str, sample_rate: int, soundfont: Path) -> np.ndarray:
     """One role's notes as mono float32 audio of the clip's duration (plus nothing past it)."""
     synth, sfid = _synth(sample_rate, soundfont)
+    synth.sounds_off()  # a cached synthesizer starts every stem silent: stop every voice and
+    synth.generate(sample_rate // 10)  # let their quick release (a few ms) run out
     channel = 9 if role == "drums" else 0
     if role == "drums":
         synth.program_select(channel, sfid, 128, 0, True)
