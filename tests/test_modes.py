@@ -1,6 +1,7 @@
 """The six synthetic-to-real modes and the one-command experiment, on tiny synthesised data."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,3 +71,22 @@ def test_source_labels_must_exist_in_the_target(domains, tmp_path, capsys):
             "--folds", "2", "--modes", "both", "-o", str(tmp_path / "x"), "-q"]  # fmt: skip
     assert main(args) == 1
     assert "source labels not in the target: metal, reggae" in capsys.readouterr().err
+
+
+def test_train_command_runs_one_mode_and_trains_the_source_model_it_needs(domains, tmp_path, capsys):
+    real = tmp_path / "real.csv"
+    clips = sorted((domains / "target").rglob("*.flac"))
+    splits = ("test", "valid", "train", "train")
+    real.write_text("path,labels,split\n" + "".join(f"{c},{c.parent.name},{splits[n % 4]}\n"
+                                                    for n, c in enumerate(clips)))  # fmt: skip
+    recipe = Path(__file__).parents[1] / "recipes" / "synthetic-musicnn.yaml"
+    args = ["train", str(recipe), "--set", f"data={real}", "--set", f"neural.model={TINY}", "--set", "neural.epochs=1",
+            "--set", "neural.feature_workers=1", "-q", "--mode", "FT", "-o", str(tmp_path / "runs" / "FT")]  # fmt: skip
+    assert main(args) == 1
+    assert "needs --source MANIFEST" in capsys.readouterr().err
+    assert main([*args, "--source", str(domains / "source" / "manifest.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "runs" / "src_only" / "model" / "model.safetensors").exists()  # trained first, for FT
+    _, config = load_model_folder(tmp_path / "runs" / "FT" / "model")
+    assert config.labels == ["metal", "reggae"] and "test: " in printed
+    assert (tmp_path / "runs" / "FT" / "test").is_dir()

@@ -14,7 +14,8 @@ from musictag.evaluation.tagger import evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.training.classical import ClassicalSettings, cross_validate_classical
 from musictag.training.crossval import cross_validate_transfer
-from musictag.training.neural import NeuralSettings, cross_validate_neural, train_neural
+from musictag.training.modes import MODES, train_mode
+from musictag.training.neural import NeuralSettings, cross_validate_neural, is_trained, train_neural
 from musictag.training.recipe import load_recipe
 from musictag.training.transfer import TransferSettings, track_embeddings, train_transfer
 from musictag.utils.atomic import atomic_open
@@ -36,6 +37,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--folds", type=int, help="k-fold cross-validation instead of the data set's splits")
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+    synthetic = parser.add_argument_group("synthetic to real (neural recipes; the recipe's data is the real target)")
+    synthetic.add_argument("--mode", choices=MODES, help="training strategy of the synthetic-data study")
+    synthetic.add_argument("--source", metavar="MANIFEST", help="the synthetic clips (a `synth audio` manifest)")
+    synthetic.add_argument("--source-model", metavar="DIR", help="TL/FT: the src_only model folder (default: "
+                           "the run's sibling src_only, trained first if missing)")  # fmt: skip
     lightning = parser.add_argument_group("distributed training (neural recipes; passed to Lightning)")
     lightning.add_argument("--accelerator", help="cpu, gpu, auto ...")
     lightning.add_argument("--devices", help="devices per node (a number, a list or 'auto')")
@@ -70,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output or recipe.get("output") or Path("runs") / recipe["name"])
     folds = args.folds if args.folds is not None else int(recipe.get("folds", 0) or 0)
     seed = int(recipe.get("seed", 0))
+    if args.mode:
+        return _run_mode(recipe, dataset, args, Path(args.output or Path("runs") / recipe["name"] / args.mode))
     if recipe["kind"] == "neural":
         return _run_neural(recipe, dataset, args, out, folds=folds, seed=seed)
     if recipe["kind"] == "classical":
@@ -102,25 +110,56 @@ def _report_test(recipe: dict, dataset, model_dir: Path, out: Path) -> None:
         print(f"test: {metrics.get('accuracy', metrics.get('roc_auc')):.4f} -> {out / 'test'}")
 
 
-def _run_neural(recipe: dict, dataset, args: argparse.Namespace, out: Path, *, folds: int, seed: int) -> int:
+def _neural_settings(recipe: dict, args: argparse.Namespace) -> NeuralSettings:
+    """The recipe's neural section with the distributed-training options of the command line."""
     recipe.setdefault("neural", {})
     for option in ("accelerator", "devices", "num_nodes", "strategy"):
         value = getattr(args, option)
         if value is not None:
             recipe["neural"][option] = int(value) if option == "devices" and value.isdigit() else value
-    settings = _settings(recipe, NeuralSettings)
+    return _settings(recipe, NeuralSettings)
+
+
+def _target_train(dataset) -> list:
+    return dataset.subset("train") or [item for item in dataset.items if item.split not in ("valid", "test")]
+
+
+def _run_neural(recipe: dict, dataset, args: argparse.Namespace, out: Path, *, folds: int, seed: int) -> int:
+    settings = _neural_settings(recipe, args)
     if folds:
         result = cross_validate_neural(dataset, settings, out, folds=folds, seed=seed, name=recipe["name"],
                                        quiet=args.quiet)  # fmt: skip
         if _is_main_process():
             _write_cv(result, recipe, out)
         return 0
-    train = dataset.subset("train") or [item for item in dataset.items if item.split not in ("valid", "test")]
-    model_dir = train_neural(dataset, settings, out, train=train, valid=dataset.subset("valid"), name=recipe["name"],
-                             quiet=args.quiet)  # fmt: skip
+    model_dir = train_neural(dataset, settings, out, train=_target_train(dataset), valid=dataset.subset("valid"),
+                             name=recipe["name"], quiet=args.quiet)  # fmt: skip
     if _is_main_process():
         print(f"model: {model_dir}")
         _report_test(recipe, dataset, model_dir, out)
+    return 0
+
+
+def _run_mode(recipe: dict, target, args: argparse.Namespace, out: Path) -> int:
+    """One synthetic-to-real strategy: the source manifest and the recipe's (real) data set."""
+    if recipe["kind"] != "neural" or not args.source:
+        raise ParameterError("--mode trains a neural recipe and needs --source MANIFEST (the synthetic clips)")
+    settings = _neural_settings(recipe, args)
+    source = open_dataset(args.source)
+    source_model = Path(args.source_model) if args.source_model else None
+    if args.mode in ("TL", "FT") and source_model is None:
+        source_run = out.parent / "src_only"
+        if not is_trained(source_run):
+            train_mode("src_only", source=source, target=target, train=[], settings=settings, out=source_run,
+                       name=f"{recipe['name']} src_only", quiet=args.quiet)  # fmt: skip
+        source_model = source_run / "model"
+    model_dir = train_mode(args.mode, source=source, target=target, train=_target_train(target),
+                           valid=target.subset("valid") or None,
+                           settings=settings, out=out, source_model=source_model,
+                           name=f"{recipe['name']} {args.mode}", quiet=args.quiet)  # fmt: skip
+    if _is_main_process():
+        print(f"model: {model_dir}")
+        _report_test(recipe, target, model_dir, out)
     return 0
 
 

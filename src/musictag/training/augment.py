@@ -20,7 +20,9 @@ from musictag.features.mel import FrontendConfig
 class AugmentSettings:
     """What to apply to each training crop (every field off by default).
 
-    ``gain_db``: random gain in ``[-gain_db, gain_db]`` dB. ``noise_snr_db``: ``[low, high]``
+    ``gain_db``: random gain in ``[-gain_db, gain_db]`` dB. ``eq_db``: a random equaliser, a
+    spectral tilt plus one bell, each up to ``eq_db`` dB (recording chains and mixes differ
+    from one source to the next). ``noise_snr_db``: ``[low, high]``
     signal-to-noise ratio range of added noise, applied with probability ``noise_prob``.
     ``shift``: roll by up to this fraction of the crop. ``time_masks`` x ``time_mask``
     frames and ``freq_masks`` x ``freq_mask`` bands (SpecAugment, widths up to the given size).
@@ -28,6 +30,7 @@ class AugmentSettings:
     """
 
     gain_db: float = 0.0
+    eq_db: float = 0.0
     noise_snr_db: list[float] | None = None
     noise_prob: float = 0.5
     shift: float = 0.0
@@ -39,7 +42,7 @@ class AugmentSettings:
 
     @property
     def active(self) -> bool:
-        return bool(self.gain_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
+        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
 
 
 def to_power(features: torch.Tensor, config: FrontendConfig) -> torch.Tensor:
@@ -75,6 +78,16 @@ def _masks(batch: int, size: int, count: int, width: int, generator: torch.Gener
     return mask
 
 
+def _equaliser(batch: int, bands: int, limit_db: float, generator: torch.Generator) -> torch.Tensor:
+    """``(batch, 1, bands)`` gains in dB: a tilt from ``-t`` to ``+t`` plus a bell of random
+    centre, width (2 to 30 % of the bands) and gain, ``|t|`` and the bell's gain up to ``limit_db``."""
+    slope, centre, width, gain = torch.rand(4, batch, 1, 1, generator=generator)
+    position = torch.linspace(-1, 1, bands).view(1, 1, bands)
+    tilt = (slope * 2 - 1) * limit_db * position
+    bell = (gain * 2 - 1) * limit_db * torch.exp(-0.5 * ((position - (centre * 2 - 1)) / (0.04 + 0.56 * width)) ** 2)
+    return tilt + bell
+
+
 def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
             generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
     """Augment a batch of log-mel crops ``(batch, frames, n_mels)``; returns a new tensor."""
@@ -82,11 +95,13 @@ def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
         return x
     generator = generator or torch.default_generator
     batch, frames, bands = x.shape
-    if settings.gain_db or settings.noise_snr_db:
+    if settings.gain_db or settings.eq_db or settings.noise_snr_db:
         power = to_power(x.float(), config)
         if settings.gain_db:
             gain_db = (torch.rand(batch, 1, 1, generator=generator) * 2 - 1) * settings.gain_db
             power = power * torch.pow(10.0, gain_db / 10)
+        if settings.eq_db:
+            power = power * torch.pow(10.0, _equaliser(batch, bands, settings.eq_db, generator) / 10)
         if settings.noise_snr_db:
             low, high = settings.noise_snr_db
             snr = low + torch.rand(batch, 1, 1, generator=generator) * (high - low)

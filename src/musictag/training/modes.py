@@ -89,8 +89,10 @@ class ContrastiveTask(TaggingTask):
 
 
 def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item], settings, out: str | os.PathLike,
-               source_model: Path | None = None, name: str = "model", quiet: bool = True) -> Path:  # fmt: skip
-    """Train ``mode`` for one fold (``train``: the target's training items); returns the model folder."""
+               source_model: Path | None = None, valid: list[Item] | None = None, name: str = "model",
+               quiet: bool = True) -> Path:  # fmt: skip
+    """Train ``mode`` for one fold (``train``: the target's training items; ``valid``: real tracks
+    for model selection, none by default); returns the model folder."""
     from musictag.training.neural import train_neural
 
     if mode not in MODES:
@@ -100,9 +102,11 @@ def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item]
     out = Path(out)
     if mode == "src_only":  # in the target's label order, so that every mode's model scores the same classes
         source = merged(source, target, [])
-        return train_neural(source, settings, out, train=source.items, name=name, quiet=quiet)
+        return train_neural(merged(source, target, valid or []), settings, out, train=source.items, valid=valid,
+                            name=name, quiet=quiet)  # fmt: skip
     if mode in ("both", "DA"):
-        union = merged(source, target, train)
-        return train_neural(union, settings, out, train=union.items, name=name, quiet=quiet,
+        union = merged(source, target, [*train, *(valid or [])])
+        return train_neural(union, settings, out, train=[*source.items, *train], valid=valid, name=name, quiet=quiet,
                             partners=train if mode == "DA" else None)  # fmt: skip
-    return train_neural(target, mode_settings(mode, settings, source_model), out, train=train, name=name, quiet=quiet)
+    return train_neural(target, mode_settings(mode, settings, source_model), out, train=train, valid=valid, name=name,
+                        quiet=quiet)  # fmt: skip
