@@ -1,4 +1,4 @@
-"""Feature-domain augmentation: exact gain, noise at the asked level, masks, shift and mixup."""
+"""Feature-domain augmentation: exact gain, equaliser, noise at the asked level, masks, shift and mixup."""
 
 import torch
 
@@ -26,6 +26,17 @@ def test_gain_scales_mel_power_exactly():
     assert torch.allclose(per_crop, per_crop[:, :1], rtol=1e-3)  # one gain per crop
     gains_db = 10 * torch.log10(per_crop[:, 0])
     assert gains_db.abs().max() <= 12 and gains_db.std() > 0
+
+
+def test_equaliser_is_a_smooth_gain_per_band_the_same_in_every_frame():
+    config = FRONTENDS["musicnn"]
+    x = _crops(config)
+    out = augment(x, AugmentSettings(eq_db=6), config, torch.Generator().manual_seed(2))
+    gains_db = 10 * torch.log10(to_power(out.double(), config) / to_power(x.double(), config))
+    torch.testing.assert_close(gains_db, gains_db[:, :1].expand_as(gains_db), atol=1e-2, rtol=0)  # per band only
+    curve = gains_db[:, 0]  # (crop, band)
+    assert curve.abs().max() <= 12 and (curve.max(1).values - curve.min(1).values).min() > 0.1
+    assert (curve.diff(dim=1).abs().max() < 1.5) and not torch.allclose(curve[0], curve[1])  # smooth, per crop
 
 
 def test_noise_is_added_at_the_asked_snr():

@@ -22,7 +22,6 @@ from conftest import noise, tone, write_annotations
 TINY_SHORTCHUNK = {"channels": [8, 16, 16], "dense": 16}
 
 
-
 @pytest.fixture
 def tones_and_noise(tmp_path, write_audio):
     for n in range(6):
@@ -129,8 +128,25 @@ def test_distributed_data_parallel_on_two_cpu_processes(tones_and_noise, tmp_pat
     }))  # fmt: skip
     script = Path(sys.executable).with_name("musictag")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "musictag"]
-    done = subprocess.run([*command, "train", str(recipe), "-o", str(tmp_path / "ddp"), "-q", "--devices", "2",
-                           "--strategy", "ddp", "--accelerator", "cpu"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            *command,
+            "train",
+            str(recipe),
+            "-o",
+            str(tmp_path / "ddp"),
+            "-q",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--accelerator",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     logged = (tmp_path / "ddp" / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
     assert logged[0].startswith("epoch") and len(logged) > 2

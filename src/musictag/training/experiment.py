@@ -124,4 +124,3 @@ def embedding_plot(models: dict[str, Path], source: Dataset, target: Dataset, pa
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=80)
     plt.close(fig)
-

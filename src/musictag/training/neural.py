@@ -248,8 +248,14 @@ def train_neural(
     )  # fmt: skip
     last = out / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings():
-        for noise in ("does not have many workers", "all_gather is deprecated", "no `val_dataloader`", "LeafSpec",
-                      "in eval mode at the start", "exists and is not empty"):
+        for noise in (
+            "does not have many workers",
+            "all_gather is deprecated",
+            "no `val_dataloader`",
+            "LeafSpec",
+            "in eval mode at the start",
+            "exists and is not empty",
+        ):
             warnings.filterwarnings("ignore", message=f".*{noise}.*")
         try:
             trainer.fit(task, ckpt_path=str(last) if resume and last.exists() else None, **loaders)
