@@ -34,6 +34,9 @@ def test_arrangement_is_reproducible_and_follows_the_prompt():
     assert not any(n.role == "drums" for n in calm.notes)  # no drum kit in the classical style
     midi = to_midi(first)
     assert [i.name for i in midi.instruments] == ["bass", "comp", "lead", "drums"] and midi.instruments[3].is_drum
+    assert first.programs["drums"] in STYLES["metal"].programs["drums"]  # a drum kit of the style
+    brushed = compose("jazz", "A mellow jazz tune with a brushed drum kit and a muted trumpet.", 2)
+    assert brushed.programs["drums"] == 40 and to_midi(brushed).instruments[3].program == 40  # GM's brush kit
 
 
 def test_swing_delays_off_beat_eighths():

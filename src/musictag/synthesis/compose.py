@@ -77,8 +77,8 @@ def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
     for words, role, program in INSTRUMENT_WORDS:
         if words in text and role not in chosen:
             chosen[role] = program
-    for role in ("bass", "comp", "lead"):
-        chosen.setdefault(role, rng.choice(style.programs[role]))
+    for role in ROLES:
+        chosen.setdefault(role, rng.choice(style.programs.get(role, [0])))
     return chosen
 
 
@@ -247,7 +247,7 @@ def to_midi(arrangement: Arrangement):
 
     midi = pretty_midi.PrettyMIDI(initial_tempo=arrangement.bpm)
     for role in ROLES:
-        program = 0 if role == "drums" else arrangement.programs[role]
+        program = arrangement.programs.get(role, 0)  # for drums: the kit
         track = pretty_midi.Instrument(program=program, is_drum=role == "drums", name=role)
         notes = [n for n in arrangement.notes if n.role == role]
         track.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]

@@ -57,7 +57,7 @@ def render_role(arrangement: Arrangement, role: str, sample_rate: int, soundfont
     synth.generate(sample_rate // 10)  # let their quick release (a few ms) run out
     channel = 9 if role == "drums" else 0
     if role == "drums":
-        synth.program_select(channel, sfid, 128, 0, True)
+        synth.program_select(channel, sfid, 128, arrangement.programs.get("drums", 0), True)
     else:
         synth.program_select(channel, sfid, 0, arrangement.programs[role])
     events = []

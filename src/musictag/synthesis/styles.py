@@ -28,6 +28,7 @@ INSTRUMENT_WORDS: list[tuple[str, str, int]] = [
     ("piano", "comp", 0), ("organ", "comp", 16), ("synth bass", "bass", 38), ("808", "bass", 38),
     ("octave bass", "bass", 36), ("dub bass", "bass", 33), ("upright bass", "bass", 32), ("bass", "bass", 33),
     ("synth pad", "comp", 89), ("plucky synth", "lead", 80), ("bright synth", "lead", 81), ("synth", "comp", 89),
+    ("brush", "drums", 40), ("808", "drums", 25), ("drum machine", "drums", 24), ("electronic drums", "drums", 24),
 ]  # fmt: skip
 
 SCALES = {
@@ -51,7 +52,7 @@ class Style:
     drums: list[dict[int, str]]  # alternative grooves: drum key -> 16-step pattern
     bass: str  # root8 | rootfifth | walking | octave | dub | pedal | syncopated | arpeggio
     comp: str  # strum | power | skank | stabs | arpeggio | sustain | comping | chops
-    programs: dict[str, list[int]]  # role -> General MIDI programs to draw from
+    programs: dict[str, list[int]]  # role -> General MIDI programs to draw from (drums: kits of bank 128)
     scale: dict[str, str]  # "major" / "minor" key -> melody scale
     voicing: str = "triad"  # triad | seventh | power | ninth
     swing: float = 0.0  # 0 straight .. 1/3 triplet swing of off-beat eighths
@@ -72,7 +73,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.....x.x.....x.", SNARE: "....x.......x...", HAT: "x..x.xx..x.xx..x"},
                {KICK: "x.......x.......", SNARE: "....x.......x...", RIDE: "x..x..x.x..x..x."}],
         bass="walking", comp="comping", voicing="seventh", swing=0.33, melody_density=0.45,
-        programs={"bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25]},
+        programs={"drums": [0, 8, 32], "bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25]},
         scale={"major": "blues", "minor": "blues"}, production={"reverb": 0.3},
     ),
     "classical": Style(
@@ -80,7 +81,7 @@ STYLES: dict[str, Style] = {
         progressions=[["I", "IV", "V", "I"], ["i", "iv", "V", "i"], ["I", "vi", "ii", "V"], ["I", "V", "vi", "IV"],
                       ["i", "VI", "iv", "V"]],
         drums=[{}], bass="pedal", comp="arpeggio", voicing="triad", melody_density=0.6,
-        programs={"bass": [43, 42], "comp": [0, 48, 6, 49], "lead": [40, 73, 42, 71, 60]},
+        programs={"drums": [48], "bass": [43, 42], "comp": [0, 48, 6, 49], "lead": [40, 73, 42, 71, 60]},
         scale={"major": "major", "minor": "harmonic_minor"}, production={"reverb": 0.6},
     ),
     "country": Style(
@@ -89,7 +90,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.......", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", RIM: "..x...x...x...x.", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="rootfifth", comp="strum", voicing="triad", melody_density=0.55,
-        programs={"bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27]},
+        programs={"drums": [0, 8, 40], "bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27]},
         scale={"major": "pentatonic_major", "minor": "pentatonic_minor"}, production={"reverb": 0.25},
     ),
     "disco": Style(
@@ -98,7 +99,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x...x...x...x...", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x.", OPEN_HAT: "..x...x...x...x."}],
         bass="octave", comp="stabs", voicing="seventh", melody_density=0.45,
-        programs={"bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81]},
+        programs={"drums": [0, 24, 8], "bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81]},
         scale={"major": "major", "minor": "dorian"}, production={"reverb": 0.3, "compress": True},
     ),
     "hiphop": Style(
@@ -107,7 +108,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x......x..x.....", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x.x.......x..x..", SNARE: "....x.......x...", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="syncopated", comp="chops", voicing="seventh", swing=0.2, melody_density=0.3,
-        programs={"bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73]},
+        programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
         production={"reverb": 0.15, "lofi": True, "compress": True},
     ),
@@ -116,7 +117,7 @@ STYLES: dict[str, Style] = {
         progressions=[["ii7", "V7", "Imaj7", "VI7"], ["Imaj7", "vi7", "ii7", "V7"], ["iii7", "VI7", "ii7", "V7"]],
         drums=[{RIDE: "x..x..x.x..x..x.", PEDAL_HAT: "....x.......x...", KICK: "o..............."}],
         bass="walking", comp="comping", voicing="ninth", swing=0.33, melody_density=0.6,
-        programs={"bass": [32], "comp": [0, 26, 11], "lead": [66, 59, 65, 11, 71]},
+        programs={"drums": [40, 32], "bass": [32], "comp": [0, 26, 11], "lead": [66, 59, 65, 11, 71]},
         scale={"major": "mixolydian", "minor": "dorian"}, production={"reverb": 0.35},
     ),
     "metal": Style(
@@ -125,7 +126,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "xxxxxxxxxxxxxxxx", SNARE: "....x.......x...", CRASH: "x.......x......."},
                {KICK: "x.x.x.x.x.x.x.x.", SNARE: "..x...x...x...x.", RIDE: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="power", voicing="power", melody_density=0.7,
-        programs={"bass": [34, 33], "comp": [30], "lead": [30, 29]},
+        programs={"drums": [16, 0, 8], "bass": [34, 33], "comp": [30], "lead": [30, 29]},
         scale={"major": "harmonic_minor", "minor": "harmonic_minor"}, minor_moods=("sad", "dark", "intense", "happy"),
         production={"reverb": 0.2, "drive": 24, "compress": True},
     ),
@@ -135,7 +136,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.x.....", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="sustain", voicing="triad", melody_density=0.55,
-        programs={"bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 0, 11]},
+        programs={"drums": [0, 24, 25, 8], "bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 0, 11]},
         scale={"major": "pentatonic_major", "minor": "minor"}, production={"reverb": 0.3, "compress": True},
     ),
     "reggae": Style(
@@ -145,7 +146,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "........x.......", RIM: "........x.......", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", SNARE: "........x.......", HAT: "..x...x...x...x."}],
         bass="dub", comp="skank", voicing="triad", swing=0.12, melody_density=0.3,
-        programs={"bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16]},
+        programs={"drums": [0, 8, 32], "bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16]},
         scale={"major": "major", "minor": "minor"}, production={"reverb": 0.4},
     ),
     "rock": Style(
@@ -153,7 +154,7 @@ STYLES: dict[str, Style] = {
         progressions=[["I5", "IV5", "V5", "IV5"], ["I5", "bVII5", "IV5", "I5"], ["i5", "bVI5", "bVII5", "i5"],
                       ["I5", "V5", "vi5", "IV5"]],
         drums=_ROCK_DRUMS, bass="root8", comp="power", voicing="power", melody_density=0.45,
-        programs={"bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18]},
+        programs={"drums": [0, 16, 8], "bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
         production={"reverb": 0.25, "drive": 12, "compress": True},
     ),
