@@ -131,3 +131,14 @@ def test_soundfile_reads_what_we_wrote(write_audio):
     path = write_audio("check.wav", tone(0.5, 16000, 1000), 16000)
     data, sr = sf.read(path)
     assert sr == 16000 and np.abs(data).max() == pytest.approx(0.3, abs=1e-3)
+
+
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_16", 2), ("PCM_24", 1), ("PCM_24", 2)])
+def test_flac_decoding_equals_libsndfile_sample_for_sample(write_audio, subtype, channels):
+    from musictag.audio.decode import open_decoder
+
+    samples = np.stack([music_like(3.0, 22050, seed=c) for c in range(channels)], axis=1) * 0.5
+    path = write_audio(f"music-{subtype}-{channels}.flac", samples, 22050, subtype=subtype)
+    decoded = np.concatenate(list(open_decoder(path).blocks(1 << 16)))
+    reference = sf.read(path, dtype="float32", always_2d=True)[0]
+    assert decoded.dtype == np.float32 and np.array_equal(decoded, reference)
