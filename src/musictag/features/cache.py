@@ -26,6 +26,7 @@ from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import FrontendConfig, LogMel
 from musictag.features.stream import stream_logmel
 from musictag.utils.atomic import atomic_open, atomic_path
+from musictag.utils.memory import keep_freed_memory
 from musictag.utils.paths import cache_dir
 from musictag.utils.progress import progress
 
@@ -180,6 +181,7 @@ class FeatureCache:
             finally:
                 torch.set_num_threads(threads)
                 torch.set_flush_denormal(False)
+                keep_freed_memory(False)
             return
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
@@ -189,6 +191,7 @@ class FeatureCache:
 def _init_worker() -> None:
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)  # quiet passages produce denormal mel powers, 20 % slower to multiply
+    keep_freed_memory()  # every file allocates and frees the same few-MB arrays: no page faults for them
 
 
 _FRONTENDS: dict[str, LogMel] = {}
