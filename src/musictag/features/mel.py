@@ -120,6 +120,9 @@ def mel_filterbank(config: FrontendConfig) -> np.ndarray:
     return weights
 
 
+_MEL_GROUPS = 8  # mel filters per banded product: n_mels / 8 (fewer groups waste work on zeros)
+
+
 class LogMel(torch.nn.Module):
     """Waveform ``(..., samples)`` to compressed mel spectrogram ``(..., frames, n_mels)``."""
 
@@ -133,7 +136,15 @@ class LogMel(torch.nn.Module):
         self.register_buffer("window", window, persistent=False)
         filters = torch.from_numpy(mel_filterbank(config)).T.contiguous()  # (n_freqs, n_mels)
         self.register_buffer("filters", filters, persistent=False)
-        self.register_buffer("filters_interleaved", filters.repeat_interleave(2, dim=0), persistent=False)
+        # The power product runs on (re^2, im^2 interleaved) @ (filters with each row twice), band by
+        # band: each group of mel filters only touches the FFT bins under it (2-4x less work).
+        interleaved = filters.repeat_interleave(2, dim=0)
+        self._bands = []
+        for group, columns in enumerate(torch.arange(config.n_mels).tensor_split(_MEL_GROUPS)):
+            rows = torch.nonzero(interleaved[:, columns].any(dim=1)).flatten()
+            low, high = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, 1)
+            self._bands.append((low, high))
+            self.register_buffer(f"band{group}", interleaved[low:high, columns].contiguous(), persistent=False)
 
     def power_mel(self, waveform: torch.Tensor) -> torch.Tensor:
         """Mel power (before compression), frames from the waveform's start (``center`` honoured)."""
@@ -153,7 +164,8 @@ class LogMel(torch.nn.Module):
             # |X|^2 @ F as (re^2, im^2 interleaved) @ (F with each row twice): one contiguous square
             # and one product instead of two strided squares, a sum and a product
             squares = torch.view_as_real(spectrum).square_().flatten(-2)
-            return squares @ self.filters_interleaved
+            parts = [squares[..., low:high] @ getattr(self, f"band{k}") for k, (low, high) in enumerate(self._bands)]
+            return torch.cat(parts, dim=-1)
         magnitude = (spectrum.real.square() + spectrum.imag.square()).pow(cfg.power / 2.0)
         return magnitude @ self.filters
 
