@@ -3,10 +3,10 @@
     python benchmarks/extract_features.py ../shared/data/gtzan_mini [--frontend musicnn]
 
 Runs librosa (load + melspectrogram + the front end's compression) on every file in this
-process, then musictag's cache with 1 and 2 worker processes into fresh folders (each the
-fastest of --repeat runs: this machine's timings vary by tens of percent from run to run),
-then again on the filled cache. Prints files per second, the ratio per core, the stage breakdown and the
-largest difference between the two outputs.
+process and musictag's cache with 1 and 2 worker processes into fresh folders, taking turns
+--repeat times (each figure is the fastest of its runs: this machine's timings vary by tens of
+percent from run to run), then musictag again on a filled cache. Prints files per second, the
+ratio per core, the stage breakdown and the largest difference between the two outputs.
 """
 
 from __future__ import annotations
@@ -58,38 +58,32 @@ def main() -> None:
     print(f"{len(files)} files, front end {args.frontend}")
 
     librosa_features(files[0], cfg)  # warm-up (numba, FFT plans)
-    librosa_wall, reference = float("inf"), {}
-    for _ in range(args.repeat):
-        load_s = mel_s = 0.0
-        start = time.perf_counter()
-        for path in files:
-            reference[path], load, mel = librosa_features(path, cfg)
-            load_s, mel_s = load_s + load, mel_s + mel
-        if time.perf_counter() - start < librosa_wall:
-            librosa_wall, load_ms, mel_ms = (
-                time.perf_counter() - start,
-                1000 * load_s / len(files),
-                1000 * mel_s / len(files),
-            )
-    print(f"librosa, 1 core:     {librosa_wall:6.2f} s  {len(files) / librosa_wall:7.1f} files/s"
-          f"  (load+resample {load_ms:.1f} ms, mel {mel_ms:.1f} ms per file)")  # fmt: skip
-
-    walls = {}
+    librosa_wall, reference, walls, best = float("inf"), {}, {1: float("inf"), 2: float("inf")}, {}
     with tempfile.TemporaryDirectory() as tmp:
         FeatureCache(f"{tmp}/warm-up", cfg).extract(files[:1])  # warm-up (FFT plans, first allocations)
-        for workers in (1, 2):
-            walls[workers] = float("inf")
-            for attempt in range(args.repeat):
+        for attempt in range(args.repeat):  # interleaved, so that a slow spell of the machine hits both
+            load_s = mel_s = 0.0
+            start = time.perf_counter()
+            for path in files:
+                reference[path], load, mel = librosa_features(path, cfg)
+                load_s, mel_s = load_s + load, mel_s + mel
+            if time.perf_counter() - start < librosa_wall:
+                librosa_wall = time.perf_counter() - start
+                load_ms, mel_ms = 1000 * load_s / len(files), 1000 * mel_s / len(files)
+            for workers in (1, 2):
                 cache = FeatureCache(f"{tmp}/w{workers}-{attempt}", cfg)
                 start = time.perf_counter()
                 result = cache.extract(files, workers=workers)
                 if time.perf_counter() - start < walls[workers]:
-                    walls[workers], best = time.perf_counter() - start, result
-            per_file = {k: 1000 * v / max(best.computed, 1) for k, v in best.timings.items()}
+                    walls[workers], best[workers] = time.perf_counter() - start, result
+        print(f"librosa, 1 core:     {librosa_wall:6.2f} s  {len(files) / librosa_wall:7.1f} files/s"
+              f"  (load+resample {load_ms:.1f} ms, mel {mel_ms:.1f} ms per file)")  # fmt: skip
+        for workers, result in best.items():
+            per_file = {k: 1000 * v / max(result.computed, 1) for k, v in result.timings.items()}
             stages = ", ".join(f"{k} {v:.1f} ms" for k, v in per_file.items())
             print(f"musictag, {workers} worker{'s' if workers > 1 else ' '}: {walls[workers]:6.2f} s  "
-                  f"{len(files) / walls[workers]:7.1f} files/s  ({best.computed} computed, {len(best.failed)} failed;"
-                  f" per file: {stages})")  # fmt: skip
+                  f"{len(files) / walls[workers]:7.1f} files/s  ({result.computed} computed, {len(result.failed)} "
+                  f"failed; per file: {stages})")  # fmt: skip
         start = time.perf_counter()
         again = cache.extract(files, workers=2)
         rerun = time.perf_counter() - start
