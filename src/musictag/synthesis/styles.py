@@ -52,7 +52,9 @@ class Style:
     drums: list[dict[int, str]]  # alternative grooves: drum key -> 16-step pattern
     bass: str  # root8 | rootfifth | walking | octave | dub | pedal | syncopated | arpeggio
     comp: str  # strum | power | skank | stabs | arpeggio | sustain | comping | chops
-    programs: dict[str, list[int]]  # role -> General MIDI programs to draw from (drums: kits of bank 128)
+    # role -> General MIDI programs to draw from (drums: kits of bank 128); the voices (53 "oohs", 85
+    # "solo vox") stand in for the singer that most genres have
+    programs: dict[str, list[int]]
     scale: dict[str, str]  # "major" / "minor" key -> melody scale
     voicing: str = "triad"  # triad | seventh | power | ninth
     swing: float = 0.0  # 0 straight .. 1/3 triplet swing of off-beat eighths
@@ -73,7 +75,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.....x.x.....x.", SNARE: "....x.......x...", HAT: "x..x.xx..x.xx..x"},
                {KICK: "x.......x.......", SNARE: "....x.......x...", RIDE: "x..x..x.x..x..x."}],
         bass="walking", comp="comping", voicing="seventh", swing=0.33, melody_density=0.45,
-        programs={"drums": [0, 8, 32], "bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25]},
+        programs={"drums": [0, 8, 32], "bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25, 53, 85, 53]},
         scale={"major": "blues", "minor": "blues"}, production={"reverb": 0.3},
     ),
     "classical": Style(
@@ -90,7 +92,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.......", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", RIM: "..x...x...x...x.", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="rootfifth", comp="strum", voicing="triad", melody_density=0.55,
-        programs={"drums": [0, 8, 40], "bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27]},
+        programs={"drums": [0, 8, 40], "bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27, 53, 85, 53]},
         scale={"major": "pentatonic_major", "minor": "pentatonic_minor"}, production={"reverb": 0.25},
     ),
     "disco": Style(
@@ -99,7 +101,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x...x...x...x...", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x.", OPEN_HAT: "..x...x...x...x."}],
         bass="octave", comp="stabs", voicing="seventh", melody_density=0.45,
-        programs={"drums": [0, 24, 8], "bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81]},
+        programs={"drums": [0, 24, 8], "bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81, 53, 85, 54]},
         scale={"major": "major", "minor": "dorian"}, production={"reverb": 0.3, "compress": True},
     ),
     "hiphop": Style(
@@ -108,7 +110,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x......x..x.....", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x.x.......x..x..", SNARE: "....x.......x...", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="syncopated", comp="chops", voicing="seventh", swing=0.2, melody_density=0.3,
-        programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73]},
+        programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73, 85, 53, 85]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
         production={"reverb": 0.15, "lofi": True, "compress": True},
     ),
@@ -126,7 +128,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "xxxxxxxxxxxxxxxx", SNARE: "....x.......x...", CRASH: "x.......x......."},
                {KICK: "x.x.x.x.x.x.x.x.", SNARE: "..x...x...x...x.", RIDE: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="power", voicing="power", melody_density=0.7,
-        programs={"drums": [16, 0, 8], "bass": [34, 33], "comp": [30], "lead": [30, 29]},
+        programs={"drums": [16, 0, 8], "bass": [34, 33], "comp": [30], "lead": [30, 29, 85]},
         scale={"major": "harmonic_minor", "minor": "harmonic_minor"}, minor_moods=("sad", "dark", "intense", "happy"),
         production={"reverb": 0.2, "drive": 24, "compress": True},
     ),
@@ -136,7 +138,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.x.....", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="sustain", voicing="triad", melody_density=0.55,
-        programs={"drums": [0, 24, 25, 8], "bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 0, 11]},
+        programs={"drums": [0, 24, 25, 8], "bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 11, 53, 85, 53]},
         scale={"major": "pentatonic_major", "minor": "minor"}, production={"reverb": 0.3, "compress": True},
     ),
     "reggae": Style(
@@ -146,7 +148,7 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "........x.......", RIM: "........x.......", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", SNARE: "........x.......", HAT: "..x...x...x...x."}],
         bass="dub", comp="skank", voicing="triad", swing=0.12, melody_density=0.3,
-        programs={"drums": [0, 8, 32], "bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16]},
+        programs={"drums": [0, 8, 32], "bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16, 53, 85, 53]},
         scale={"major": "major", "minor": "minor"}, production={"reverb": 0.4},
     ),
     "rock": Style(
@@ -154,7 +156,7 @@ STYLES: dict[str, Style] = {
         progressions=[["I5", "IV5", "V5", "IV5"], ["I5", "bVII5", "IV5", "I5"], ["i5", "bVI5", "bVII5", "i5"],
                       ["I5", "V5", "vi5", "IV5"]],
         drums=_ROCK_DRUMS, bass="root8", comp="power", voicing="power", melody_density=0.45,
-        programs={"drums": [0, 16, 8], "bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18]},
+        programs={"drums": [0, 16, 8], "bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18, 53, 85, 85]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
         production={"reverb": 0.25, "drive": 12, "compress": True},
     ),
