@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+_names = itertools.count()
+
 
 def _temporary(path: Path) -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions a plain ``open`` would give
-    (``mkstemp`` makes it private to the owner)."""
+    """A new temporary file beside ``path`` (unique per process and call), created with the
+    permissions a plain ``open`` would give (``mkstemp`` makes files private to the owner)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return fd, tmp
+    while True:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_names)}.tmp{path.suffix}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), str(tmp)
+        except FileExistsError:  # left by a killed process that had the same id
+            continue
 
 
 @contextlib.contextmanager
