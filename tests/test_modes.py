@@ -90,3 +90,18 @@ def test_train_command_runs_one_mode_and_trains_the_source_model_it_needs(domain
     _, config = load_model_folder(tmp_path / "runs" / "FT" / "model")
     assert config.labels == ["metal", "reggae"] and "test: " in printed
     assert (tmp_path / "runs" / "FT" / "test").is_dir()
+
+
+def test_target_overrides_apply_to_the_modes_trained_on_the_target_alone(tmp_path):
+    from musictag.errors import ParameterError
+    from musictag.training.modes import mode_settings
+    from musictag.training.neural import NeuralSettings
+
+    settings = NeuralSettings(architecture="musicnn", epochs=3, crops_per_track=1, target={"crops_per_track": 6})
+    for mode in ("trg_only", "TL", "FT"):
+        chosen = mode_settings(mode, settings, tmp_path)
+        assert (chosen.crops_per_track, chosen.epochs) == (6, 3)
+    assert mode_settings("both", settings, None).crops_per_track == 1
+    assert mode_settings("FT", settings, tmp_path).init == str(tmp_path)
+    with pytest.raises(ParameterError, match="unknown neural.target settings: crops"):
+        NeuralSettings(architecture="musicnn", target={"crops": 2})

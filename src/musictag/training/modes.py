@@ -40,9 +40,12 @@ def merged(source: Dataset, target: Dataset, target_items: list[Item]) -> Datase
 
 
 def mode_settings(mode: str, settings, source_model: Path | None):
-    """The neural settings a mode trains with (TL and FT start from the source-trained model)."""
+    """The neural settings a mode trains with: the target-only modes take ``settings.target``'s
+    overrides, and TL and FT start from the source-trained model."""
     if mode in ("TL", "FT") and source_model is None:
         raise ParameterError(f"mode {mode} needs the source-trained model")
+    if mode in ("trg_only", "TL", "FT"):
+        settings = replace(settings, **settings.target)
     if mode == "TL":
         return replace(settings, init=str(source_model), freeze=["backbone"])
     if mode == "FT":

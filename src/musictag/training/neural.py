@@ -45,6 +45,8 @@ class NeuralSettings:
     fits is copied (the classifier is new when the labels differ). ``patch_seconds`` is the
     crop length; ``region_seconds`` keeps training and validation to each track's first
     seconds; ``eval_hop`` is the seconds between whole-track patches (default: the patch).
+    ``target`` overrides settings for the synthetic-data modes that train on the real target
+    alone (``trg_only``, ``TL``, ``FT``), e.g. more crops from its few, long tracks.
     """
 
     architecture: str | None = None
@@ -76,8 +78,12 @@ class NeuralSettings:
     strategy: str = "auto"
     precision: str | None = None
     seed: int = 0
+    target: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        unknown = set(self.target) - set(self.__dataclass_fields__) | ({"target"} & set(self.target))
+        if unknown:
+            raise ParameterError(f"unknown neural.target settings: {', '.join(sorted(unknown))}")
         if self.init is None and self.architecture not in ARCHITECTURES:
             raise ParameterError(f"neural.architecture must be one of {', '.join(ARCHITECTURES)} (or give neural.init)")
         unknown = set(self.loggers) - set(LOGGERS)
