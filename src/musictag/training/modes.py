@@ -95,7 +95,7 @@ def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item]
                source_model: Path | None = None, valid: list[Item] | None = None, name: str = "model",
                quiet: bool = True) -> Path:  # fmt: skip
     """Train ``mode`` for one fold (``train``: the target's training items; ``valid``: real tracks
-    for model selection, none by default); returns the model folder."""
+    that pick the best epoch, none by default and never for ``src_only``); returns the model folder."""
     from musictag.training.neural import train_neural
 
     if mode not in MODES:
@@ -103,10 +103,9 @@ def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item]
     if target.task != "single-label":
         raise ParameterError("the synthetic-data modes are defined for single-label (genre) targets")
     out = Path(out)
-    if mode == "src_only":  # in the target's label order, so that every mode's model scores the same classes
-        source = merged(source, target, [])
-        return train_neural(merged(source, target, valid or []), settings, out, train=source.items, valid=valid,
-                            name=name, quiet=quiet)  # fmt: skip
+    if mode == "src_only":  # in the target's label order, so that every mode's model scores the same classes;
+        # no real track is seen, not even to pick the epoch
+        return train_neural(merged(source, target, []), settings, out, train=source.items, name=name, quiet=quiet)
     if mode in ("both", "DA"):
         union = merged(source, target, [*train, *(valid or [])])
         return train_neural(union, settings, out, train=[*source.items, *train], valid=valid, name=name, quiet=quiet,
