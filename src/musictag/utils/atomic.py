@@ -47,9 +47,12 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path for writers that need a file name (numpy, safetensors)."""
     fd, tmp = _temporary(Path(path))
+    mode = os.fstat(fd).st_mode
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.stat(tmp).st_mode != mode:  # a writer that recreates the file (safetensors makes it 0600)
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
