@@ -14,8 +14,8 @@ from musictag.evaluation.tagger import evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.training.classical import ClassicalSettings, cross_validate_classical
 from musictag.training.crossval import cross_validate_transfer
-from musictag.training.modes import MODES, train_mode
-from musictag.training.neural import NeuralSettings, cross_validate_neural, is_trained, train_neural
+from musictag.training.modes import MODES, train_mode, trained_source_model
+from musictag.training.neural import NeuralSettings, cross_validate_neural, train_neural
 from musictag.training.recipe import load_recipe
 from musictag.training.transfer import TransferSettings, track_embeddings, train_transfer
 from musictag.utils.atomic import atomic_open
@@ -148,11 +148,9 @@ def _run_mode(recipe: dict, target, args: argparse.Namespace, out: Path) -> int:
     source = open_dataset(args.source)
     source_model = Path(args.source_model) if args.source_model else None
     if args.mode in ("TL", "FT") and source_model is None:
-        source_run = out.parent / "src_only"
-        if not is_trained(source_run):
-            train_mode("src_only", source=source, target=target, train=[], settings=settings, out=source_run,
-                       name=f"{recipe['name']} src_only", quiet=args.quiet)  # fmt: skip
-        source_model = source_run / "model"
+        source_model = trained_source_model(source=source, target=target, settings=settings,
+                                            run=out.parent / "src_only", name=f"{recipe['name']} src_only",
+                                            quiet=args.quiet)  # fmt: skip
     model_dir = train_mode(args.mode, source=source, target=target, train=_target_train(target),
                            valid=target.subset("valid") or None,
                            settings=settings, out=out, source_model=source_model,

@@ -22,7 +22,7 @@ from musictag.evaluation.report import confusion_png
 from musictag.evaluation.tagger import evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.training.crossval import summarise
-from musictag.training.modes import MODES, train_mode
+from musictag.training.modes import MODES, train_mode, trained_source_model
 from musictag.training.neural import is_trained
 from musictag.utils.atomic import atomic_open
 from musictag.utils.progress import report
@@ -51,17 +51,16 @@ def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list
     """Train and score every mode on every (train, test) fold of the target."""
     out = Path(out)
     folds = len(pairs)
-    source_model = out / "src_only"
-    if any(m in modes for m in ("src_only", "TL", "FT")) and not is_trained(source_model):
-        train_mode("src_only", source=source, target=target, train=[], settings=settings, out=source_model,
-                   name="src_only", quiet=quiet)  # fmt: skip
+    source_run = out / "src_only"
+    if any(m in modes for m in ("src_only", "TL", "FT")):
+        trained_source_model(source=source, target=target, settings=settings, run=source_run, quiet=quiet)
     per_mode: dict[str, list[dict]] = {mode: [] for mode in modes}
     for fold, (train, test) in enumerate(pairs):
         for mode in modes:
-            folder = source_model if mode == "src_only" else out / f"fold{fold + 1}" / mode
+            folder = source_run if mode == "src_only" else out / f"fold{fold + 1}" / mode
             if not is_trained(folder):
                 train_mode(mode, source=source, target=target, train=train, settings=settings, out=folder,
-                           source_model=source_model / "model", name=f"{mode} fold {fold + 1}",
+                           source_model=source_run / "model", name=f"{mode} fold {fold + 1}",
                            quiet=quiet)  # fmt: skip
                 (folder / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
             metrics = evaluate_items(Tagger(folder / "model"), target, test)

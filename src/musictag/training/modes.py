@@ -112,3 +112,15 @@ def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item]
                             partners=train if mode == "DA" else None)  # fmt: skip
     return train_neural(target, mode_settings(mode, settings, source_model), out, train=train, valid=valid, name=name,
                         quiet=quiet)  # fmt: skip
+
+
+def trained_source_model(*, source: Dataset, target: Dataset, settings, run: str | os.PathLike, name: str = "src_only",
+                         quiet: bool = True) -> Path:  # fmt: skip
+    """The src_only model folder of ``run``, trained there first unless a finished one is there."""
+    from musictag.training.neural import is_trained
+
+    run = Path(run)
+    if not is_trained(run):
+        train_mode("src_only", source=source, target=target, train=[], settings=settings, out=run, name=name,
+                   quiet=quiet)  # fmt: skip
+    return run / "model"
