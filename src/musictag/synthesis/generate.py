@@ -8,6 +8,7 @@ sample_rate) lists every clip that exists, and opens with ``open_dataset``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
 import os
@@ -81,7 +82,7 @@ def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "p
         else:
             jobs.append((record, str(target), duration, sample_rate))
     start = time.perf_counter()
-    with progress(len(jobs), quiet=quiet, unit="clip", desc="synth") as bar:
+    with contextlib.ExitStack() as stack, progress(len(jobs), quiet=quiet, unit="clip", desc="synth") as bar:
         if backend == "musicgen":
             if musicgen is None:
                 raise ParameterError("the musicgen backend needs a model (--model DIR|HUB-ID)")
@@ -90,7 +91,7 @@ def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "p
             results = map(_procedural_job, jobs)
         else:
             context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=context)
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
             results = pool.map(_procedural_job, jobs, chunksize=4)
         for error in results:
             if error:
@@ -98,8 +99,6 @@ def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "p
             else:
                 report.made += 1
             bar.update(1)
-        if backend != "musicgen" and workers > 1 and len(jobs) > 1:
-            pool.shutdown()
     report.seconds = time.perf_counter() - start
     write_manifest(records, out, backend=backend, duration=duration, sample_rate=sample_rate)
     return report
