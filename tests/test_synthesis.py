@@ -33,10 +33,27 @@ def test_arrangement_is_reproducible_and_follows_the_prompt():
     assert calm.bpm <= STYLES["classical"].tempo["slow"][1] and calm.mode == "major"
     assert not any(n.role == "drums" for n in calm.notes)  # no drum kit in the classical style
     midi = to_midi(first)
-    assert [i.name for i in midi.instruments] == ["bass", "comp", "lead", "drums"] and midi.instruments[3].is_drum
+    assert [i.name for i in midi.instruments] == ["bass", "comp", "lead", "drums", "voice"]
+    assert midi.instruments[3].is_drum
     assert first.programs["drums"] in STYLES["metal"].programs["drums"]  # a drum kit of the style
     brushed = compose("jazz", "A mellow jazz tune with a brushed drum kit and a muted trumpet.", 2)
     assert brushed.programs["drums"] == 40 and to_midi(brushed).instruments[3].program == 40  # GM's brush kit
+
+
+def test_prompt_decides_sung_rapped_or_instrumental():
+    def voice(genre, prompt, seed=0):
+        clip = compose(genre, prompt, seed)
+        return clip.vocal, [n for n in clip.notes if n.role == "voice"], [n for n in clip.notes if n.role == "lead"]
+
+    vocal, sung, lead = voice("country", "A heartfelt country song with a twangy male vocal over a banjo.")
+    assert vocal == "sung" and len(sung) > 4 and not lead  # the singer carries the melody
+    assert min(n.pitch for n in sung) >= 45 and max(n.pitch for n in sung) <= 84
+    vocal, rap, _ = voice("hiphop", "A dark hiphop track with a rapid-fire MC over boom-bap drums.")
+    starts = np.array([n.start for n in rap])
+    assert vocal == "rap" and np.median(np.diff(starts)) < 0.25  # syllables on sixteenths
+    for genre in ("hiphop", "pop", "metal"):
+        assert all(voice(genre, f"An upbeat instrumental {genre} tune.", seed)[0] == "" for seed in range(5))
+    assert all(voice("classical", "A calm classical piece for strings.", seed)[0] == "" for seed in range(5))
 
 
 def test_swing_delays_off_beat_eighths():
@@ -93,3 +110,15 @@ def test_a_bad_prompt_is_one_line_and_the_run_goes_on(tmp_path, capsys):
                    "hiphop, jazz, metal, pop, reggae, rock"]  # fmt: skip
     assert (tmp_path / "out" / "rock" / "b.flac").exists()
     assert len(open_dataset(str(tmp_path / "out" / "manifest.csv"))) == 1
+
+
+def test_master_reaches_the_loudness_under_the_ceiling():
+    from musictag.synthesis.render import master
+
+    rng = np.random.default_rng(0)
+    quiet = (0.05 * rng.standard_normal(22050)).astype(np.float32)
+    soft = master(quiet, -24.0, 22050)
+    assert 20 * np.log10(np.sqrt(np.mean(soft.astype(np.float64) ** 2))) == pytest.approx(-24.0, abs=0.05)
+    loud = master(quiet, -10.0, 22050)  # noise 10 dB under full scale has peaks far over the ceiling
+    assert np.abs(loud).max() <= 0.89 + 1e-6 and np.sqrt(np.mean(loud**2)) > 3 * np.sqrt(np.mean(soft**2))
+    assert not master(np.zeros(100, np.float32), -10.0, 22050).any()

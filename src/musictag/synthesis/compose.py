@@ -1,7 +1,8 @@
 """Compose an arrangement from a prompt: form, chords, bass, accompaniment, melody and drums.
 
-The prompt is read for its genre style, the instruments it names, its tempo words and its
-mood (which picks major or minor); everything else is drawn from the clip's seed, so a clip
+The prompt is read for its genre style, the instruments it names, its tempo words, its mood
+(which picks major or minor) and whether it is sung, rapped or instrumental (otherwise the
+style's chance of a voice decides); everything else is drawn from the clip's seed, so a clip
 is reproducible from (prompt, seed). Timing and velocity are humanised; off-beat eighths are
 delayed by the style's swing.
 """
@@ -16,8 +17,10 @@ from musictag.errors import ParameterError
 from musictag.synthesis.styles import CRASH, INSTRUMENT_WORDS, SCALES, SNARE, STYLES, Style
 from musictag.synthesis.vocabulary import MOODS, TEMPOS
 
-ROLES = ("bass", "comp", "lead", "drums")
+ROLES = ("bass", "comp", "lead", "drums", "voice")  # "voice": the formant singer of voice.py
 _DEGREES = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
+_RAP = re.compile(r"\b(rap|rapped|rapping|rapper|rappers|mc|rhymes)\b")
+_SUNG = re.compile(r"\b(vocals?|vocalists?|voices?|singers?|sung|singing|sings|scatting|crooning|crooner)\b")
 _NUMERAL = re.compile(r"^(b|#)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(maj7|7|5)?$")
 
 
@@ -41,6 +44,8 @@ class Arrangement:
     programs: dict[str, int]
     notes: list[Note] = field(default_factory=list)
     duration: float = 10.0
+    vocal: str = ""  # "" (instrumental) | sung | rap
+    singer: str = "male"  # male | female
 
 
 def chord_pitches(numeral: str, key: int, voicing: str) -> tuple[int, list[int]]:
@@ -77,9 +82,22 @@ def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
     for words, role, program in INSTRUMENT_WORDS:
         if words in text and role not in chosen:
             chosen[role] = program
-    for role in ROLES:
+    for role in ROLES[:-1]:
         chosen.setdefault(role, rng.choice(style.programs.get(role, [0])))
+    chosen["voice"] = 54  # General MIDI "synth voice", for the MIDI file only
     return chosen
+
+
+def _vocal(prompt: str, style: Style, rng: random.Random) -> str:
+    """Sung, rapped or instrumental: what the prompt says, else the style's chance of its voice."""
+    text = prompt.lower()
+    if "instrumental" in text:
+        return ""
+    if _RAP.search(text):
+        return "rap"
+    if _SUNG.search(text):
+        return "sung" if style.vocal != "rap" or rng.random() < 0.2 else "rap"
+    return style.vocal if rng.random() < style.vocal_chance else ""
 
 
 class _Writer:
@@ -172,10 +190,10 @@ def _comp(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int]) -
                 w.note("comp", p + 12, b0 + beat, 0.6, 70)
 
 
-def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]],
-            rng: random.Random) -> None:  # fmt: skip
+def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]], rng: random.Random,
+            *, role: str = "lead", low: int = 60) -> None:  # fmt: skip
     scale = SCALES[style.scale[mode]]
-    pitches = [60 + key % 12 + o * 12 + s for o in (0, 1) for s in scale]
+    pitches = [low + (key - low) % 12 + o * 12 + s for o in (0, 1) for s in scale]
     rhythm = [k / 2 for k in range(8) if rng.random() < style.melody_density] or [0.0]
     index = rng.randrange(len(pitches) // 3, len(pitches) // 3 * 2)
     for bar, (root, intervals) in enumerate(bars):
@@ -189,7 +207,21 @@ def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int,
                 if near:
                     index = min(near, key=lambda i: abs(i - index))
             length = (rhythm[n + 1] if n + 1 < len(rhythm) else 4) - beat
-            w.note("lead", pitches[index], bar * 4 + beat, max(0.25, length * 0.9), 88 if beat % 1 == 0 else 78)
+            w.note(role, pitches[index], bar * 4 + beat, max(0.25, length * 0.9), 88 if beat % 1 == 0 else 78)
+
+
+def _rap(w: _Writer, n_bars: int, low: int, rng: random.Random) -> None:
+    """A rap flow: syllables on sixteenths around a speaking pitch, accents on the beats, a breath
+    at the end of every second bar, and each line falling towards its end."""
+    density = rng.uniform(0.5, 0.85)
+    for bar in range(n_bars):
+        for step in range(16):
+            if bar % 2 == 1 and step >= 12 or rng.random() > density:
+                continue
+            accent = step % 4 == 0
+            fall = -3 * ((bar % 2) * 16 + step) / 32  # declination over the two-bar line
+            pitch = low + round(rng.gauss(0, 1.2) + (2 if accent else 0) + fall)
+            w.note("voice", pitch, bar * 4 + step / 4, 0.2, 100 if accent else 84)
 
 
 def _drums(w: _Writer, groove: dict[int, str], bar: int, section_start: bool, fill: bool) -> None:
@@ -216,7 +248,8 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Ar
     low, high = style.tempo.get(tempo) or style.tempo[rng.choice(list(style.tempo))]
     mode = "minor" if mood in style.minor_moods else "major"
     arrangement = Arrangement(genre, float(rng.randint(low, high)), rng.randrange(12), mode,
-                              _programs(prompt, style, rng), duration=duration)  # fmt: skip
+                              _programs(prompt, style, rng), duration=duration, vocal=_vocal(prompt, style, rng),
+                              singer=rng.choice(style.singers))  # fmt: skip
     loudness = {"intense": 12, "calm": -14, "sad": -8}.get(mood, 0)
     writer = _Writer(arrangement, style.swing, rng, loudness)
     fitting = [p for p in style.progressions if p[0][0].islower() == (mode == "minor") or p[0].endswith("5")]
@@ -236,7 +269,13 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Ar
         if groove:
             absolute = start_bar + bar
             _drums(writer, groove, bar, absolute % 4 == 0, absolute % 4 == 3 and rng.random() < 0.5)
-    _melody(writer, style, mode, arrangement.key, chords, rng)
+    female = arrangement.singer == "female"
+    if arrangement.vocal == "sung":  # the singer takes the melody, in their range
+        _melody(writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48)
+    else:
+        _melody(writer, style, mode, arrangement.key, chords, rng)
+    if arrangement.vocal == "rap":
+        _rap(writer, len(chords), 55 if female else 45, rng)
     arrangement.notes = [n for n in arrangement.notes if n.start < duration]
     return arrangement
 

@@ -1,7 +1,7 @@
 """Genre descriptions for text-to-music generation, written by a seeded grammar (no network).
 
 Each prompt is one fluent sentence built from a genre's vocabulary: mood, tempo, era,
-instruments, playing style, setting and production, in one of several sentence shapes, e.g.
+instruments, voices, playing style, setting and production, in one of several sentence shapes, e.g.
 "A lively instrumental country track featuring twangy guitars and an upbeat fiddle, with a
 two-step groove, perfect for a barn dance." The same seed gives the same prompts; duplicates
 are never written.
@@ -27,6 +27,11 @@ _TEMPLATES = (
     "Imagine {setting}: {a_mood}, {tempo} {genre} song built around {inst1}, {playing}.",
     "{a_mood} {genre} groove of {inst1} and {inst2}, {playing}, {production}.",
 )
+_VOICE_TEMPLATES = (  # for genres whose vocabulary has voices
+    "{a_mood} {era} {genre} song with {voice} over {inst1} and {inst2}, {playing}.",
+    "{a_tempo} {genre} track with {voice} riding on {inst1}, {production}.",
+    "{mood} {genre} with {voice}, {inst1} and {inst2}, evoking {setting}.",
+)
 # tempo words a mood rules out (a "serene, frantic" song reads as noise)
 _CLASHES = {"calm": "fast", "sad": "fast", "intense": "slow"}
 
@@ -40,11 +45,12 @@ def _sentence(genre: str, vocab: dict[str, list[str]], rng: random.Random) -> st
     tempos = [t for t in vocab["tempos"] if t != _CLASHES.get(mood_kind)] or vocab["tempos"]
     mood, tempo = rng.choice(MOODS[mood_kind]), rng.choice(TEMPOS[rng.choice(tempos)])
     inst1, inst2, inst3 = rng.sample(vocab["instruments"], 3)
-    text = rng.choice(_TEMPLATES).format(
+    templates = _TEMPLATES + _VOICE_TEMPLATES if vocab.get("voices") else _TEMPLATES
+    text = rng.choice(templates).format(
         mood=mood, a_mood=_with_article(mood), tempo=tempo, a_tempo=_with_article(tempo),
         era=rng.choice(vocab["eras"]), genre=genre, inst1=inst1, inst2=inst2, inst3=inst3,
         playing=rng.choice(vocab["playing"]), setting=rng.choice(vocab["settings"]),
-        production=rng.choice(PRODUCTION),
+        production=rng.choice(PRODUCTION), voice=rng.choice(vocab.get("voices") or [""]),
     )  # fmt: skip
     return text[0].upper() + text[1:]
 

@@ -3,9 +3,11 @@
 The synthesizer is TinySoundFont (the ``tinysoundfont`` wheel, a SoundFont 2 player like
 FluidSynth) with a General MIDI bank: ``$MUSICTAG_SOUNDFONT``, else Debian's FluidR3_GM when
 installed (``apt-get install fluid-soundfont-gm``: real sampled instruments, 148 MB), else the
-small ``TimGM6mb.sf2`` that ships with ``pretty_midi``. Each role is rendered on its own so that
-production can treat it apart (amp distortion on rock and metal guitars, a lo-fi filter for
-hip-hop); the mix then gets compression and reverb (``pedalboard``) and is normalised.
+small ``TimGM6mb.sf2`` that ships with ``pretty_midi``. The voice is the formant singer of
+:mod:`musictag.synthesis.voice`, its syllables drawn from the clip's seed. Each role is rendered on its own so that
+production can treat it apart (amp distortion on rock and metal guitars and voices, a lo-fi
+filter for some hip-hop); the mix then gets compression, reverb and a high shelf (``pedalboard``),
+and is mastered to the genre's loudness under a limiter.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from musictag.errors import ParameterError
 from musictag.synthesis.compose import ROLES, Arrangement
 from musictag.synthesis.styles import STYLES
 
-_GAINS = {"drums": 1.0, "bass": 0.9, "comp": 0.7, "lead": 0.8}
+_GAINS = {"drums": 1.0, "bass": 0.9, "comp": 0.7, "lead": 0.8, "voice": 0.9}
 DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
@@ -81,8 +83,22 @@ def render_role(arrangement: Arrangement, role: str, sample_rate: int, soundfont
     return out.reshape(-1, 2).mean(axis=1)
 
 
+def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.ndarray:
+    """The voice role sung (or rapped) by the formant singer, a random vowel and onset per note."""
+    from musictag.synthesis.voice import CONSONANTS, VOWELS, Syllable, synthesize_voice
+
+    rng = np.random.default_rng(seed)
+    rap = arrangement.vocal == "rap"
+    syllables = [Syllable(n.start, n.end, n.pitch, n.velocity, str(rng.choice(list(VOWELS))),
+                          str(rng.choice(CONSONANTS, p=(0.2, 0.3, 0.35, 0.15) if rap else (0.4, 0.2, 0.2, 0.2))))
+                 for n in arrangement.notes if n.role == "voice"]  # fmt: skip
+    return synthesize_voice(syllables, arrangement.duration, sample_rate, female=arrangement.singer == "female",
+                            vibrato=0.0 if rap else 0.1 + 0.3 * rng.random(), glide=0.015 if rap else 0.04,
+                            seed=seed)  # fmt: skip
+
+
 def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Mix the stems with the genre's production and normalise to -1 dBFS peak."""
+    """Mix the stems with the genre's production and master them to its loudness."""
     import pedalboard as pb
 
     settings = STYLES[genre].production
@@ -91,26 +107,47 @@ def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.
         if role == "comp" and settings.get("drive"):
             audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"]), pb.LowpassFilter(5500)])(
                 audio[None], sample_rate)[0] * 0.5  # fmt: skip
+        if role == "voice" and settings.get("drive"):  # a gritty, shouted voice in rock and metal
+            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"] / 2), pb.LowpassFilter(6000)])(
+                audio[None], sample_rate)[0] * 0.6  # fmt: skip
         mix += _GAINS[role] * audio
     chain = []
-    if settings.get("lofi"):
+    if rng.random() < settings.get("lofi", 0):
         chain += [pb.LowpassFilter(3800 + 800 * rng.random())]
         mix = mix + 0.004 * rng.standard_normal(len(mix)).astype(np.float32)  # tape hiss
     if settings.get("compress"):
         chain += [pb.Compressor(threshold_db=-20, ratio=3, attack_ms=10, release_ms=120)]
     reverb = settings.get("reverb", 0.2)
     chain += [pb.Reverb(room_size=0.3 + 0.6 * reverb, wet_level=0.35 * reverb, dry_level=1.0 - 0.3 * reverb)]
+    chain += [pb.HighShelfFilter(cutoff_frequency_hz=5000, gain_db=settings.get("air", 6) * rng.random())]
     mix = pb.Pedalboard(chain)(mix[None].astype(np.float32), sample_rate)[0]
-    peak = float(np.abs(mix).max())
-    return (mix * (0.89 / peak) if peak > 0 else mix).astype(np.float32)
+    return master(mix, settings.get("loudness", -14) + rng.uniform(-3, 3), sample_rate)
+
+
+def master(mix: np.ndarray, loudness: float, sample_rate: int, *, ceiling: float = 0.89) -> np.ndarray:
+    """Bring the mix to an RMS of ``loudness`` dBFS with its peaks limited to ``ceiling``, as mastering
+    does: commercial pop is loud and dense, classical recordings quiet and dynamic."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    rms = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
+    if rms == 0:
+        return mix.astype(np.float32)
+    mix = mix * (10 ** (loudness / 20) / rms)
+    # the gain each sample needs, held over 10 ms and then averaged over 5 ms: every sample
+    # gets at most the gain its own peak allows, and the gain moves smoothly
+    needed = np.minimum(1.0, ceiling / np.maximum(np.abs(mix), 1e-9))
+    window = max(1, round(0.005 * sample_rate))
+    gain = uniform_filter1d(minimum_filter1d(needed, 2 * window + 1), window)
+    return np.clip(mix * gain, -ceiling, ceiling).astype(np.float32)
 
 
 def render(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
            seed: int = 0) -> np.ndarray:  # fmt: skip
     """The finished mono clip: every role synthesised, mixed and produced."""
     soundfont = soundfont or default_soundfont()
-    stems = {role: render_role(arrangement, role, sample_rate, soundfont) for role in ROLES
-             if any(n.role == role for n in arrangement.notes)}  # fmt: skip
+    stems = {role: render_voice(arrangement, sample_rate, seed) if role == "voice" else
+             render_role(arrangement, role, sample_rate, soundfont)
+             for role in ROLES if any(n.role == role for n in arrangement.notes)}  # fmt: skip
     if not stems:
         return np.zeros(round(arrangement.duration * sample_rate), np.float32)
     return produce(stems, arrangement.genre, sample_rate, np.random.default_rng(seed))

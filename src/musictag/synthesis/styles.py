@@ -52,15 +52,18 @@ class Style:
     drums: list[dict[int, str]]  # alternative grooves: drum key -> 16-step pattern
     bass: str  # root8 | rootfifth | walking | octave | dub | pedal | syncopated | arpeggio
     comp: str  # strum | power | skank | stabs | arpeggio | sustain | comping | chops
-    # role -> General MIDI programs to draw from (drums: kits of bank 128); the voices (53 "oohs", 85
-    # "solo vox") stand in for the singer that most genres have
-    programs: dict[str, list[int]]
+    programs: dict[str, list[int]]  # role -> General MIDI programs to draw from (drums: kits of bank 128)
     scale: dict[str, str]  # "major" / "minor" key -> melody scale
     voicing: str = "triad"  # triad | seventh | power | ninth
     swing: float = 0.0  # 0 straight .. 1/3 triplet swing of off-beat eighths
     melody_density: float = 0.5  # chance of a note on each eighth
+    vocal: str = "sung"  # the genre's voice (sung | rap), sung by voice.py's formant singer ...
+    vocal_chance: float = 0.0  # ... in this share of clips whose prompt does not say
+    singers: tuple[str, ...] = ("male", "female")
     minor_moods: tuple[str, ...] = ("sad", "dark")
-    production: dict = field(default_factory=dict)  # reverb, drive (comp), lofi, compress
+    # reverb (0..1), drive (dB, guitars and voice), lofi (chance of a lo-fi filter and hiss), compress,
+    # loudness (the master's RMS in dBFS, ±3 dB), air (the most a mastering high shelf adds, dB)
+    production: dict = field(default_factory=dict)
 
 
 _ROCK_DRUMS = [{KICK: "x.....x.x.......", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
@@ -75,8 +78,9 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.....x.x.....x.", SNARE: "....x.......x...", HAT: "x..x.xx..x.xx..x"},
                {KICK: "x.......x.......", SNARE: "....x.......x...", RIDE: "x..x..x.x..x..x."}],
         bass="walking", comp="comping", voicing="seventh", swing=0.33, melody_density=0.45,
-        programs={"drums": [0, 8, 32], "bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25, 53, 85, 53]},
-        scale={"major": "blues", "minor": "blues"}, production={"reverb": 0.3},
+        programs={"drums": [0, 8, 32], "bass": [32, 33], "comp": [0, 27, 16], "lead": [22, 29, 25]},
+        scale={"major": "blues", "minor": "blues"}, production={"reverb": 0.3, "loudness": -17},
+        vocal_chance=0.7, singers=("male", "male", "female"),
     ),
     "classical": Style(
         tempo={"slow": (54, 70), "medium": (76, 96), "fast": (110, 140)},
@@ -84,7 +88,8 @@ STYLES: dict[str, Style] = {
                       ["i", "VI", "iv", "V"]],
         drums=[{}], bass="pedal", comp="arpeggio", voicing="triad", melody_density=0.6,
         programs={"drums": [48], "bass": [43, 42], "comp": [0, 48, 6, 49], "lead": [40, 73, 42, 71, 60]},
-        scale={"major": "major", "minor": "harmonic_minor"}, production={"reverb": 0.6},
+        scale={"major": "major", "minor": "harmonic_minor"},
+        production={"reverb": 0.6, "loudness": -24, "air": 0},
     ),
     "country": Style(
         tempo={"slow": (70, 84), "medium": (96, 112), "fast": (120, 150)},
@@ -92,8 +97,10 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.......", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", RIM: "..x...x...x...x.", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="rootfifth", comp="strum", voicing="triad", melody_density=0.55,
-        programs={"drums": [0, 8, 40], "bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27, 53, 85, 53]},
-        scale={"major": "pentatonic_major", "minor": "pentatonic_minor"}, production={"reverb": 0.25},
+        programs={"drums": [0, 8, 40], "bass": [32, 33], "comp": [25, 105, 27], "lead": [40, 26, 22, 27]},
+        scale={"major": "pentatonic_major", "minor": "pentatonic_minor"},
+        production={"reverb": 0.25, "loudness": -14},
+        vocal_chance=0.8, singers=("male", "male", "female"),
     ),
     "disco": Style(
         tempo={"slow": (108, 114), "medium": (116, 122), "fast": (124, 132)},
@@ -101,8 +108,10 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x...x...x...x...", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x.", OPEN_HAT: "..x...x...x...x."}],
         bass="octave", comp="stabs", voicing="seventh", melody_density=0.45,
-        programs={"drums": [0, 24, 8], "bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81, 53, 85, 54]},
-        scale={"major": "major", "minor": "dorian"}, production={"reverb": 0.3, "compress": True},
+        programs={"drums": [0, 24, 8], "bass": [33, 38, 36], "comp": [28, 48, 4], "lead": [61, 48, 81]},
+        scale={"major": "major", "minor": "dorian"},
+        production={"reverb": 0.3, "compress": True, "loudness": -14},
+        vocal_chance=0.7, singers=("female", "female", "male"),
     ),
     "hiphop": Style(
         tempo={"slow": (78, 86), "medium": (88, 96), "fast": (96, 102)},
@@ -110,9 +119,10 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x......x..x.....", SNARE: "....x.......x...", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x.x.......x..x..", SNARE: "....x.......x...", HAT: "xxxxxxxxxxxxxxxx"}],
         bass="syncopated", comp="chops", voicing="seventh", swing=0.2, melody_density=0.3,
-        programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73, 85, 53, 85]},
+        programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
-        production={"reverb": 0.15, "lofi": True, "compress": True},
+        production={"reverb": 0.15, "lofi": 0.3, "compress": True, "loudness": -13},
+        vocal="rap", vocal_chance=0.85, singers=("male", "male", "male", "female"),
     ),
     "jazz": Style(
         tempo={"slow": (70, 90), "medium": (120, 150), "fast": (170, 210)},
@@ -120,7 +130,8 @@ STYLES: dict[str, Style] = {
         drums=[{RIDE: "x..x..x.x..x..x.", PEDAL_HAT: "....x.......x...", KICK: "o..............."}],
         bass="walking", comp="comping", voicing="ninth", swing=0.33, melody_density=0.6,
         programs={"drums": [40, 32], "bass": [32], "comp": [0, 26, 11], "lead": [66, 59, 65, 11, 71]},
-        scale={"major": "mixolydian", "minor": "dorian"}, production={"reverb": 0.35},
+        scale={"major": "mixolydian", "minor": "dorian"}, production={"reverb": 0.35, "loudness": -19},
+        vocal_chance=0.3,
     ),
     "metal": Style(
         tempo={"slow": (70, 90), "medium": (110, 140), "fast": (160, 200)},
@@ -128,9 +139,10 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "xxxxxxxxxxxxxxxx", SNARE: "....x.......x...", CRASH: "x.......x......."},
                {KICK: "x.x.x.x.x.x.x.x.", SNARE: "..x...x...x...x.", RIDE: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="power", voicing="power", melody_density=0.7,
-        programs={"drums": [16, 0, 8], "bass": [34, 33], "comp": [30], "lead": [30, 29, 85]},
+        programs={"drums": [16, 0, 8], "bass": [34, 33], "comp": [30], "lead": [30, 29]},
         scale={"major": "harmonic_minor", "minor": "harmonic_minor"}, minor_moods=("sad", "dark", "intense", "happy"),
-        production={"reverb": 0.2, "drive": 24, "compress": True},
+        production={"reverb": 0.2, "drive": 24, "compress": True, "loudness": -14},
+        vocal_chance=0.6, singers=("male",),
     ),
     "pop": Style(
         tempo={"slow": (70, 84), "medium": (96, 112), "fast": (116, 128)},
@@ -138,8 +150,10 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "x.......x.x.....", SNARE: "....x.......x...", CLAP: "....x.......x...",
                 HAT: "x.x.x.x.x.x.x.x."}],
         bass="root8", comp="sustain", voicing="triad", melody_density=0.55,
-        programs={"drums": [0, 24, 25, 8], "bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 11, 53, 85, 53]},
-        scale={"major": "pentatonic_major", "minor": "minor"}, production={"reverb": 0.3, "compress": True},
+        programs={"drums": [0, 24, 25, 8], "bass": [38, 33], "comp": [89, 0, 25, 4], "lead": [80, 81, 11]},
+        scale={"major": "pentatonic_major", "minor": "minor"},
+        production={"reverb": 0.3, "compress": True, "loudness": -14},
+        vocal_chance=0.8,
     ),
     "reggae": Style(
         tempo={"slow": (66, 76), "medium": (78, 90), "fast": (92, 104)},
@@ -148,16 +162,18 @@ STYLES: dict[str, Style] = {
         drums=[{KICK: "........x.......", RIM: "........x.......", HAT: "x.x.x.x.x.x.x.x."},
                {KICK: "x...x...x...x...", SNARE: "........x.......", HAT: "..x...x...x...x."}],
         bass="dub", comp="skank", voicing="triad", swing=0.12, melody_density=0.3,
-        programs={"drums": [0, 8, 32], "bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16, 53, 85, 53]},
-        scale={"major": "major", "minor": "minor"}, production={"reverb": 0.4},
+        programs={"drums": [0, 8, 32], "bass": [33, 32], "comp": [28, 16, 27], "lead": [22, 61, 16]},
+        scale={"major": "major", "minor": "minor"}, production={"reverb": 0.4, "loudness": -17},
+        vocal_chance=0.75, singers=("male", "male", "female"),
     ),
     "rock": Style(
         tempo={"slow": (72, 88), "medium": (100, 124), "fast": (130, 160)},
         progressions=[["I5", "IV5", "V5", "IV5"], ["I5", "bVII5", "IV5", "I5"], ["i5", "bVI5", "bVII5", "i5"],
                       ["I5", "V5", "vi5", "IV5"]],
         drums=_ROCK_DRUMS, bass="root8", comp="power", voicing="power", melody_density=0.45,
-        programs={"drums": [0, 16, 8], "bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18, 53, 85, 85]},
+        programs={"drums": [0, 16, 8], "bass": [34, 33], "comp": [29, 30], "lead": [29, 30, 18]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
-        production={"reverb": 0.25, "drive": 12, "compress": True},
+        production={"reverb": 0.25, "drive": 12, "compress": True, "loudness": -14},
+        vocal_chance=0.7, singers=("male", "male", "female"),
     ),
 }  # fmt: skip

@@ -1,4 +1,4 @@
-"""What a genre description can say: instruments, playing, mood, tempo, era, setting, production.
+"""What a genre description can say: instruments, voices, playing, mood, tempo, era, setting, production.
 
 One entry per genre; a user adds a genre by adding an entry (or passing their own mapping to
 :func:`musictag.synthesis.prompts.write_prompts`). Tempo words and moods are shared with the
@@ -32,6 +32,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "eras": ["Delta", "Chicago", "1950s", "Texas", "juke-joint"],
         "settings": ["a smoky bar late at night", "a porch on a hot summer evening", "a riverboat",
                      "a back-road diner"],
+        "voices": ["a gravelly male voice", "a soulful singer", "a moaning vocal", "a raspy blues shouter"],
     },
     "classical": {
         "instruments": ["a string quartet", "a solo piano", "a full symphony orchestra", "a harpsichord",
@@ -42,6 +43,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["slow", "medium", "fast"],
         "eras": ["Baroque", "Romantic", "Classical-era", "Impressionist"],
         "settings": ["a grand concert hall", "a candlelit chapel", "a royal ballroom", "an intimate salon"],
+        "voices": [],
     },
     "country": {
         "instruments": ["twangy guitars", "an upbeat fiddle", "a pedal steel guitar", "a banjo", "an acoustic guitar",
@@ -52,6 +54,8 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["medium", "fast", "slow"],
         "eras": ["Nashville", "honky-tonk", "outlaw", "bluegrass-tinged", "1970s"],
         "settings": ["a barn dance", "a long drive down a dusty highway", "a small-town fair", "a campfire"],
+        "voices": ["a twangy male vocal", "a heartfelt female singer", "a warm baritone voice",
+                   "close vocal harmonies"],
     },
     "disco": {
         "instruments": ["four-on-the-floor drums", "a funky octave bass line", "lush strings", "a wah-wah guitar",
@@ -62,6 +66,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["medium", "fast"],
         "eras": ["1970s", "Studio 54-era", "Philly soul", "Euro"],
         "settings": ["a glittering dance floor", "a roller rink", "a Saturday night party", "a mirror-ball club"],
+        "voices": ["a soaring diva vocal", "a falsetto singer", "soulful backing vocals", "a sultry female voice"],
     },
     "hiphop": {
         "instruments": ["boom-bap drums", "a deep 808 bass", "a dusty vinyl sample", "a jazzy piano loop",
@@ -72,6 +77,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["slow", "medium"],
         "eras": ["golden-age", "1990s East Coast", "West Coast", "underground", "lo-fi"],
         "settings": ["a city street at night", "a basement cypher", "a block party", "a late-night car ride"],
+        "voices": ["a laid-back rap verse", "a rapid-fire MC", "a confident rapper", "rhymes delivered with swagger"],
     },
     "jazz": {
         "instruments": ["a walking upright bass", "a brushed drum kit", "a smoky tenor saxophone", "a muted trumpet",
@@ -82,6 +88,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["slow", "medium", "fast"],
         "eras": ["bebop", "cool", "1950s", "hard-bop", "big-band"],
         "settings": ["a dim jazz club", "a rainy evening cafe", "a hotel lounge", "a rooftop bar"],
+        "voices": ["a smoky female vocal", "a crooning singer", "a scatting singer", "a velvet-voiced crooner"],
     },
     "metal": {
         "instruments": ["heavily distorted guitars", "double-kick drums", "a chugging rhythm guitar",
@@ -93,6 +100,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["fast", "medium"],
         "eras": ["thrash", "1980s heavy", "doom", "power", "modern"],
         "settings": ["a packed arena", "a sweaty mosh pit", "a stormy battlefield", "an open-air festival"],
+        "voices": ["a screaming vocalist", "growled vocals", "a high-pitched wailing singer", "harsh shouted vocals"],
     },
     "pop": {
         "instruments": ["bright synths", "a catchy piano hook", "a punchy drum machine", "an acoustic guitar strum",
@@ -103,6 +111,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["medium", "fast"],
         "eras": ["1980s", "2000s", "synth-pop", "modern", "bubblegum"],
         "settings": ["a summer road trip", "a radio hit", "a sunny beach", "a teen movie montage"],
+        "voices": ["a catchy female vocal", "a breathy singer", "layered vocal harmonies", "a sweet pop voice"],
     },
     "reggae": {
         "instruments": ["an off-beat skank guitar", "a deep dub bass", "a one-drop drum beat", "a bubbling organ",
@@ -113,6 +122,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["slow", "medium"],
         "eras": ["roots", "1970s Kingston", "dub", "rocksteady"],
         "settings": ["a sunny beach", "a Caribbean street party", "a sound-system dance", "a hammock in the shade"],
+        "voices": ["a laid-back vocal", "a soulful singer", "call-and-response vocals", "a warm male voice"],
     },
     "rock": {
         "instruments": ["crunchy electric guitars", "a driving bass", "pounding drums", "an overdriven rhythm guitar",
@@ -123,6 +133,7 @@ GENRES: dict[str, dict[str, list[str]]] = {
         "tempos": ["medium", "fast"],
         "eras": ["1970s", "garage", "classic", "indie", "1990s alternative"],
         "settings": ["a stadium concert", "a garage rehearsal", "an open highway", "a college bar"],
+        "voices": ["a raspy male vocal", "a powerful singer", "gang vocals on the chorus", "a gritty voice"],
     },
 }  # fmt: skip
 
