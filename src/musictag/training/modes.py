@@ -3,7 +3,7 @@
 ``src_only`` trains on the synthetic source only; ``trg_only`` on the real target only;
 ``both`` on their union; ``TL`` keeps the source-trained network and fits a new head on the
 target (everything but the classifier frozen); ``FT`` fine-tunes the whole source-trained
-network on the target, the layers below the head at a tenth of the rate; ``DA`` is the
+network on the target, the layers below the head at half the rate; ``DA`` is the
 seed's supervised contrastive adaptation: siamese pairs whose anchor comes from the source
 or the target and whose partner is a real target clip of the same genre (half the time) or
 another, loss ``0.3 * cross-entropy + 0.7 * contrastive`` with margin 2 on the penultimate
@@ -49,7 +49,7 @@ def mode_settings(mode: str, settings, source_model: Path | None):
     if mode == "TL":
         return replace(settings, init=str(source_model), freeze=["backbone"])
     if mode == "FT":
-        return replace(settings, init=str(source_model), backbone_lr=settings.backbone_lr or settings.lr / 10)
+        return replace(settings, init=str(source_model), backbone_lr=settings.backbone_lr or settings.lr / 2)
     return settings
 
 
