@@ -95,7 +95,11 @@ def run_preview(args: argparse.Namespace) -> int:
         arrangement = compose(genre, prompt, args.seed, duration=10.0)
         audio = render(arrangement, sample_rate=22050, seed=args.seed)
         sf.write(out / f"{genre}.flac", audio, 22050)
-        title = f"{genre}: {arrangement.bpm:.0f} bpm, {arrangement.mode}, programs {arrangement.programs}"
+        voice = {"sung": f"{arrangement.singer} singer", "rap": f"{arrangement.singer} rapper"}.get(
+            arrangement.vocal, "instrumental"
+        )
+        programs = {role: p for role, p in arrangement.programs.items() if role != "voice"}
+        title = f"{genre}: {arrangement.bpm:.0f} bpm, {arrangement.mode}, {voice}, programs {programs}"
         spectrogram_png(audio, 22050, out / f"{genre}.png", title)
         print(f"{genre}: {prompt}")
     return 0
