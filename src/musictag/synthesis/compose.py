@@ -82,8 +82,9 @@ def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
     for words, role, program in INSTRUMENT_WORDS:
         if words in text and role not in chosen:
             chosen[role] = program
-    for role in ROLES[:-1]:
-        chosen.setdefault(role, rng.choice(style.programs.get(role, [0])))
+    for role in ROLES:
+        if role != "voice":  # sung by voice.py, not a SoundFont program
+            chosen.setdefault(role, rng.choice(style.programs.get(role, [0])))
     chosen["voice"] = 54  # General MIDI "synth voice", for the MIDI file only
     return chosen
 

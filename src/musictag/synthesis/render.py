@@ -4,10 +4,10 @@ The synthesizer is TinySoundFont (the ``tinysoundfont`` wheel, a SoundFont 2 pla
 FluidSynth) with a General MIDI bank: ``$MUSICTAG_SOUNDFONT``, else Debian's FluidR3_GM when
 installed (``apt-get install fluid-soundfont-gm``: real sampled instruments, 148 MB), else the
 small ``TimGM6mb.sf2`` that ships with ``pretty_midi``. The voice is the formant singer of
-:mod:`musictag.synthesis.voice`, its syllables drawn from the clip's seed. Each role is rendered on its own so that
-production can treat it apart (amp distortion on rock and metal guitars and voices, a lo-fi
-filter for some hip-hop); the mix then gets compression, reverb and a high shelf (``pedalboard``),
-and is mastered to the genre's loudness under a limiter.
+:mod:`musictag.synthesis.voice`, its syllables drawn from the clip's seed. Each role is
+rendered on its own so that production can treat it apart (amp distortion on rock and metal
+guitars and voices, a lo-fi filter for some hip-hop); the mix then gets compression, reverb
+and a high shelf (``pedalboard``), and is mastered to the genre's loudness under a limiter.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from musictag.synthesis.compose import ROLES, Arrangement
 from musictag.synthesis.styles import STYLES
 
 _GAINS = {"drums": 1.0, "bass": 0.9, "comp": 0.7, "lead": 0.8, "voice": 0.9}
+# the roles a style's ``drive`` distorts: (share of the drive, cabinet low-pass Hz, level after);
+# the voice gets half, for a gritty, shouted rock and metal singer
+_AMP = {"comp": (1.0, 5500, 0.5), "voice": (0.5, 6000, 0.6)}
 DEBIAN_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
@@ -104,12 +107,10 @@ def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.
     settings = STYLES[genre].production
     mix = np.zeros_like(next(iter(stems.values())))
     for role, audio in stems.items():
-        if role == "comp" and settings.get("drive"):
-            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"]), pb.LowpassFilter(5500)])(
-                audio[None], sample_rate)[0] * 0.5  # fmt: skip
-        if role == "voice" and settings.get("drive"):  # a gritty, shouted voice in rock and metal
-            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"] / 2), pb.LowpassFilter(6000)])(
-                audio[None], sample_rate)[0] * 0.6  # fmt: skip
+        if role in _AMP and settings.get("drive"):
+            share, cutoff, level = _AMP[role]
+            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"] * share), pb.LowpassFilter(cutoff)])(
+                audio[None], sample_rate)[0] * level  # fmt: skip
         mix += _GAINS[role] * audio
     chain = []
     if rng.random() < settings.get("lofi", 0):
