@@ -1,6 +1,7 @@
 """The six synthetic-to-real modes and the one-command experiment, on tiny synthesised data."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,8 @@ def test_target_overrides_apply_to_the_modes_trained_on_the_target_alone(tmp_pat
         chosen = mode_settings(mode, settings, tmp_path)
         assert (chosen.crops_per_track, chosen.epochs) == (6, 3)
     assert mode_settings("both", settings, None).crops_per_track == 1
-    assert mode_settings("FT", settings, tmp_path).init == str(tmp_path)
+    ft = mode_settings("FT", settings, tmp_path)
+    assert ft.init == str(tmp_path) and ft.backbone_lr == settings.lr / 2  # the layers below the head at half the rate
+    assert mode_settings("FT", replace(settings, backbone_lr=1e-5), tmp_path).backbone_lr == 1e-5  # unless set
     with pytest.raises(ParameterError, match="unknown neural.target settings: crops"):
         NeuralSettings(architecture="musicnn", target={"crops": 2})
