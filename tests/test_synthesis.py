@@ -48,6 +48,12 @@ def test_prompt_decides_sung_rapped_or_instrumental():
     vocal, sung, lead = voice("country", "A heartfelt country song with a twangy male vocal over a banjo.")
     assert vocal == "sung" and len(sung) > 4 and not lead  # the singer carries the melody
     assert min(n.pitch for n in sung) >= 45 and max(n.pitch for n in sung) <= 84
+    # a lead the prompt names answers the singer: voice in the first half of each 4-bar phrase, lead in the second
+    clip = compose("blues", "A slow blues with a soulful singer and a wailing harmonica in the lead.", 0)
+    bar = 4 * 60 / clip.bpm
+    halves = {role: {int(round(n.start / bar * 8) / 8 // 2 % 2) for n in clip.notes if n.role == role}
+              for role in ("voice", "lead")}  # fmt: skip
+    assert clip.vocal == "sung" and clip.programs["lead"] == 22 and halves == {"voice": {0}, "lead": {1}}
     vocal, rap, _ = voice("hiphop", "A dark hiphop track with a rapid-fire MC over boom-bap drums.")
     starts = np.array([n.start for n in rap])
     assert vocal == "rap" and np.median(np.diff(starts)) < 0.25  # syllables on sixteenths

@@ -77,6 +77,12 @@ def _words(prompt: str, table: dict[str, list[str]]) -> str | None:
     return None
 
 
+def _named_roles(prompt: str) -> set[str]:
+    """The roles whose instrument the prompt names."""
+    text = prompt.lower()
+    return {role for words, role, _ in INSTRUMENT_WORDS if words in text}
+
+
 def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
     text, chosen = prompt.lower(), {}
     for words, role, program in INSTRUMENT_WORDS:
@@ -192,8 +198,11 @@ def _comp(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int]) -
 
 
 def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]], rng: random.Random,
-            *, role: str = "lead", low: int = 60) -> None:  # fmt: skip
+            *, role: str = "lead", low: int = 60, answer: str | None = None) -> None:  # fmt: skip
+    """A melody for ``role`` from ``low`` up; with ``answer``, that role plays the second half of every
+    four-bar phrase an octave near middle C (call and response)."""
     scale = SCALES[style.scale[mode]]
+    answer_shift = 12 * round((60 - low) / 12)
     pitches = [low + (key - low) % 12 + o * 12 + s for o in (0, 1) for s in scale]
     rhythm = [k / 2 for k in range(8) if rng.random() < style.melody_density] or [0.0]
     index = rng.randrange(len(pitches) // 3, len(pitches) // 3 * 2)
@@ -208,7 +217,9 @@ def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int,
                 if near:
                     index = min(near, key=lambda i: abs(i - index))
             length = (rhythm[n + 1] if n + 1 < len(rhythm) else 4) - beat
-            w.note(role, pitches[index], bar * 4 + beat, max(0.25, length * 0.9), 88 if beat % 1 == 0 else 78)
+            answering = answer is not None and bar % 4 >= 2
+            player, pitch = (answer, pitches[index] + answer_shift) if answering else (role, pitches[index])
+            w.note(player, pitch, bar * 4 + beat, max(0.25, length * 0.9), 88 if beat % 1 == 0 else 78)
 
 
 def _rap(w: _Writer, n_bars: int, low: int, rng: random.Random) -> None:
@@ -271,8 +282,10 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Ar
             absolute = start_bar + bar
             _drums(writer, groove, bar, absolute % 4 == 0, absolute % 4 == 3 and rng.random() < 0.5)
     female = arrangement.singer == "female"
-    if arrangement.vocal == "sung":  # the singer takes the melody, in their range
-        _melody(writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48)
+    if arrangement.vocal == "sung":  # the singer takes the melody, in their range; a lead the prompt names answers
+        answer = "lead" if "lead" in _named_roles(prompt) else None
+        _melody(writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48,
+                answer=answer)  # fmt: skip
     else:
         _melody(writer, style, mode, arrangement.key, chords, rng)
     if arrangement.vocal == "rap":
