@@ -86,3 +86,26 @@ def test_build_model_errors():
         build_model("transformer9000")
     with pytest.raises(ParameterError, match="bad settings"):
         build_model("musicnn", n_layers=3)
+
+
+def test_musicnn_input_norm_hides_level_or_equalisation():
+    torch.manual_seed(0)
+    x = torch.randn(2, 60, 96)
+    level, tilt = torch.full((96,), 1.5), torch.linspace(-2.0, 2.0, 96)  # louder; brighter
+    outputs = {}
+    for norm in ("none", "level", "band"):
+        torch.manual_seed(1)
+        model = MusiCNN(n_classes=4, input_norm=norm).eval()
+        _randomise_batchnorm(model)
+        with torch.no_grad():
+            outputs[norm] = [model(x + change) for change in (torch.zeros(96), level, tilt)]
+    plain, louder, brighter = outputs["none"]
+    assert not torch.allclose(plain, louder, atol=1e-3) and not torch.allclose(plain, brighter, atol=1e-3)
+    plain, louder, brighter = outputs["level"]
+    torch.testing.assert_close(louder, plain, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(plain, brighter, atol=1e-3)
+    plain, louder, brighter = outputs["band"]
+    torch.testing.assert_close(louder, plain, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(brighter, plain, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ParameterError, match="input_norm"):
+        MusiCNN(input_norm="cmvn")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from musictag.errors import ParameterError
 from musictag.models.conv_max import BandedConvMax
 
 #: tf.compat.v1.layers.batch_normalization's default epsilon.
@@ -67,6 +68,11 @@ class MusiCNN(nn.Module):
         Width of the penultimate dense layer.
     dropout : float
         Dropout before both dense layers (training only).
+    input_norm : {"none", "level", "band"}
+        Per-patch normalisation before the input batch norm: ``level`` subtracts the patch's
+        mean log-mel value (its loudness), ``band`` each band's mean over time (its long-term
+        spectrum, like cepstral mean normalisation). Both hide recording-chain differences
+        (level, equalisation) from the network; the original musicnn uses neither.
     """
 
     def __init__(
@@ -80,8 +86,12 @@ class MusiCNN(nn.Module):
         backend_units: int = 200,
         dropout: float = 0.5,
         bn_eps: float = TF_BN_EPS,
+        input_norm: str = "none",
     ):
         super().__init__()
+        if input_norm not in ("none", "level", "band"):
+            raise ParameterError(f"input_norm must be none, level or band, not {input_norm!r}")
+        self.input_norm = input_norm
         self.input_bn = nn.BatchNorm2d(1, eps=bn_eps)
         # The input batch norm's scale and shift (two numbers, loaded from checkpoints) stay fixed in
         # training: their gradient needs the gradient of the front-end convolutions with respect to
@@ -119,6 +129,8 @@ class MusiCNN(nn.Module):
         ``mean_pool`` and ``max_pool`` ``(B, 753)``, ``timbral``/``temporal``
         ``(B, T, C)`` and the mid-end maps ``cnn1``..``cnn3`` ``(B, T, 64)``.
         """
+        if self.input_norm != "none":
+            x = x - x.mean(dim=(1, 2) if self.input_norm == "level" else 1, keepdim=True)
         x = self.input_bn(x.unsqueeze(1))  # (B, 1, T, F)
         padded = F.pad(x, (0, 0, 3, 3))  # 'same' in time only: frequency is pooled away
         timbral = [block.forward_max(padded) for block in self.timbral]  # (B, C, T)
