@@ -67,6 +67,7 @@ def test_gtzan_artist_folds_with_groups(gtzan_root, tmp_path):
     (lists / "f2_evaluate_groups.txt").write_text("".join(f"{r}\t{a}\n" for r, _, a in evaluate))
     data = open_dataset(f"gtzan:{gtzan_root}?split=artist3&fold=2&lists={lists}")
     assert Counter(i.split for i in data.items) == {"train": 20, "test": 20}
+    assert data.name == f"gtzan:{gtzan_root.name} (artist3 fold 2)"
     by_group = {}
     for item in data.items:
         by_group.setdefault(item.group, set()).add(item.split)
@@ -89,7 +90,7 @@ def test_stratified_random_split_is_seeded_and_balanced(gtzan_root):
 
 def test_stratified_group_kfold(gtzan_root):
     data = open_dataset(str(gtzan_root))  # kind guessed from the clip names
-    assert data.name == "gtzan:none" and all(i.split is None for i in data.items)
+    assert data.name == f"gtzan:{gtzan_root.name}" and all(i.split is None for i in data.items)
     grouped = [i.__class__(i.id, i.path, i.labels, None, f"{i.labels[0]}-{int(i.id[-1]) // 2}") for i in data.items]
     folds = stratified_group_kfold(grouped, 2, seed=0)
     for group in {i.group for i in grouped}:

@@ -64,4 +64,4 @@ def load_manifest(path: str | Path) -> Dataset:
         items.append(Item(id=row["path"], path=audio, labels=labels, split=split,
                           group=(row.get("group") or "").strip() or None))  # fmt: skip
     task = "multi-label" if any(len(item.labels) != 1 for item in items) else "single-label"
-    return Dataset(f"manifest:{path.name}", task, sorted(vocabulary), items, problems)
+    return Dataset(f"manifest:{path.parent.name}/{path.name}", task, sorted(vocabulary), items, problems)

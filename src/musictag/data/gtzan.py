@@ -119,7 +119,8 @@ def load_gtzan(
         for cid in listed
         if cid in clips
     ]
-    dataset = Dataset(f"gtzan:{split}", "single-label", list(GENRES), items, problems)
+    scheme = {"none": "", "artist3": f" (artist3 fold {fold})"}.get(split, f" ({split})")
+    dataset = Dataset(f"gtzan:{root.name}{scheme}", "single-label", list(GENRES), items, problems)
     if split == "random":
         dataset = dataset.with_splits(stratified_split(items, fractions, seed=seed))
     return dataset
