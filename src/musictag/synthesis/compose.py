@@ -200,7 +200,7 @@ def _comp(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int]) -
 def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]], rng: random.Random,
             *, role: str = "lead", low: int = 60, answer: str | None = None) -> None:  # fmt: skip
     """A melody for ``role`` from ``low`` up; with ``answer``, that role plays the second half of every
-    four-bar phrase an octave near middle C (call and response)."""
+    four-bar phrase, moved by whole octaves to start near middle C (call and response)."""
     scale = SCALES[style.scale[mode]]
     answer_shift = 12 * round((60 - low) / 12)
     pitches = [low + (key - low) % 12 + o * 12 + s for o in (0, 1) for s in scale]
