@@ -11,7 +11,7 @@ from musictag.cli.main import main
 from musictag.data import open_dataset
 from musictag.models.folder import load_model_folder
 from musictag.synthesis.generate import synthesize
-from musictag.training.modes import MODES
+from musictag.training.modes import MODES, contrastive_loss
 
 pytest.importorskip("tinysoundfont")
 
@@ -108,3 +108,15 @@ def test_target_overrides_apply_to_the_modes_trained_on_the_target_alone(tmp_pat
     assert mode_settings("FT", replace(settings, backbone_lr=1e-5), tmp_path).backbone_lr == 1e-5  # unless set
     with pytest.raises(ParameterError, match="unknown neural.target settings: crops"):
         NeuralSettings(architecture="musicnn", target={"crops": 2})
+
+
+def test_contrastive_loss_pulls_same_genre_and_pushes_others_to_the_margin():
+    east, west, north = torch.tensor([[3.0, 0.0]]), torch.tensor([[-0.5, 0.0]]), torch.tensor([[0.0, 7.0]])
+    same, other = torch.ones(1), torch.zeros(1)
+    assert contrastive_loss(east, 10 * east, same).item() == pytest.approx(0.0, abs=1e-6)  # same direction
+    assert contrastive_loss(east, west, other).item() == pytest.approx(0.0, abs=1e-6)  # a diameter apart: margin
+    assert contrastive_loss(east, west, same).item() == pytest.approx(4.0)  # squared diameter
+    assert contrastive_loss(east, north, other).item() == pytest.approx((2 - 2**0.5) ** 2)
+    # the scale of the features does not matter, only their directions
+    a, b, labels = torch.randn(8, 64), torch.randn(8, 64), (torch.arange(8) % 2).float()
+    torch.testing.assert_close(contrastive_loss(30 * a, b, labels), contrastive_loss(a, 0.1 * b, labels))
