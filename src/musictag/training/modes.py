@@ -79,7 +79,7 @@ def contrastive_loss(anchor: torch.Tensor, partner: torch.Tensor, same: torch.Te
     """Mean contrastive loss of embedding pairs (rows), ``same`` 1 where the pair shares a genre.
 
     Embeddings are scaled to unit length first, so the margin of 2 is the sphere's diameter: on raw
-    batch-normalised 64-d features, same-genre distances start near 2 * 64 and the pull term
+    batch-normalised 64-d features, squared same-genre distances start near 2 * 64 and the pull term
     drowns the classification loss, collapsing the embedding (5-fold gtzan_mini fold 1: DA 0.25
     on raw features, 0.50 on unit-length ones).
     """
