@@ -36,6 +36,11 @@ def test_arrangement_is_reproducible_and_follows_the_prompt():
     assert [i.name for i in midi.instruments] == ["bass", "comp", "lead", "drums", "voice"]
     assert midi.instruments[3].is_drum
     assert first.programs["drums"] in STYLES["metal"].programs["drums"]  # a drum kit of the style
+    # the instrument the prompt names first wins its role; a specific phrase beats the word inside it
+    for order, lead in (("a wailing harmonica and a slide guitar", 22), ("a slide guitar and a wailing harmonica", 25)):
+        assert compose("blues", f"An instrumental blues with {order}.", 0).programs["lead"] == lead
+    pad = compose("pop", "A pop song with a warm synth pad, a synth bass and a bright synth.", 0).programs
+    assert (pad["comp"], pad["bass"], pad["lead"]) == (89, 38, 81)
     brushed = compose("jazz", "A mellow jazz tune with a brushed drum kit and a muted trumpet.", 2)
     assert brushed.programs["drums"] == 40 and to_midi(brushed).instruments[3].program == 40  # GM's brush kit
 

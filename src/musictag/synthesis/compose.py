@@ -77,17 +77,20 @@ def _words(prompt: str, table: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _named_roles(prompt: str) -> set[str]:
-    """The roles whose instrument the prompt names."""
-    text = prompt.lower()
-    return {role for words, role, _ in INSTRUMENT_WORDS if words in text}
+def _named_programs(prompt: str) -> dict[str, int]:
+    """The program of each role whose instrument the prompt names: the instrument named first wins
+    ("a harmonica and a slide guitar": the harmonica leads); where two entries match at one place,
+    the more specific one, listed first in ``INSTRUMENT_WORDS`` ("synth pad" before "synth")."""
+    text, chosen = prompt.lower(), {}
+    matches = sorted((text.find(words), order, role, program)
+                     for order, (words, role, program) in enumerate(INSTRUMENT_WORDS) if words in text)  # fmt: skip
+    for _, _, role, program in matches:
+        chosen.setdefault(role, program)
+    return chosen
 
 
 def _programs(prompt: str, style: Style, rng: random.Random) -> dict[str, int]:
-    text, chosen = prompt.lower(), {}
-    for words, role, program in INSTRUMENT_WORDS:
-        if words in text and role not in chosen:
-            chosen[role] = program
+    chosen = _named_programs(prompt)
     for role in ROLES:
         if role != "voice":  # sung by voice.py, not a SoundFont program
             chosen.setdefault(role, rng.choice(style.programs.get(role, [0])))
@@ -283,7 +286,7 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Ar
             _drums(writer, groove, bar, absolute % 4 == 0, absolute % 4 == 3 and rng.random() < 0.5)
     female = arrangement.singer == "female"
     if arrangement.vocal == "sung":  # the singer takes the melody, in their range; a lead the prompt names answers
-        answer = "lead" if "lead" in _named_roles(prompt) else None
+        answer = "lead" if "lead" in _named_programs(prompt) else None
         _melody(writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48,
                 answer=answer)  # fmt: skip
     else:

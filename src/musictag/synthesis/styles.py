@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 # General MIDI drum keys
 KICK, RIM, SNARE, CLAP, HAT, PEDAL_HAT, OPEN_HAT, CRASH, RIDE = 36, 37, 38, 39, 42, 44, 46, 49, 51
 
-# words in a prompt -> (role, General MIDI program); the first match per role wins
+# words in a prompt -> (role, General MIDI program); per role, the instrument the prompt names first wins,
+# so a specific phrase comes before the words inside it ("synth bass" before "bass")
 INSTRUMENT_WORDS: list[tuple[str, str, int]] = [
     ("slide guitar", "lead", 25), ("resonator", "comp", 25), ("harmonica", "lead", 22), ("melodica", "lead", 22),
     ("distorted guitar", "comp", 30), ("seven-string", "comp", 30), ("palm-muted", "comp", 30),
