@@ -65,6 +65,7 @@ def test_prompt_decides_sung_rapped_or_instrumental():
     for genre in ("hiphop", "pop", "metal"):
         assert all(voice(genre, f"An upbeat instrumental {genre} tune.", seed)[0] == "" for seed in range(5))
     assert all(voice("classical", "A calm classical piece for strings.", seed)[0] == "" for seed in range(5))
+    assert all(voice("pop", "A pop song with a sing-along melody.", seed)[0] == "sung" for seed in range(20))
 
 
 def test_swing_delays_off_beat_eighths():

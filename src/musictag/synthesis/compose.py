@@ -20,7 +20,7 @@ from musictag.synthesis.vocabulary import MOODS, TEMPOS
 ROLES = ("bass", "comp", "lead", "drums", "voice")  # "voice": the formant singer of voice.py
 _DEGREES = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
 _RAP = re.compile(r"\b(rap|rapped|rapping|rapper|rappers|mc|rhymes)\b")
-_SUNG = re.compile(r"\b(vocals?|vocalists?|voices?|singers?|sung|singing|sings|scatting|crooning|crooner)\b")
+_SUNG = re.compile(r"\b(vocals?|vocalists?|voices?|singers?|sung|singing|sings|sing-along|scatting|crooning|crooner)\b")
 _NUMERAL = re.compile(r"^(b|#)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(maj7|7|5)?$")
 
 
