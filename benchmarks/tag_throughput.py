@@ -25,7 +25,7 @@ import torch
 from musictag import Tagger
 from musictag.audio.discover import find_audio
 from musictag.audio.stream import load
-from musictag.inference.patches import iter_patches
+from musictag.features.patches import iter_patches
 
 
 def peak_rss_mb() -> float:

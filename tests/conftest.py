@@ -11,9 +11,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from musictag.features.mel import MUSICNN
-from musictag.models import build_model
-from musictag.models.folder import ModelConfig, save_model_folder
+from musictag.features.config import MUSICNN
+from musictag.models.config import ModelConfig
+from musictag.models.model_folder import save_model_folder
+from musictag.models.zoo import build_model
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TINY_MUSICNN = {"n_classes": 5, "timbral_filters": 6, "temporal_filters": 3, "midend_filters": 8, "backend_units": 16}

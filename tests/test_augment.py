@@ -3,7 +3,8 @@
 import torch
 
 from musictag.features.presets import FRONTENDS
-from musictag.training.augment import AugmentSettings, augment, from_power, mixup, to_power
+from musictag.training.augment import augment, from_power, mixup, to_power
+from musictag.training.settings import AugmentSettings
 
 
 def _crops(config, seed=0):

@@ -5,7 +5,8 @@ import torch
 from musictag.audio.stream import load
 from musictag.errors import MusictagError, WeightsNotFoundError
 from musictag.inference.tagger import Tagger
-from musictag.models import MusiCNN, MusicnnVGG
+from musictag.models.musicnn import MusiCNN
+from musictag.models.vgg import MusicnnVGG
 from musictag.pretrained.catalog import PRETRAINED, parse_experiment_result
 from musictag.pretrained.convert import convert, musicnn_mapping, vgg_mapping
 from musictag.pretrained.store import ensure_weights

@@ -7,7 +7,8 @@ from musictag.cli.main import main
 from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.features.handcrafted import describe
-from musictag.training.classical import ClassicalSettings, cross_validate_classical
+from musictag.training.classical import cross_validate_classical
+from musictag.training.settings import ClassicalSettings
 
 from conftest import tone
 

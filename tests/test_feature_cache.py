@@ -13,7 +13,8 @@ import torch
 from musictag.audio.stream import load
 from musictag.cli.main import main
 from musictag.features.cache import FeatureCache, content_hash
-from musictag.features.mel import MUSICNN, LogMel
+from musictag.features.config import MUSICNN
+from musictag.features.mel import LogMel
 from musictag.features.presets import FRONTENDS, frontend_from
 
 from conftest import music_like

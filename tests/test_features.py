@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
-from musictag.features.mel import MUSICNN, FrontendConfig, LogMel, hz_to_mel, mel_filterbank, mel_to_hz
+from musictag.features.config import MUSICNN, FrontendConfig
+from musictag.features.mel import LogMel, hz_to_mel, mel_filterbank, mel_to_hz
 from musictag.features.stream import stream_logmel
 
 from conftest import music_like

@@ -61,7 +61,7 @@ def test_prompts_command_asks_the_endpoint_in_batches_retries_validates_and_cach
     url, handler = endpoint
     monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MUSICTAG_LLM_API_KEY", "secret")
-    monkeypatch.setattr("musictag.cli.synth.ChatClient", partial(ChatClient, backoff=0.01))
+    monkeypatch.setattr("musictag.synthesis.llm.ChatClient", partial(ChatClient, backoff=0.01))
     out = tmp_path / "prompts.jsonl"
     argv = ["synth", "prompts", "--genres", "jazz,metal", "--per-genre", "25", "--out", str(out),
             "--base-url", url, "--model", "tiny-llm", "--batch-size", "10"]  # fmt: skip
@@ -96,7 +96,7 @@ def test_endpoint_that_keeps_failing_is_one_error_after_bounded_retries(endpoint
 
 
 def test_unreachable_endpoint_is_a_one_line_error_on_the_command_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("musictag.cli.synth.ChatClient", partial(ChatClient, retries=1, backoff=0.01))
+    monkeypatch.setattr("musictag.synthesis.llm.ChatClient", partial(ChatClient, retries=1, backoff=0.01))
     monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path))
     argv = ["synth", "prompts", "--genres", "jazz", "--per-genre", "3", "--out", str(tmp_path / "p.jsonl"),
             "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]  # fmt: skip

@@ -3,8 +3,10 @@ import torch
 from torch.nn import functional as F
 
 from musictag.errors import ParameterError
-from musictag.models import MusiCNN, MusicnnVGG, build_model
-from musictag.models.conv_max import BandedConvMax
+from musictag.models.banded_conv import BandedConvMax
+from musictag.models.musicnn import MusiCNN
+from musictag.models.vgg import MusicnnVGG
+from musictag.models.zoo import build_model
 
 
 def _randomise_batchnorm(model: torch.nn.Module) -> None:

@@ -9,9 +9,11 @@ import torch
 
 from musictag.cli.main import main
 from musictag.data import open_dataset
-from musictag.models.folder import load_model_folder
+from musictag.models.model_folder import load_model_folder
+from musictag.synthesis.backends import ProceduralBackend
 from musictag.synthesis.generate import synthesize
-from musictag.training.modes import MODES, contrastive_loss
+from musictag.training.recipe import MODES
+from musictag.training.task import contrastive_loss
 
 pytest.importorskip("tinysoundfont")
 
@@ -24,10 +26,10 @@ def domains(tmp_path_factory):
     root = tmp_path_factory.mktemp("domains")
     source = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a {g} song", "seed": n} for g in ("metal", "reggae")
               for n in range(4)]  # fmt: skip
-    synthesize(source, root / "source", duration=3.5, sample_rate=16000, workers=2)
+    synthesize(source, root / "source", backend=ProceduralBackend(workers=2), duration=3.5, sample_rate=16000)
     target = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a slow {g} song", "seed": 100 + n} for g in ("metal", "reggae")
               for n in range(4)]  # fmt: skip
-    synthesize(target, root / "target", duration=3.5, sample_rate=16000, workers=2)
+    synthesize(target, root / "target", backend=ProceduralBackend(workers=2), duration=3.5, sample_rate=16000)
     (root / "target" / "manifest.csv").unlink()  # the target is a plain folder per label
     for clip in (root / "target").rglob("*.mid"):
         clip.unlink()
@@ -96,7 +98,7 @@ def test_train_command_runs_one_mode_and_trains_the_source_model_it_needs(domain
 def test_target_overrides_apply_to_the_modes_trained_on_the_target_alone(tmp_path):
     from musictag.errors import ParameterError
     from musictag.training.modes import mode_settings
-    from musictag.training.neural import NeuralSettings
+    from musictag.training.settings import NeuralSettings
 
     settings = NeuralSettings(architecture="musicnn", epochs=3, crops_per_track=1, target={"crops_per_track": 6})
     for mode in ("trg_only", "TL", "FT"):

@@ -6,6 +6,7 @@ import soundfile as sf
 
 from musictag.cli.main import main
 from musictag.data import open_dataset
+from musictag.synthesis.backends import MusicGenBackend
 from musictag.synthesis.generate import synthesize
 from musictag.synthesis.musicgen import MusicGen
 
@@ -48,8 +49,8 @@ def test_clips_have_the_asked_length_and_rate(tiny_musicgen):
 def test_musicgen_backend_writes_clips_and_a_manifest(tiny_musicgen, tmp_path):
     records = [{"id": f"r{n}", "genre": g, "prompt": f"a lively {g} song", "seed": n}
                for n, g in enumerate(("rock", "jazz", "rock"))]  # fmt: skip
-    report = synthesize(records, tmp_path, backend="musicgen", duration=0.5, sample_rate=16000, musicgen=tiny_musicgen,
-                        batch_size=2)  # fmt: skip
+    report = synthesize(records, tmp_path, backend=MusicGenBackend(tiny_musicgen, batch_size=2), duration=0.5,
+                        sample_rate=16000)  # fmt: skip
     assert report.made == 3 and not report.failed
     data = open_dataset(str(tmp_path / "manifest.csv"))
     assert len(data) == 3 and sf.info(data.items[0].path).samplerate == 16000

@@ -14,8 +14,9 @@ from musictag import Tagger
 from musictag.cli.main import main
 from musictag.data import open_dataset
 from musictag.errors import ParameterError
-from musictag.models.folder import load_model_folder
-from musictag.training.neural import NeuralSettings, plan_model, train_neural
+from musictag.models.model_folder import load_model_folder
+from musictag.training.neural import plan_model, train_neural
+from musictag.training.settings import NeuralSettings
 
 from conftest import noise, tone, write_annotations
 

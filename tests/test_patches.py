@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
-from musictag.inference.patches import iter_patches
+from musictag.features.patches import iter_patches
 
 
 @pytest.mark.parametrize("total", [187, 188, 400, 1000])

@@ -6,6 +6,7 @@ import soundfile as sf
 
 from musictag.cli.main import main
 from musictag.data import open_dataset
+from musictag.synthesis.backends import ProceduralBackend
 from musictag.synthesis.compose import chord_pitches, compose, to_midi
 from musictag.synthesis.generate import synthesize
 from musictag.synthesis.styles import STYLES
@@ -82,7 +83,7 @@ def clips(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     records = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a lively {g} tune", "seed": 10 * n + i}
                for i, g in enumerate(("rock", "reggae")) for n in range(2)]  # fmt: skip
-    report = synthesize(records, out, duration=3.0, sample_rate=16000, workers=2)
+    report = synthesize(records, out, backend=ProceduralBackend(workers=2), duration=3.0, sample_rate=16000)
     return out, records, report
 
 

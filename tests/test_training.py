@@ -12,9 +12,15 @@ from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.metrics import classification_metrics, tagging_metrics
 from musictag.evaluation.report import write_report
-from musictag.training.crossval import cross_validate_transfer
-from musictag.training.recipe import load_recipe
-from musictag.training.transfer import TransferSettings, fit_head, head_scores, track_embeddings, train_transfer
+from musictag.training.recipe import Recipe
+from musictag.training.settings import TransferSettings
+from musictag.training.transfer import (
+    cross_validate_transfer,
+    fit_head,
+    head_scores,
+    track_embeddings,
+    train_transfer,
+)
 
 from conftest import noise, tone
 
@@ -105,14 +111,15 @@ def test_report_files(tmp_path):
 def test_recipe_overrides(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("kind: transfer\ndata: x\ntransfer:\n  hop: 3\n")
-    loaded = load_recipe(recipe, ["transfer.hop=1.5", "transfer.layers=[penultimate]", "folds=5"])
-    assert loaded["transfer"] == {"hop": 1.5, "layers": ["penultimate"]} and loaded["folds"] == 5
-    assert loaded["name"] == "r"
+    loaded = Recipe.load(recipe, ["transfer.hop=1.5", "transfer.layers=[penultimate]", "folds=5"])
+    assert loaded.values["transfer"] == {"hop": 1.5, "layers": ["penultimate"]} and loaded.folds == 5
+    assert (loaded.settings.hop, loaded.settings.layers) == (1.5, ["penultimate"])
+    assert loaded.name == "r"
     with pytest.raises(ParameterError, match="key=value"):
-        load_recipe(recipe, ["novalue"])
+        Recipe.load(recipe, ["novalue"])
     (tmp_path / "bad.yaml").write_text("data: x\n")
     with pytest.raises(ParameterError, match="needs 'kind'"):
-        load_recipe(tmp_path / "bad.yaml")
+        Recipe.load(tmp_path / "bad.yaml")
 
 
 def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, capsys):

@@ -6,8 +6,9 @@ import torch
 
 from musictag import Tagger
 from musictag.features.presets import FRONTENDS
-from musictag.models import ARCHITECTURES, build_model
-from musictag.models.folder import ModelConfig, load_model_folder, save_model_folder
+from musictag.models.config import ModelConfig
+from musictag.models.model_folder import load_model_folder, save_model_folder
+from musictag.models.zoo import ARCHITECTURES, build_model
 
 from conftest import tone
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from musictag.audio.stream import AudioStream
-from musictag.data import open_dataset
-from musictag.data.download import ARCHIVES, download_dataset
-from musictag.errors import failure_line
-from musictag.utils.progress import progress
+from musictag.data.download import ARCHIVES
 
 _SHOWN_PROBLEMS = 10
 
@@ -32,6 +28,10 @@ def add_parser(commands) -> None:
 
 
 def _unreadable(items, quiet: bool) -> list[str]:
+    from musictag.audio.stream import AudioStream
+    from musictag.errors import failure_line
+    from musictag.utils.progress import progress
+
     problems = []
     with progress(len(items), quiet=quiet, desc="checking") as bar:
         for item in items:
@@ -45,6 +45,8 @@ def _unreadable(items, quiet: bool) -> list[str]:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from musictag.data import open_dataset
+
     dataset = open_dataset(args.spec)
     summary = dataset.summary()
     if args.check:
@@ -76,6 +78,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
+    from musictag.data.download import download_dataset
+
     path = download_dataset(args.name, args.dest, quiet=args.quiet)
     print(f"{args.name} is ready; use it as: {args.name}:{path}")
     return 0

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from musictag.cli.tag import add_model_options, files_and_tagger, run_files
-from musictag.inference.results import FileError
-from musictag.inference.tagger import LAYERS
-from musictag.utils.atomic import atomic_path
+from musictag.models.config import LAYERS
 
 
 def add_parser(commands) -> None:
@@ -24,6 +20,11 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from musictag.inference.results import FileError
+    from musictag.utils.atomic import atomic_path
+
     files, tagger = files_and_tagger(args)
     rows, paths, file_index, starts = [], [], [], []
     failed = False

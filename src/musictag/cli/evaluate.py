@@ -6,13 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from musictag.data import open_dataset
-from musictag.errors import ParameterError
-from musictag.evaluation.report import write_report
-from musictag.evaluation.tagger import evaluate_items
-from musictag.inference.tagger import Tagger
-from musictag.utils.atomic import atomic_open
-
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("evaluate", help="evaluate a model on a data set split")
@@ -30,6 +23,13 @@ def add_parser(commands) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from musictag.data import open_dataset
+    from musictag.errors import ParameterError
+    from musictag.evaluation.metrics import headline
+    from musictag.evaluation.report import write_report
+    from musictag.evaluation.scoring import evaluate_items
+    from musictag.inference.tagger import Tagger
+
     dataset = open_dataset(args.data)
     items = dataset.items if args.split == "all" else dataset.subset(args.split)
     if not items:
@@ -39,12 +39,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics["model"], metrics["data"], metrics["split"] = str(args.model), args.data, args.split
     out = Path(args.output) if args.output else Path(args.model) / f"eval-{args.split}"
     write_report(metrics, out, title=f"{tagger.name} on {args.data} ({args.split})")
-    name = "accuracy" if metrics["task"] == "single-label" else "roc_auc"
-    print(f"{tagger.name}: {name} {metrics[name]:.4f} on {metrics['n']} items -> {out}")
+    name, value = headline(metrics)
+    print(f"{tagger.name}: {name} {value:.4f} on {metrics['n']} items -> {out}")
     return 0
 
 
 def _row(folder: Path) -> dict:
+    from musictag.errors import ParameterError
+
     if (folder / "cv.json").is_file():
         cv = json.loads((folder / "cv.json").read_text())
         stats = cv["summary"]
@@ -59,6 +61,8 @@ def _row(folder: Path) -> dict:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from musictag.utils.atomic import atomic_open
+
     rows = [_row(Path(run)) for run in args.runs]
     columns = list(dict.fromkeys(k for row in rows for k in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from musictag.data import open_dataset
-from musictag.features.cache import FeatureCache
-from musictag.features.presets import FRONTENDS, frontend_from
-from musictag.utils.progress import report
+from musictag.features.presets import FRONTENDS
 
 
 def add_parser(commands) -> None:
@@ -25,6 +22,11 @@ def add_parser(commands) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
+    from musictag.data import open_dataset
+    from musictag.features.cache import FeatureCache
+    from musictag.features.presets import frontend_from
+    from musictag.utils.progress import report
+
     dataset = open_dataset(args.spec)
     cache = FeatureCache(args.cache, frontend_from(args.frontend))
     result = cache.extract([item.path for item in dataset.items], workers=args.workers, quiet=args.quiet)

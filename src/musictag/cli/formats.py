@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from musictag.inference.results import FileError, TagResult
+if TYPE_CHECKING:
+    from musictag.inference.results import FileError, TagResult
 
 FORMATS = ("table", "csv", "json", "jsonl")
 CSV_COLUMNS = ("path", "duration", "model", "start", "end", "tag", "score", "error")

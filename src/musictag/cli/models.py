@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from musictag.models.folder import ModelConfig, is_model_folder
 from musictag.pretrained.catalog import PRETRAINED
-from musictag.pretrained.store import ensure_weights
-from musictag.utils.paths import cache_dir
 
 
 def add_parser(commands) -> None:
@@ -26,6 +23,10 @@ def add_parser(commands) -> None:
 
 
 def _published(name: str) -> dict:
+    from musictag.models.config import ModelConfig
+    from musictag.models.model_folder import is_model_folder
+    from musictag.utils.paths import cache_dir
+
     folder = cache_dir() / "models" / name
     if not is_model_folder(folder):
         return {}
@@ -62,6 +63,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
+    from musictag.pretrained.store import ensure_weights
+
     names = list(PRETRAINED) if args.name == "all" else [args.name]
     for name in names:
         print(f"{name}: {ensure_weights(name, weights=args.weights)}")

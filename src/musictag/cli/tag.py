@@ -6,22 +6,20 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from musictag.audio.discover import find_audio
-from musictag.cli.formats import FORMATS, ResultWriter
-from musictag.errors import MusictagError
-from musictag.inference.results import FileError
-from musictag.inference.tagger import Tagger
-from musictag.utils.atomic import atomic_open
-from musictag.utils.progress import progress, report
+from musictag.cli.formats import FORMATS
+from musictag.pretrained.catalog import PRETRAINED
+
+if TYPE_CHECKING:
+    from musictag.inference.tagger import Tagger
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs a tagging model over files."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    parser.add_argument(
-        "--model", default="mtt-musicnn", help="mtt-musicnn (default), msd-musicnn, mtt-vgg, msd-vgg, or a model folder"
-    )
+    parser.add_argument("--model", default="mtt-musicnn",
+                        help=f"{', '.join(PRETRAINED)}, or a model folder (default mtt-musicnn)")  # fmt: skip
     parser.add_argument(
         "--weights", metavar="DIR", help="pretrained weights offline: musicnn wheel, unpacked wheel or cache"
     )
@@ -45,6 +43,9 @@ def add_parser(commands) -> None:
 
 def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> Iterator:
     """Pass ``results`` through with a progress bar, reporting each failure on one line."""
+    from musictag.inference.results import FileError
+    from musictag.utils.progress import progress, report
+
     failures = 0
     with progress(len(files), quiet=args.quiet) as bar:
         for result in results:
@@ -59,6 +60,10 @@ def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> 
 
 def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
     """The files named on the command line (folders expanded) and the model to run on them."""
+    from musictag.audio.discover import find_audio
+    from musictag.errors import MusictagError
+    from musictag.inference.tagger import Tagger
+
     files = find_audio(args.paths, recursive=args.recursive)
     if not files:
         raise MusictagError("no audio files found")
@@ -66,6 +71,10 @@ def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from musictag.cli.formats import ResultWriter
+    from musictag.inference.results import FileError
+    from musictag.utils.atomic import atomic_open
+
     files, tagger = files_and_tagger(args)
     failed = False
     with contextlib.ExitStack() as stack:

@@ -101,3 +101,17 @@ def fold_splits(folds: list[int], fold: int, *, valid_fold: int | None = None) -
     k = max(folds) + 1
     valid_fold = (fold + 1) % k if valid_fold is None else valid_fold
     return [SPLITS[2] if f == fold else SPLITS[1] if f == valid_fold else SPLITS[0] for f in folds]
+
+
+def kfold_assignment(items: list[Item], k: int, *, task: str, seed: int = 0) -> list[int]:
+    """Fold index per item for k-fold cross-validation: stratified and group-aware for single-label
+    data (:func:`stratified_group_kfold`), group-aware for multi-label data (:func:`group_kfold`)."""
+    kfold = stratified_group_kfold if task == "single-label" else group_kfold
+    return kfold(items, k, seed=seed)
+
+
+def kfold_pairs(items: list[Item], k: int, *, task: str, seed: int = 0) -> list[tuple[list[Item], list[Item]]]:
+    """The (train, test) items of each of the ``k`` folds of :func:`kfold_assignment`."""
+    assignment = kfold_assignment(items, k, task=task, seed=seed)
+    return [([i for i, f in zip(items, assignment, strict=True) if f != fold],
+             [i for i, f in zip(items, assignment, strict=True) if f == fold]) for fold in range(k)]  # fmt: skip

@@ -56,3 +56,9 @@ def tagging_metrics(targets: np.ndarray, scores: np.ndarray, labels: list[str]) 
 def headline(metrics: dict) -> tuple[str, float]:
     """The number a comparison sorts by: accuracy or macro ROC-AUC."""
     return ("accuracy", metrics["accuracy"]) if metrics["task"] == "single-label" else ("roc_auc", metrics["roc_auc"])
+
+
+def task_metrics(task: str, targets: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict:
+    """:func:`classification_metrics` for single-label data, :func:`tagging_metrics` for multi-label."""
+    evaluate = classification_metrics if task == "single-label" else tagging_metrics
+    return evaluate(targets, scores, labels)

@@ -1,13 +1,12 @@
-"""Write evaluation reports: JSON, Markdown and confusion-matrix pictures."""
+"""Write evaluation reports: JSON, Markdown and a confusion-matrix picture."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import numpy as np
-
-from musictag.utils.atomic import atomic_open, atomic_path
+from musictag.plots import confusion_png
+from musictag.utils.atomic import atomic_open
 
 
 def markdown(metrics: dict, *, title: str) -> str:
@@ -26,36 +25,6 @@ def markdown(metrics: dict, *, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def confusion_png(metrics: dict, path: Path) -> None:
-    """Counts and row-normalised confusion matrices side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    counts = np.array(metrics["confusion"], dtype=float)
-    normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    labels = metrics["labels"]
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * len(labels), 2 + 0.5 * len(labels)))
-    for ax, matrix, title, fmt in (
-        (axes[0], counts, "counts", "{:.0f}"),
-        (axes[1], normalised, "normalised", "{:.2f}"),
-    ):
-        ax.imshow(matrix, cmap="Blues")
-        ax.set_title(title)
-        ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
-        ax.set_yticks(range(len(labels)), labels)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        for (i, j), value in np.ndenumerate(matrix):
-            color = "white" if value > matrix.max() / 2 else "black"
-            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7, color=color)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-
-
 def write_report(metrics: dict, folder: str | Path, *, title: str) -> Path:
     """``metrics.json``, ``report.md`` and, for classifiers, ``confusion.png`` in ``folder``."""
     folder = Path(folder)
@@ -64,5 +33,5 @@ def write_report(metrics: dict, folder: str | Path, *, title: str) -> Path:
     with atomic_open(folder / "report.md") as handle:
         handle.write(markdown(metrics, title=title))
     if metrics["task"] == "single-label":
-        confusion_png(metrics, folder / "confusion.png")
+        confusion_png(metrics["confusion"], metrics["labels"], folder / "confusion.png")
     return folder

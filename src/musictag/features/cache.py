@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,9 @@ import xxhash
 
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
-from musictag.features.mel import FrontendConfig, LogMel
+from musictag.features.config import FrontendConfig
+from musictag.features.mel import LogMel
+from musictag.features.patches import random_crop
 from musictag.features.stream import stream_logmel
 from musictag.utils.atomic import atomic_open, atomic_path
 from musictag.utils.memory import keep_freed_memory
@@ -42,15 +44,6 @@ def content_hash(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def random_crop(features: np.ndarray, frames: int, pick: Callable[[int], int]) -> np.ndarray:
-    """A ``frames``-long float32 crop of ``(frames, n_mels)`` features starting at ``pick(n_starts)``;
-    a track shorter than the crop is repeated to fill it (as the tagger pads short clips)."""
-    if len(features) < frames:
-        return np.resize(np.asarray(features, dtype=np.float32), (frames, features.shape[1]))
-    start = pick(len(features) - frames + 1)
-    return np.asarray(features[start : start + frames], dtype=np.float32)
 
 
 def config_key(config: FrontendConfig) -> str:

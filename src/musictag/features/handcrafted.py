@@ -11,7 +11,8 @@ import numpy as np
 from scipy.fft import dct
 
 from musictag.errors import ParameterError
-from musictag.features.mel import FrontendConfig, mel_filterbank
+from musictag.features.config import FrontendConfig
+from musictag.features.mel import mel_filterbank
 
 GROUPS = ("mfcc", "chroma", "centroid", "bandwidth", "contrast", "rolloff", "zcr", "rms", "tempo")
 N_FFT, HOP = 2048, 512

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from musictag.errors import ParameterError
-from musictag.features.mel import MUSICNN, FrontendConfig
+from musictag.features.config import MUSICNN, FrontendConfig
 
 FRONTENDS: dict[str, FrontendConfig] = {
     # musicnn and the synthetic-data study: 16 kHz, 512/256, 96 mels, log10(1 + 10000 x)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,23 +13,12 @@ import torch
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import LogMel
+from musictag.features.patches import iter_patches
 from musictag.features.stream import stream_logmel
-from musictag.inference.patches import iter_patches
 from musictag.inference.results import EmbedResult, FileError, TagResult
-from musictag.models.folder import is_model_folder, load_model_folder
-from musictag.pretrained.catalog import PRETRAINED
-from musictag.pretrained.store import ensure_weights
-
-LAYERS = ("penultimate", "mean_pool", "max_pool", "taggram", "embedding")
-
-
-def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
-    """A pretrained model's name or a model folder's path -> the model folder."""
-    if str(model) in PRETRAINED:
-        return ensure_weights(str(model), weights=weights)
-    if is_model_folder(model):
-        return Path(model)
-    raise ParameterError(f"unknown model {str(model)!r}: use one of {', '.join(PRETRAINED)} or a model folder")
+from musictag.models.config import LAYERS, ModelConfig
+from musictag.models.model_folder import activate, load_model_folder
+from musictag.pretrained.store import resolve_model
 
 
 class _FileState:
@@ -73,9 +62,24 @@ class Tagger:
         batch_size: int = 4,
         device: str = "cpu",
     ):
+        self._setup(*load_model_folder(resolve_model(model, weights=weights)), hop=hop, batch_size=batch_size,
+                    device=device)
+
+    @classmethod
+    def from_model(cls, module: torch.nn.Module, config: ModelConfig, *, hop: float | None = None, batch_size: int = 4,
+                   device: str = "cpu") -> Tagger:  # fmt: skip
+        """A tagger for a model already in memory (e.g. a backbone being trained on), no folder needed."""
+        tagger = cls.__new__(cls)
+        tagger._setup(module.eval(), config, hop=hop, batch_size=batch_size, device=device)
+        return tagger
+
+    def _setup(self, module: torch.nn.Module, config: ModelConfig, *, hop: float | None, batch_size: int,
+               device: str) -> None:  # fmt: skip
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
-        self.module, self.config = load_model_folder(resolve_model(model, weights=weights))
+        if hop is not None and not 0 < hop < math.inf:  # also refuses nan
+            raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
+        self.module, self.config = module, config
         self.device = torch.device(device)
         self.module.to(self.device)
         self.frontend = LogMel(self.config.frontend_config())
@@ -83,8 +87,6 @@ class Tagger:
         fe = self.frontend.config
         self.patch_frames = self.config.patch_frames
         self.frame_seconds = fe.hop_length / fe.sample_rate
-        if hop is not None and hop <= 0:
-            raise ParameterError(f"hop must be positive, got {hop}")
         hop = self.config.patch_hop if hop is None else hop  # a model trained with overlapping patches
         self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
 
@@ -153,7 +155,7 @@ class Tagger:
             return {layer: features[layer].float().cpu().numpy() for layer in layers}
 
     def _activate(self, logits: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(logits, -1) if self.config.activation == "softmax" else torch.sigmoid(logits)
+        return activate(logits, self.config.activation)
 
     def _run_batches(self, pending: list, layers: tuple[str, ...], *, flush: bool = False) -> list:
         """Run the pending patches in batches of exactly ``batch_size`` (the remainder too when

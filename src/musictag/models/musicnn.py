@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from musictag.errors import ParameterError
-from musictag.models.conv_max import BandedConvMax
+from musictag.models.banded_conv import BandedConvMax
 
 #: tf.compat.v1.layers.batch_normalization's default epsilon.
 TF_BN_EPS = 1e-3
@@ -37,7 +37,7 @@ class _ConvReluBN(nn.Module):
         taken right after the convolution: of the conv output for channels whose batch-norm
         scale is positive, of its negation (via negated filters) for the others. This skips
         ReLU and batch norm on the full maps, which cost a third of the model's time; the
-        convolution itself runs as :class:`~musictag.models.conv_max.BandedConvMax`.
+        convolution itself runs as :class:`~musictag.models.banded_conv.BandedConvMax`.
         """
         if self.training:
             return self(x).amax(-1)

@@ -2,7 +2,7 @@
 
 Lookup order for a model's weights:
 
-1. the converted cache: ``<cache>/models/<name>/`` (a model folder, see :mod:`musictag.models.folder`);
+1. the converted cache: ``<cache>/models/<name>/`` (a model folder, see :mod:`musictag.models.model_folder`);
 2. ``weights`` (argument, ``--weights``) or ``$MUSICTAG_WEIGHTS``: a folder of converted
    weights, an unpacked musicnn wheel, a folder holding the checkpoint folders, or the
    wheel file itself;
@@ -22,9 +22,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from musictag.errors import WeightsNotFoundError
-from musictag.features.mel import MUSICNN
-from musictag.models.folder import ModelConfig, is_model_folder, save_model_folder
+from musictag.errors import ParameterError, WeightsNotFoundError
+from musictag.features.config import MUSICNN
+from musictag.models.config import ModelConfig
+from musictag.models.model_folder import is_model_folder, save_model_folder
 from musictag.pretrained.catalog import (
     PRETRAINED,
     WHEEL_NAME,
@@ -177,3 +178,12 @@ def ensure_weights(name: str, *, weights: str | os.PathLike | None = None) -> Pa
         except (zipfile.BadZipFile, KeyError):
             raise WeightsNotFoundError(f"{path}: not a musicnn wheel with checkpoint {spec.checkpoint}") from None
         return convert_checkpoint(folder, spec, cached)
+
+
+def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
+    """A pretrained model's name or a model folder's path -> the model folder."""
+    if str(model) in PRETRAINED:
+        return ensure_weights(str(model), weights=weights)
+    if is_model_folder(model):
+        return Path(model)
+    raise ParameterError(f"unknown model {str(model)!r}: use one of {', '.join(PRETRAINED)} or a model folder")

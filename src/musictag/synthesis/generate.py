@@ -1,31 +1,27 @@
 """Turn a prompts file into audio clips and a manifest that is itself a musictag data set.
 
 Clips are written atomically as ``<out>/<genre>/<id>.flac`` (with the ``.mid`` beside them for
-the procedural backend); a rerun skips clips that exist, so an interrupted run resumes.
-The manifest (``<out>/manifest.csv``: path, labels, prompt, seed, backend, duration,
-sample_rate) lists every clip that exists, and opens with ``open_dataset``.
+the procedural backend). The manifest (``<out>/manifest.csv``: path, labels, prompt, seed,
+backend, duration, sample_rate and the backend's settings, e.g. the SoundFont) lists every clip
+of the run and opens with ``open_dataset``. A rerun makes only the clips that are missing or were
+made with other settings (another prompt, seed, backend, duration, rate or SoundFont), so an
+interrupted run resumes and a changed one never keeps stale clips.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
 from musictag.errors import ParameterError
-from musictag.utils.atomic import atomic_open, atomic_path
+from musictag.synthesis.backends import ClipJob, MusicGenBackend, ProceduralBackend
+from musictag.utils.atomic import atomic_open
 from musictag.utils.progress import progress
 
-BACKENDS = ("procedural", "musicgen")
-MANIFEST_COLUMNS = ("path", "labels", "prompt", "seed", "backend", "duration", "sample_rate")
+MANIFEST_COLUMNS = ("path", "labels", "prompt", "seed", "backend", "duration", "sample_rate", "settings")
 
 
 @dataclass
@@ -40,118 +36,100 @@ def clip_path(out: Path, record: dict) -> Path:
     return out / record["genre"] / f"{record.get('id') or record['seed']}.flac"
 
 
-def _procedural_job(job: tuple[dict, str, float, int]) -> str | None:
-    """Compose, write the MIDI, render and write one clip (runs in a worker)."""
-    from musictag.synthesis.compose import compose, to_midi
-    from musictag.synthesis.render import render
+def _settings_text(settings: dict) -> str:
+    return ";".join(f"{key}={value}" for key, value in sorted(settings.items()))
 
-    record, target, duration, sample_rate = job
+
+def _row(out: Path, record: dict, backend: str, duration: float, sample_rate: int, settings: str) -> dict:
+    """A clip's manifest row, as strings (the form the manifest is read back in)."""
+    return {"path": clip_path(out, record).relative_to(out).as_posix(), "labels": record["genre"],
+            "prompt": record["prompt"], "seed": str(record.get("seed", 0)), "backend": backend,
+            "duration": str(duration), "sample_rate": str(sample_rate), "settings": settings}  # fmt: skip
+
+
+def _recorded_rows(out: Path) -> dict[str, dict]:
+    """The rows of an earlier run's manifest, by clip path (none when there is no readable manifest)."""
     try:
-        seed = int(record.get("seed", 0))
-        arrangement = compose(record["genre"], record["prompt"], seed, duration=duration)
-        audio = render(arrangement, sample_rate=sample_rate, seed=seed)
-        target = Path(target)
-        with atomic_path(target.with_suffix(".mid")) as tmp:
-            to_midi(arrangement).write(str(tmp))
-        with atomic_path(target) as tmp:
-            sf.write(tmp, audio, sample_rate, format="FLAC")
-        return None
-    except Exception as exc:  # one bad prompt must not stop the run
-        return f"{record.get('id', record.get('prompt', '?'))}: {exc}"
+        with open(out / "manifest.csv", newline="", encoding="utf-8") as handle:
+            return {row["path"]: row for row in csv.DictReader(handle) if "path" in row}
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return {}
 
 
-def synthesize(records: list[dict], out: str | os.PathLike, *, backend: str = "procedural", duration: float = 10.0,
-               sample_rate: int = 22050, workers: int = 1, quiet: bool = True, musicgen=None,
-               batch_size: int = 8) -> SynthReport:  # fmt: skip
-    """Make every clip of ``records`` not made yet, then (re)write the manifest.
+def synthesize(records: list[dict], out: str | os.PathLike, *,
+               backend: ProceduralBackend | MusicGenBackend | None = None, duration: float = 10.0,
+               sample_rate: int = 22050, quiet: bool = True) -> SynthReport:  # fmt: skip
+    """Make every clip of ``records`` that is not made yet with these settings, then write the manifest.
 
-    ``backend='musicgen'`` needs ``musicgen``: a :class:`~musictag.synthesis.musicgen.MusicGen`
-    (batches of ``batch_size`` prompts, in this process: the GPU is the parallelism).
+    ``backend`` defaults to :class:`ProceduralBackend` in one process.
     """
-    if backend not in BACKENDS:
-        raise ParameterError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if duration <= 0 or workers < 1:
-        raise ParameterError("duration must be positive and workers at least 1")
+    if not duration > 0 or not sample_rate > 0:
+        raise ParameterError(f"duration and sample rate must be positive, got {duration} and {sample_rate}")
+    backend = backend or ProceduralBackend()
     out = Path(out)
+    settings = _settings_text(backend.settings())
+    recorded = _recorded_rows(out)
     report = SynthReport()
-    jobs = []
+    jobs, rows = [], []
     for record in records:
-        target = clip_path(out, record)
-        if target.exists():
+        row = _row(out, record, backend.name, duration, sample_rate, settings)
+        rows.append(row)
+        if clip_path(out, record).exists() and recorded.get(row["path"]) == row:
             report.skipped += 1
         else:
-            jobs.append((record, str(target), duration, sample_rate))
+            jobs.append(ClipJob(record, str(clip_path(out, record)), duration, sample_rate))
     start = time.perf_counter()
-    with contextlib.ExitStack() as stack, progress(len(jobs), quiet=quiet, unit="clip", desc="synth") as bar:
-        if backend == "musicgen":
-            if musicgen is None:
-                raise ParameterError("the musicgen backend needs a model (--model DIR|HUB-ID)")
-            results = _musicgen_jobs(musicgen, jobs, batch_size)
-        elif workers == 1 or len(jobs) <= 1:
-            results = map(_procedural_job, jobs)
-        else:
-            context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
-            results = pool.map(_procedural_job, jobs, chunksize=4)
-        for error in results:
+    failed = set()
+    with progress(len(jobs), quiet=quiet, unit="clip", desc="synth") as bar:
+        for job, error in zip(jobs, backend.run(jobs), strict=True):
             if error:
                 report.failed.append(error)
+                failed.add(job.target)
             else:
                 report.made += 1
             bar.update(1)
     report.seconds = time.perf_counter() - start
-    write_manifest(records, out, backend=backend, duration=duration, sample_rate=sample_rate)
+    made = [row for row in rows if str(out / row["path"]) not in failed and (out / row["path"]).exists()]
+    write_manifest(made, out)
     return report
 
 
-def _musicgen_jobs(musicgen, jobs: list[tuple[dict, str, float, int]], batch_size: int):
-    """Generate and write clips batch by batch; yield one result (None or an error line) per clip."""
-    for first in range(0, len(jobs), batch_size):
-        batch = jobs[first : first + batch_size]
-        _, _, duration, sample_rate = batch[0]
-        try:
-            clips = musicgen.generate([record["prompt"] for record, *_ in batch], duration=duration,
-                                      sample_rate=sample_rate, seed=int(batch[0][0].get("seed", 0)))  # fmt: skip
-        except Exception as exc:  # a failed batch is reported clip by clip; the next batch goes on
-            yield from (f"{record.get('id', '?')}: {exc}" for record, *_ in batch)
-            continue
-        for (_, target, _, _), clip in zip(batch, clips, strict=True):
-            with atomic_path(Path(target)) as tmp:
-                sf.write(tmp, clip, sample_rate, format="FLAC")
-            yield None
+def write_manifest(rows: list[dict], out: Path) -> Path:
+    with atomic_open(out / "manifest.csv", newline="") as handle:
+        writer = csv.DictWriter(handle, MANIFEST_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out / "manifest.csv"
 
 
-def write_manifest(records: list[dict], out: Path, *, backend: str, duration: float, sample_rate: int) -> Path:
-    target = out / "manifest.csv"
-    with atomic_open(target, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(MANIFEST_COLUMNS)
-        for record in records:
-            clip = clip_path(out, record)
-            if clip.exists():
-                writer.writerow([clip.relative_to(out).as_posix(), record["genre"], record["prompt"],
-                                 record.get("seed", 0), backend, duration, sample_rate])  # fmt: skip
-    return target
-
-
-def spectrogram_png(audio: np.ndarray, sample_rate: int, path: Path, title: str) -> None:
-    """A log-mel spectrogram picture of a clip (for ``musictag synth preview``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def preview(genres: list[str], out: str | os.PathLike, *, seed: int = 0, duration: float = 10.0,
+            sample_rate: int = 22050) -> list[tuple[str, str]]:  # fmt: skip
+    """One procedural clip per genre (``<genre>.flac``, made as ``synth audio`` makes clips) and its
+    spectrogram (``<genre>.png``) titled with what was composed; returns (genre, prompt) pairs."""
+    import pretty_midi
     import torch
 
-    from musictag.features.mel import FrontendConfig, LogMel
+    from musictag.features.config import FrontendConfig
+    from musictag.features.mel import LogMel
+    from musictag.plots import spectrogram_png
+    from musictag.synthesis.backends import render_clip
+    from musictag.synthesis.prompts import generate_prompts
 
+    out = Path(out)
     mel = LogMel(FrontendConfig(sample_rate=sample_rate, n_fft=2048, hop_length=512, n_mels=128, compression="db"))
-    with torch.inference_mode():
-        image = mel(torch.from_numpy(audio)).numpy().T
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=image.max() - 80,
-              extent=(0, len(audio) / sample_rate, 0, 128))  # fmt: skip
-    ax.set(title=title, xlabel="seconds", ylabel="mel band")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
+    shown = []
+    for genre in genres:
+        record = {"genre": genre, "prompt": generate_prompts(genre, 1, seed=seed)[0], "seed": seed}
+        audio, arrangement = render_clip(record, duration=duration, sample_rate=sample_rate,
+                                         target=out / f"{genre}.flac")  # fmt: skip
+        voice = {"sung": f"{arrangement.singer} singer", "rap": f"{arrangement.singer} rapper"}.get(
+            arrangement.vocal, "instrumental"
+        )
+        pitched = {role: p for role, p in arrangement.programs.items() if role not in ("voice", "drums")}
+        instruments = ", ".join(f"{role} {pretty_midi.program_to_instrument_name(p)}" for role, p in pitched.items())
+        with torch.inference_mode():
+            image = mel(torch.from_numpy(audio)).numpy().T
+        title = f"{genre}: {arrangement.bpm:.0f} bpm, {arrangement.mode}, {voice}\n{instruments}"
+        spectrogram_png(image, len(audio) / sample_rate, out / f"{genre}.png", title=title)
+        shown.append((genre, record["prompt"]))
+    return shown

@@ -9,40 +9,10 @@ masks time and frequency stripes; mixup blends pairs of examples and their targe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from musictag.features.mel import FrontendConfig
-
-
-@dataclass
-class AugmentSettings:
-    """What to apply to each training crop (every field off by default).
-
-    ``gain_db``: random gain in ``[-gain_db, gain_db]`` dB. ``eq_db``: a random equaliser, a
-    spectral tilt plus one bell, each up to ``eq_db`` dB (recording chains and mixes differ
-    from one source to the next). ``noise_snr_db``: ``[low, high]``
-    signal-to-noise ratio range of added noise, applied with probability ``noise_prob``.
-    ``shift``: roll by up to this fraction of the crop. ``time_masks`` x ``time_mask``
-    frames and ``freq_masks`` x ``freq_mask`` bands (SpecAugment, widths up to the given size).
-    ``mixup``: Beta(alpha, alpha) mixing of example pairs (0 = off).
-    """
-
-    gain_db: float = 0.0
-    eq_db: float = 0.0
-    noise_snr_db: list[float] | None = None
-    noise_prob: float = 0.5
-    shift: float = 0.0
-    time_masks: int = 0
-    time_mask: int = 0
-    freq_masks: int = 0
-    freq_mask: int = 0
-    mixup: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
+from musictag.features.config import FrontendConfig
+from musictag.training.settings import AugmentSettings
 
 
 def to_power(features: torch.Tensor, config: FrontendConfig) -> torch.Tensor:

@@ -7,8 +7,6 @@ is not supported yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -18,22 +16,13 @@ from sklearn.svm import SVC
 
 from musictag.audio.stream import load
 from musictag.data.dataset import Dataset, Item
-from musictag.data.splits import stratified_group_kfold
+from musictag.data.splits import kfold_assignment
 from musictag.errors import MusictagError, ParameterError
 from musictag.evaluation.metrics import classification_metrics
-from musictag.features.handcrafted import GROUPS, describe
+from musictag.features.handcrafted import describe
 from musictag.training.crossval import cv_result
+from musictag.training.settings import ClassicalSettings
 from musictag.utils.progress import progress, report
-
-
-@dataclass
-class ClassicalSettings:
-    classifier: str = "svm"  # svm or logreg
-    features: list[str] = field(default_factory=lambda: list(GROUPS))  # audioconcept's SVM_FEATURES_FILTER
-    Cs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0])
-    gammas: list = field(default_factory=lambda: ["scale", 0.01, 0.001])
-    inner_folds: int = 5
-    sample_rate: int = 22050
 
 
 def track_descriptors(items: list[Item], settings: ClassicalSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
@@ -70,7 +59,7 @@ def cross_validate_classical(dataset: Dataset, settings: ClassicalSettings, *, f
         raise ParameterError("classical pipelines are for single-label data")
     descriptors = track_descriptors(dataset.items, settings)
     items = [item for item in dataset.items if item.id in descriptors]
-    assignment = np.array(stratified_group_kfold(items, folds, seed=seed))
+    assignment = np.array(kfold_assignment(items, folds, task=dataset.task, seed=seed))
     x, y = np.stack([descriptors[item.id] for item in items]), dataset.targets(items)
     per_fold = []
     for fold in range(folds):

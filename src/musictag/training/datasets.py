@@ -1,14 +1,18 @@
-"""Torch data sets over the feature cache: random crops for training, whole tracks for evaluation."""
+"""Torch data sets over the feature cache (random crops for training, whole tracks for validation,
+siamese pairs for DA) and the loaders a training run reads them through."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-from musictag.data.dataset import Item
-from musictag.features.cache import FeatureCache, random_crop
-from musictag.inference.patches import iter_patches
+from musictag.data.dataset import Dataset, Item
+from musictag.errors import ParameterError
+from musictag.features.cache import FeatureCache
+from musictag.features.patches import iter_patches, random_crop
+from musictag.training.settings import NeuralSettings
 from musictag.utils.progress import report
 
 
@@ -72,3 +76,54 @@ def collate_tracks(batch: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torc
     patches, targets = zip(*batch, strict=True)
     counts = torch.tensor([len(p) for p in patches])
     return torch.cat(patches), counts, torch.stack(targets)
+
+
+class PairSet(TorchDataset):
+    """Siamese pairs: every anchor crop with a real target partner of the same class half the time."""
+
+    def __init__(self, anchors: CropSet, partners: CropSet):
+        self.anchors, self.partners = anchors, partners
+        targets = np.asarray(partners.targets)
+        self.by_class = {int(c): np.flatnonzero(targets == c) for c in np.unique(targets)}
+        self.others = {c: np.flatnonzero(targets != c) for c in self.by_class}
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+    def __getitem__(self, index: int):
+        x, y = self.anchors[index]
+        cls = int(y)
+        same = torch.rand(()) < 0.5 and cls in self.by_class
+        pool = self.by_class[cls] if same else self.others.get(cls, np.arange(len(self.partners.arrays)))
+        partner = int(pool[int(torch.randint(0, len(pool), ()).item())])
+        xp, yp = self.partners[partner]  # crop index < n tracks: that track
+        return x, y, xp, yp
+
+
+def training_loaders(dataset: Dataset, cache: FeatureCache, settings: NeuralSettings, *, frames: int, hop: int,
+                     limit: int | None, train: list[Item], valid: list[Item] | None = None,
+                     partners: list[Item] | None = None,
+                     quiet: bool = True) -> tuple[dict, list[Item], list[Item]]:  # fmt: skip
+    """Lightning's ``train_dataloaders`` (random crops, or pairs with ``partners``) and
+    ``val_dataloaders`` (whole tracks), features extracted first; returns them with the train and
+    valid items that could be read."""
+    workers = settings.feature_workers
+    train, train_arrays = cached_features(train, cache, workers=workers, quiet=quiet)
+    if not train:
+        raise ParameterError(f"{dataset.name}: no readable training items")
+    crops = CropSet(train_arrays, dataset.targets(train), frames=frames, crops_per_track=settings.crops_per_track,
+                    limit=limit)  # fmt: skip
+    if partners:
+        partners, partner_arrays = cached_features(partners, cache, workers=workers, quiet=quiet)
+        crops = PairSet(crops, CropSet(partner_arrays, dataset.targets(partners), frames=frames, limit=limit))
+    loaders = {"train_dataloaders": DataLoader(
+        crops, batch_size=settings.batch_size, shuffle=True, drop_last=len(crops) > settings.batch_size,
+        num_workers=settings.loader_workers, persistent_workers=settings.loader_workers > 0,
+    )}  # fmt: skip
+    valid = valid or []
+    if valid:
+        valid, valid_arrays = cached_features(valid, cache, workers=workers, quiet=quiet)
+        tracks = TrackSet(valid_arrays, dataset.targets(valid), frames=frames, hop=hop, limit=limit)
+        loaders["val_dataloaders"] = DataLoader(tracks, batch_size=4, collate_fn=collate_tracks,
+                                                num_workers=settings.loader_workers)  # fmt: skip
+    return loaders, train, valid

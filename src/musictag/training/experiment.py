@@ -11,19 +11,23 @@ with and without DA.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from musictag.data import open_dataset
 from musictag.data.dataset import Dataset
-from musictag.data.splits import stratified_group_kfold
-from musictag.evaluation.report import confusion_png
-from musictag.evaluation.tagger import evaluate_items
+from musictag.data.splits import kfold_pairs
+from musictag.errors import ParameterError
+from musictag.evaluation.scoring import evaluate_items
 from musictag.inference.tagger import Tagger
+from musictag.plots import confusion_png, embedding_png
 from musictag.training.crossval import summarise
-from musictag.training.modes import MODES, train_mode, trained_source_model
-from musictag.training.neural import is_trained
+from musictag.training.modes import train_mode, trained_source_model
+from musictag.training.neural import train_once
+from musictag.training.recipe import MODES, Recipe
+from musictag.training.settings import NeuralSettings
 from musictag.utils.atomic import atomic_open
 from musictag.utils.progress import report
 
@@ -40,14 +44,30 @@ def fold_pairs(target_spec: str, folds: str | int, *, seed: int = 0) -> tuple[Da
         return target, pairs
     target = open_dataset(target_spec)
     items = [item for item in target.items if item.path is not None]
-    assignment = stratified_group_kfold(items, int(folds), seed=seed)
-    pairs = [([i for i, f in zip(items, assignment, strict=True) if f != k],
-              [i for i, f in zip(items, assignment, strict=True) if f == k]) for k in range(int(folds))]  # fmt: skip
-    return target, pairs
+    return target, kfold_pairs(items, int(folds), task=target.task, seed=seed)
 
 
-def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list]], settings, out: str | Path, *,
-                  modes: tuple[str, ...] = MODES, quiet: bool = True) -> dict:  # fmt: skip
+def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int, out: str | Path,
+                   modes: tuple[str, ...] = MODES, seed: int = 0, quiet: bool = True) -> dict:  # fmt: skip
+    """The synthetic-data study: every mode on every fold (:func:`run_synthetic`), with ``recipe``'s
+    neural settings, then t-SNE plots of fold 1's ``both`` and ``DA`` models (``embeddings.png``)."""
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        raise ParameterError(f"unknown modes {', '.join(sorted(unknown))}; choose from {', '.join(MODES)}")
+    if recipe.kind != "neural":
+        raise ParameterError(f"{recipe.source}: the synthetic study trains a neural recipe, not {recipe.kind}")
+    source_data = open_dataset(source)
+    target_data, pairs = fold_pairs(target, folds, seed=seed)
+    out = Path(out)
+    result = run_synthetic(source_data, target_data, pairs, recipe.settings, out, modes=modes, quiet=quiet)
+    plots = {name: out / "fold1" / name / "model" for name in ("both", "DA") if name in modes}
+    if plots:
+        embedding_plot(plots, source_data, target_data, out / "embeddings.png", seed=seed)
+    return result
+
+
+def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list]], settings: NeuralSettings,
+                  out: str | Path, *, modes: tuple[str, ...] = MODES, quiet: bool = True) -> dict:  # fmt: skip
     """Train and score every mode on every (train, test) fold of the target."""
     out = Path(out)
     folds = len(pairs)
@@ -58,12 +78,10 @@ def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list
     for fold, (train, test) in enumerate(pairs):
         for mode in modes:
             folder = source_run if mode == "src_only" else out / f"fold{fold + 1}" / mode
-            if not is_trained(folder):
-                train_mode(mode, source=source, target=target, train=train, settings=settings, out=folder,
-                           source_model=source_run / "model", name=f"{mode} fold {fold + 1}",
-                           quiet=quiet)  # fmt: skip
-                (folder / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
-            metrics = evaluate_items(Tagger(folder / "model"), target, test)
+            model = train_once(folder, partial(train_mode, mode, source=source, target=target, train=train,
+                                               settings=settings, out=folder, source_model=source_run / "model",
+                                               name=f"{mode} fold {fold + 1}", quiet=quiet))  # fmt: skip
+            metrics = evaluate_items(Tagger(model), target, test)
             per_mode[mode].append(metrics)
             report(f"musictag: fold {fold + 1}/{folds} {mode}: accuracy {metrics['accuracy']:.3f}")
     result = {"folds": folds, "source": source.name, "target": target.name,
@@ -74,13 +92,12 @@ def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list
     with atomic_open(out / "results.md") as handle:
         handle.write(table(result))
     for mode, runs in per_mode.items():
-        confusion_png(_summed_confusion(runs), out / f"confusion-{mode}.png")
+        confusion_png(_summed_confusion(runs), target.vocabulary, out / f"confusion-{mode}.png")
     return result
 
 
-def _summed_confusion(runs: list[dict]) -> dict:
-    total = np.sum([np.array(r["confusion"]) for r in runs], axis=0)
-    return {**runs[0], "confusion": total.tolist()}
+def _summed_confusion(runs: list[dict]) -> list[list[int]]:
+    return np.sum([np.array(r["confusion"]) for r in runs], axis=0).tolist()
 
 
 def table(result: dict) -> str:
@@ -97,29 +114,16 @@ def embedding_plot(models: dict[str, Path], source: Dataset, target: Dataset, pa
                    seed: int = 0) -> None:  # fmt: skip
     """t-SNE of the penultimate features of target tracks and a sample of source clips, one panel per
     model: colour = genre, marker = domain."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
     rng = np.random.default_rng(seed)
     sample = [source.items[i] for i in rng.permutation(len(source.items))[:per_source]]
     items = [("real", item) for item in target.items] + [("synthetic", item) for item in sample]
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 5), squeeze=False)
-    colours = {label: plt.cm.tab10(i % 10) for i, label in enumerate(target.vocabulary)}
-    for ax, (title, folder) in zip(axes[0], models.items(), strict=True):
-        tagger = Tagger(folder)
-        vectors = [r.embedding for r in tagger.embed_many([item.path for _, item in items], layer="penultimate")]
+    panels = {}
+    for title, folder in models.items():
+        results = Tagger(folder).embed_many([item.path for _, item in items], layer="penultimate")
+        vectors = [result.embedding for result in results]
         perplexity = min(20.0, (len(vectors) - 1) / 3)
         points = TSNE(perplexity=perplexity, random_state=seed, init="pca").fit_transform(np.stack(vectors))
-        for (domain, item), (px, py) in zip(items, points, strict=True):
-            ax.scatter(px, py, color=colours[item.labels[0]], marker="o" if domain == "real" else "^", s=14,
-                       alpha=0.9 if domain == "real" else 0.5)  # fmt: skip
-        ax.set_title(f"{title}: o real, ^ synthetic")
-    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=g) for g, c in colours.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    with atomic_open(path, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=80)
-    plt.close(fig)
+        panels[title] = (points, [item.labels[0] for _, item in items], [domain for domain, _ in items])
+    embedding_png(panels, target.vocabulary, path)

@@ -7,93 +7,39 @@ import logging
 import os
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from musictag.data.dataset import Dataset, Item
-from musictag.data.splits import group_kfold, stratified_group_kfold
+from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
-from musictag.evaluation.tagger import evaluate_items
+from musictag.evaluation.metrics import headline
+from musictag.evaluation.scoring import evaluate_items
 from musictag.features.cache import FeatureCache
-from musictag.features.mel import FrontendConfig
+from musictag.features.config import FrontendConfig
 from musictag.features.presets import frontend_from
-from musictag.inference.tagger import Tagger, resolve_model
-from musictag.models import ARCHITECTURES, build_model
-from musictag.models.folder import ModelConfig, is_model_folder, load_model_folder, save_model_folder
-from musictag.training.augment import AugmentSettings
+from musictag.inference.tagger import Tagger
+from musictag.models.config import ModelConfig, activation_for
+from musictag.models.model_folder import is_model_folder, load_model_folder, save_model_folder
+from musictag.models.zoo import ARCHITECTURES, build_model
+from musictag.pretrained.store import resolve_model
 from musictag.training.crossval import cv_result
-from musictag.training.datasets import CropSet, TrackSet, cached_features, collate_tracks
-from musictag.training.task import ExportBest, TaggingTask
+from musictag.training.datasets import training_loaders
+from musictag.training.settings import NeuralSettings
+from musictag.training.task import ContrastiveTask, ExportBest, TaggingTask
 from musictag.utils.progress import report
 
-LOGGERS = ("tensorboard", "wandb", "mlflow")
 for _name in ("lightning.pytorch", "lightning.fabric"):  # hardware banners and tips: not for our users
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @dataclass
-class NeuralSettings:
-    """The ``neural`` section of a recipe.
-
-    ``init`` starts from a pretrained musictag model (``mtt-musicnn``, ``msd-musicnn``) or a
-    model folder: its architecture, settings and front end are reused and every weight that
-    fits is copied (the classifier is new when the labels differ). ``patch_seconds`` is the
-    crop length; ``region_seconds`` keeps training and validation to each track's first
-    seconds; ``eval_hop`` is the seconds between whole-track patches (default: the patch).
-    ``target`` overrides settings for the synthetic-data modes that train on the real target
-    alone (``trg_only``, ``TL``, ``FT``), e.g. more crops from its few, long tracks.
-    """
-
-    architecture: str | None = None
-    model: dict = field(default_factory=dict)
-    frontend: str | dict | None = None
-    init: str | None = None
-    freeze: list[str] = field(default_factory=list)  # top-level layers kept fixed (e.g. musicnn's front end)
-    patch_seconds: float = 3.0
-    region_seconds: float | None = None
-    eval_hop: float | None = None
-    crops_per_track: int = 8
-    epochs: int = 20
-    batch_size: int = 16
-    lr: float = 1e-3
-    backbone_lr: float | None = None
-    weight_decay: float = 0.0
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
-    label_smoothing: float = 0.0
-    patience: int | None = None  # early stopping on the validation metric
-    augment: dict = field(default_factory=dict)
-    loggers: list[str] = field(default_factory=list)  # besides the CSV log: tensorboard, wandb, mlflow
-    loader_workers: int = 0
-    feature_workers: int = 2
-    cache: str | None = None
-    accelerator: str = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str | None = None
-    seed: int = 0
-    target: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        unknown = set(self.target) - set(self.__dataclass_fields__) | ({"target"} & set(self.target))
-        if unknown:
-            raise ParameterError(f"unknown neural.target settings: {', '.join(sorted(unknown))}")
-        if self.init is None and self.architecture not in ARCHITECTURES:
-            raise ParameterError(f"neural.architecture must be one of {', '.join(ARCHITECTURES)} (or give neural.init)")
-        unknown = set(self.loggers) - set(LOGGERS)
-        if unknown:
-            raise ParameterError(f"unknown loggers {', '.join(sorted(unknown))}; choose from {', '.join(LOGGERS)}")
-        self.augmentation = AugmentSettings(**self.augment)
-
-
-@dataclass
-class _Plan:
+class TrainingPlan:
     """The model to train and how to feed it, resolved from the settings and the data set."""
 
     architecture: str
@@ -112,7 +58,7 @@ def _with_defaults(cls: type, settings: dict, **derived) -> dict:
     return {**{k: v for k, v in derived.items() if k in accepted and k not in settings}, **settings}
 
 
-def plan_model(settings: NeuralSettings, labels: list[str]) -> _Plan:
+def plan_model(settings: NeuralSettings, labels: list[str]) -> TrainingPlan:
     """Build the model (fresh, or initialised from ``init``) and its front end."""
     start = None
     if settings.init:
@@ -145,7 +91,8 @@ def plan_model(settings: NeuralSettings, labels: list[str]) -> _Plan:
     hop = settings.eval_hop
     hop_frames = patch_frames if hop is None else max(1, round(hop / seconds_per_frame))
     limit = None if settings.region_seconds is None else round(settings.region_seconds / seconds_per_frame)
-    return _Plan(architecture, model, model_settings, frontend, patch_frames, hop_frames, limit, list(settings.freeze))
+    return TrainingPlan(architecture, model, model_settings, frontend, patch_frames, hop_frames, limit,
+                        list(settings.freeze))
 
 
 def _copy_fitting_weights(start: torch.nn.Module, target: torch.nn.Module, *, source: str = "") -> None:
@@ -159,12 +106,12 @@ def _copy_fitting_weights(start: torch.nn.Module, target: torch.nn.Module, *, so
         report(f"musictag: initialised from {source}; new: {', '.join(fresh)}")
 
 
-def _export_config(plan: _Plan, name: str, labels: list[str], task: str, info: dict) -> ModelConfig:
+def _export_config(plan: TrainingPlan, name: str, labels: list[str], task: str, info: dict) -> ModelConfig:
     model_settings = plan.model.model_config() if hasattr(plan.model, "model_config") else plan.settings
     return ModelConfig(
         name=name, architecture=plan.architecture, labels=list(labels),
         model={**model_settings, "n_classes": len(labels)}, frontend=plan.frontend.to_dict(),
-        activation="softmax" if task == "single-label" else "sigmoid", patch_frames=plan.patch_frames,
+        activation=activation_for(task), patch_frames=plan.patch_frames,
         patch_hop=plan.hop_frames * plan.frontend.hop_length / plan.frontend.sample_rate, info=info,
     )  # fmt: skip
 
@@ -196,34 +143,15 @@ def train_neural(
     """Train on ``train`` crops, select the best epoch on ``valid`` tracks (the last without them),
     and write the model folder ``out/model``. ``out/checkpoints/last.ckpt`` lets a rerun resume.
     With ``partners`` (real target items), training uses siamese pairs and the contrastive loss
-    of :mod:`musictag.training.modes` (the ``DA`` mode)."""
+    of :class:`~musictag.training.task.ContrastiveTask` (the ``DA`` mode)."""
     out = Path(out)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     plan = plan_model(settings, dataset.vocabulary)
     cache = FeatureCache(settings.cache, plan.frontend)
-    train, train_arrays = cached_features(train, cache, workers=settings.feature_workers, quiet=quiet)
-    if not train:
-        raise ParameterError(f"{dataset.name}: no readable training items")
-    crops = CropSet(train_arrays, dataset.targets(train), frames=plan.patch_frames,
-                    crops_per_track=settings.crops_per_track, limit=plan.limit)  # fmt: skip
-    task_class = TaggingTask
-    if partners:
-        from musictag.training.modes import ContrastiveTask, PairSet
-
-        partners, partner_arrays = cached_features(partners, cache, workers=settings.feature_workers, quiet=quiet)
-        crops = PairSet(crops, CropSet(partner_arrays, dataset.targets(partners), frames=plan.patch_frames,
-                                       limit=plan.limit))  # fmt: skip
-        task_class = ContrastiveTask
-    loaders = {"train_dataloaders": DataLoader(
-        crops, batch_size=settings.batch_size, shuffle=True, drop_last=len(crops) > settings.batch_size,
-        num_workers=settings.loader_workers, persistent_workers=settings.loader_workers > 0,
-    )}  # fmt: skip
-    if valid:
-        valid, valid_arrays = cached_features(valid, cache, workers=settings.feature_workers, quiet=quiet)
-        tracks = TrackSet(valid_arrays, dataset.targets(valid), frames=plan.patch_frames, hop=plan.hop_frames,
-                          limit=plan.limit)  # fmt: skip
-        loaders["val_dataloaders"] = DataLoader(tracks, batch_size=4, collate_fn=collate_tracks,
-                                                num_workers=settings.loader_workers)  # fmt: skip
+    loaders, train, valid = training_loaders(dataset, cache, settings, frames=plan.patch_frames, hop=plan.hop_frames,
+                                             limit=plan.limit, train=train, valid=valid, partners=partners,
+                                             quiet=quiet)  # fmt: skip
+    task_class = ContrastiveTask if partners else TaggingTask
 
     def export(folder: Path, model: torch.nn.Module, info: dict) -> None:
         info = {"data": dataset.name, "train_items": len(train), "valid_items": len(valid or []), **info,
@@ -276,6 +204,16 @@ def is_trained(run: Path) -> bool:
     return is_model_folder(run / "model") and not (run / "checkpoints" / "last.ckpt").exists()
 
 
+def train_once(run: str | os.PathLike, train: Callable[[], Path]) -> Path:
+    """``run``'s model folder: trained by ``train()`` unless a finished one is there, after which the
+    resume checkpoint goes (it marks an unfinished run; a finished run is not trained again)."""
+    run = Path(run)
+    if not is_trained(run):
+        train()
+        (run / "checkpoints" / "last.ckpt").unlink(missing_ok=True)
+    return run / "model"
+
+
 def cross_validate_neural(
     dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, folds: int = 5, seed: int = 0,
     name: str = "model", quiet: bool = False,
@@ -284,16 +222,12 @@ def cross_validate_neural(
     fold's whole tracks with :class:`Tagger`. A fold whose model exists is not trained again."""
     out = Path(out)
     items = [item for item in dataset.items if item.path is not None]
-    kfold = stratified_group_kfold if dataset.task == "single-label" else group_kfold
-    assignment = np.array(kfold(items, folds, seed=seed))
     per_fold = []
-    for fold in range(folds):
+    for fold, (train, test) in enumerate(kfold_pairs(items, folds, task=dataset.task, seed=seed)):
         fold_dir = out / f"fold{fold + 1}"
-        train = [item for item, f in zip(items, assignment, strict=True) if f != fold]
-        test = [item for item, f in zip(items, assignment, strict=True) if f == fold]
-        if not is_trained(fold_dir):
-            train_neural(dataset, settings, fold_dir, train=train, name=f"{name} fold {fold + 1}", quiet=quiet)
-            (fold_dir / "checkpoints" / "last.ckpt").unlink(missing_ok=True)  # the fold is done
-        per_fold.append(evaluate_items(Tagger(fold_dir / "model"), dataset, test))
-        report(f"musictag: fold {fold + 1}/{folds}: {per_fold[-1].get('accuracy', per_fold[-1].get('roc_auc')):.4f}")
+        model = train_once(fold_dir, partial(train_neural, dataset, settings, fold_dir, train=train,
+                                             name=f"{name} fold {fold + 1}", quiet=quiet))  # fmt: skip
+        per_fold.append(evaluate_items(Tagger(model), dataset, test))
+        metric, value = headline(per_fold[-1])
+        report(f"musictag: fold {fold + 1}/{folds}: {metric} {value:.4f}")
     return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.path is None])

@@ -10,9 +10,7 @@ mean logits, equal the fitted pipeline's probabilities exactly.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +19,16 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 from musictag.data.dataset import Dataset, Item
+from musictag.data.splits import kfold_assignment
 from musictag.errors import ParameterError
-from musictag.inference.tagger import Tagger, resolve_model
-from musictag.models.folder import ModelConfig, load_model_folder, save_model_folder
+from musictag.evaluation.metrics import task_metrics
+from musictag.inference.tagger import Tagger
+from musictag.models.config import ModelConfig, activation_for
+from musictag.models.model_folder import activate, load_model_folder, save_model_folder
 from musictag.models.transfer import TransferHead
-
-
-@dataclass
-class TransferSettings:
-    backbone: str = "msd-musicnn"  # a pretrained musicnn model or a musicnn model folder
-    layers: list[str] = field(default_factory=lambda: ["penultimate", "max_pool"])
-    hop: float = 1.5  # seconds between patches (overlap averages more views of each track)
-    Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
-    inner_folds: int = 5
-    seed: int = 0
+from musictag.pretrained.store import resolve_model
+from musictag.training.crossval import cv_result
+from musictag.training.settings import TransferSettings
 
 
 def _untrained_head(settings: TransferSettings, labels: list[str], task: str) -> tuple[TransferHead, ModelConfig]:
@@ -51,7 +45,7 @@ def _untrained_head(settings: TransferSettings, labels: list[str], task: str) ->
         labels=list(labels),
         model={"n_classes": len(labels), "layers": list(settings.layers), "backbone": backbone_config.model},
         frontend=backbone_config.frontend,
-        activation="softmax" if task == "single-label" else "sigmoid",
+        activation=activation_for(task),
         patch_frames=backbone_config.patch_frames,
         score_pooling="mean_logits",
         patch_hop=settings.hop,
@@ -63,10 +57,8 @@ def _untrained_head(settings: TransferSettings, labels: list[str], task: str) ->
 def track_embeddings(items: list[Item], settings: TransferSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
     """Mean patch embedding of every readable item, by item id (unreadable items are left out)."""
     head, config = _untrained_head(settings, ["_"], "single-label")
-    with tempfile.TemporaryDirectory() as tmp:
-        tagger = Tagger(save_model_folder(Path(tmp), config, head.state_dict()))
-        results = tagger.embed_many([item.path for item in items], layer="embedding")
-        return {item.id: r.embedding for item, r in zip(items, results, strict=True) if hasattr(r, "embedding")}
+    results = Tagger.from_model(head, config).embed_many([item.path for item in items], layer="embedding")
+    return {item.id: r.embedding for item, r in zip(items, results, strict=True) if hasattr(r, "embedding")}
 
 
 def fit_head(
@@ -105,7 +97,7 @@ def fit_head(
 def head_scores(embeddings: np.ndarray, head: tuple, task: str) -> np.ndarray:
     mean, scale, weight, bias = head
     logits = torch.from_numpy(((embeddings - mean) / scale) @ weight.T + bias)
-    return (torch.softmax(logits, -1) if task == "single-label" else torch.sigmoid(logits)).numpy()
+    return activate(logits, activation_for(task)).numpy()
 
 
 def train_transfer(
@@ -133,3 +125,21 @@ def train_transfer(
     config.name = name
     config.info["trained_on"] = {"data": dataset.name, "items": len(usable)}
     return save_model_folder(out_dir, config, module.state_dict())
+
+
+def cross_validate_transfer(
+    dataset: Dataset, settings: TransferSettings, *, folds: int = 5, seed: int = 0, embeddings: dict | None = None
+) -> dict:
+    """Stratified (group-aware when items have groups) k-fold CV; backbone embeddings computed once."""
+    embeddings = embeddings if embeddings is not None else track_embeddings(dataset.items, settings)
+    items = [item for item in dataset.items if item.id in embeddings]
+    assignment = np.array(kfold_assignment(items, folds, task=dataset.task, seed=seed))
+    x = np.stack([embeddings[item.id] for item in items])
+    y = dataset.targets(items)
+    per_fold = []
+    for fold in range(folds):
+        train, test = assignment != fold, assignment == fold
+        head = fit_head(x[train], y[train], dataset.task, settings)
+        scores = head_scores(x[test], head, dataset.task)
+        per_fold.append(task_metrics(dataset.task, y[test], scores, dataset.vocabulary))
+    return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in embeddings])

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def progress(total: int | None, *, quiet: bool, unit: str = "file", desc: str | None = None) -> tqdm:
+    """A tqdm bar on stderr, shown only on a terminal and without ``quiet``; use as a context."""
+    from tqdm import tqdm
+
     return tqdm(
         total=total,
         unit=unit,
@@ -21,4 +26,9 @@ def progress(total: int | None, *, quiet: bool, unit: str = "file", desc: str | 
 
 def report(message: str) -> None:
     """One line on stderr, written so that an active progress bar stays intact."""
+    if "tqdm" not in sys.modules:  # no bar can be active
+        sys.stderr.write(message + "\n")
+        return
+    from tqdm import tqdm
+
     tqdm.write(message, file=sys.stderr)

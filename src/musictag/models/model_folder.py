@@ -9,41 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Literal
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from musictag.errors import MusictagError
-from musictag.features.mel import FrontendConfig
-from musictag.models import build_model
+from musictag.models.config import ModelConfig
+from musictag.models.zoo import build_model
 from musictag.utils.atomic import atomic_open, atomic_path
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-@dataclass
-class ModelConfig:
-    """Everything needed to rebuild a model and feed it audio."""
-
-    name: str
-    architecture: str
-    labels: list[str]
-    model: dict = field(default_factory=dict)  # keyword settings of the architecture
-    frontend: dict = field(default_factory=dict)  # FrontendConfig fields
-    activation: Literal["sigmoid", "softmax"] = "sigmoid"
-    patch_frames: int = 187
-    # how a track's scores come from its patches: the mean of the per-patch scores (musicnn), or
-    # the activation of the mean logits (exactly a linear head fitted on mean embeddings)
-    score_pooling: Literal["mean_scores", "mean_logits"] = "mean_scores"
-    patch_hop: float | None = None  # seconds between patches the model was trained and evaluated with
-    info: dict = field(default_factory=dict)  # data set, published or measured metrics, provenance
-
-    def frontend_config(self) -> FrontendConfig:
-        return FrontendConfig.from_dict(self.frontend)
 
 
 def is_model_folder(path: str | os.PathLike) -> bool:
@@ -77,3 +55,8 @@ def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module, Model
         first = str(exc).strip().splitlines()[0]
         raise MusictagError(f"{folder / WEIGHTS_NAME}: weights do not fit the config ({first})") from None
     return module.eval(), config
+
+
+def activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    """Scores from logits: softmax over classes or a sigmoid per tag (see :func:`activation_for`)."""
+    return torch.softmax(logits, -1) if activation == "softmax" else torch.sigmoid(logits)

@@ -6,7 +6,7 @@ import numpy as np
 
 from musictag.data.dataset import Dataset, Item
 from musictag.errors import ParameterError
-from musictag.evaluation.metrics import classification_metrics, tagging_metrics
+from musictag.evaluation.metrics import task_metrics
 from musictag.inference.results import FileError
 from musictag.inference.tagger import Tagger
 from musictag.utils.progress import report
@@ -27,6 +27,4 @@ def evaluate_items(tagger: Tagger, dataset: Dataset, items: list[Item]) -> dict:
         kept.append(item)
     scores = np.stack(scores)
     targets = dataset.targets(kept)
-    if dataset.task == "single-label":
-        return classification_metrics(targets, scores, dataset.vocabulary)
-    return tagging_metrics(targets, scores, dataset.vocabulary)
+    return task_metrics(dataset.task, targets, scores, dataset.vocabulary)

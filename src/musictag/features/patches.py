@@ -1,9 +1,10 @@
-"""Cut a stream of spectrogram frames into fixed-length patches."""
+"""Patches and crops of spectrogram frames: the fixed-length views that inference and training feed models."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+import numpy as np
 import torch
 
 from musictag.errors import ParameterError
@@ -37,3 +38,12 @@ def iter_patches(frames: Iterable[torch.Tensor], *, length: int, hop: int) -> It
     if not emitted and buffer is not None and len(buffer):
         repeats = -(-length // len(buffer))
         yield buffer.repeat(repeats, 1)[:length].unsqueeze(0)
+
+
+def random_crop(features: np.ndarray, frames: int, pick: Callable[[int], int]) -> np.ndarray:
+    """A ``frames``-long float32 crop of ``(frames, n_mels)`` features starting at ``pick(n_starts)``;
+    a track shorter than the crop is repeated to fill it (as the tagger pads short clips)."""
+    if len(features) < frames:
+        return np.resize(np.asarray(features, dtype=np.float32), (frames, features.shape[1]))
+    start = pick(len(features) - frames + 1)
+    return np.asarray(features[start : start + frames], dtype=np.float32)

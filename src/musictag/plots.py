@@ -1,0 +1,81 @@
+"""Every picture musictag draws: confusion matrices, embedding maps, spectrograms.
+
+Plots take plain arrays (the computing happens where the data is) and are written atomically
+as PNG. matplotlib is imported inside each function, only when a picture is drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from musictag.utils.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path, *, dpi: int) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    _pyplot().close(fig)
+
+
+def confusion_png(confusion: list[list[int]], labels: list[str], path: str | Path) -> None:
+    """Counts and row-normalised confusion matrices side by side (rows: true, columns: predicted)."""
+    plt = _pyplot()
+    counts = np.array(confusion, dtype=float)
+    normalised = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.1 * len(labels), 2 + 0.5 * len(labels)))
+    for ax, matrix, title, fmt in (
+        (axes[0], counts, "counts", "{:.0f}"),
+        (axes[1], normalised, "normalised", "{:.2f}"),
+    ):
+        ax.imshow(matrix, cmap="Blues")
+        ax.set_title(title)
+        ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for (i, j), value in np.ndenumerate(matrix):
+            color = "white" if value > matrix.max() / 2 else "black"
+            ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7, color=color)
+    fig.tight_layout()
+    _save(fig, path, dpi=110)
+
+
+def embedding_png(panels: dict[str, tuple[np.ndarray, list[str], list[str]]], vocabulary: list[str],
+                  path: str | Path) -> None:  # fmt: skip
+    """One scatter panel per title of ``(points (n, 2), labels, domains)``: colour = label, marker =
+    domain (``real`` as circles, anything else as triangles)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
+    colours = {label: plt.cm.tab10(i % 10) for i, label in enumerate(vocabulary)}
+    for ax, (title, (points, labels, domains)) in zip(axes[0], panels.items(), strict=True):
+        for (px, py), label, domain in zip(points, labels, domains, strict=True):
+            real = domain == "real"
+            ax.scatter(px, py, color=colours[label], marker="o" if real else "^", s=14, alpha=0.9 if real else 0.5)
+        ax.set_title(f"{title}: o real, ^ synthetic")
+    handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=g) for g, c in colours.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    _save(fig, path, dpi=80)
+
+
+def spectrogram_png(image: np.ndarray, seconds: float, path: str | Path, *, title: str, floor_db: float = 80.0) -> None:
+    """A dB spectrogram ``(bands, frames)`` over ``seconds``, its top ``floor_db`` dB, with a colour bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3))
+    shown = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=image.max() - floor_db,
+                      extent=(0, seconds, 0, image.shape[0]))  # fmt: skip
+    fig.colorbar(shown, ax=ax, label="dB")
+    ax.set(title=title, xlabel="seconds", ylabel="mel band")
+    fig.tight_layout()
+    _save(fig, path, dpi=80)

@@ -1,0 +1,179 @@
+"""Run a recipe: the one place that decides what trains, what validates, what is tested and reported.
+
+:func:`run_recipe` dispatches on the recipe's kind through :data:`RUNNERS` (each runner turns a
+recipe into a trained model folder, a cross-validation record, or both), applies the split policy
+(a data set's ``train`` split trains, ``valid`` picks the epoch, ``test`` is scored into
+``<run>/test``; without splits, everything trains) and writes ``cv.json`` for ``--folds K``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from musictag.data import open_dataset
+from musictag.data.dataset import Dataset, Item
+from musictag.errors import ParameterError
+from musictag.evaluation.report import write_report
+from musictag.evaluation.scoring import evaluate_items
+from musictag.inference.tagger import Tagger
+from musictag.training.recipe import Recipe
+from musictag.utils.atomic import atomic_open
+
+
+@dataclass
+class RunOptions:
+    """How to run a recipe, from the command line: none of these change what the recipe describes."""
+
+    folds: int | None = None  # k-fold cross-validation instead of the data set's splits (default: the recipe's)
+    output: str | os.PathLike | None = None  # run folder (default: the recipe's output, else runs/<name>)
+    quiet: bool = False
+    mode: str | None = None  # a synthetic-to-real strategy (neural recipes; the recipe's data is the real target)
+    source: str | None = None  # the synthetic clips' manifest, with ``mode``
+    source_model: str | os.PathLike | None = None  # TL/FT: the src_only model folder
+    accelerator: str | None = None  # Lightning's distributed-training options (neural recipes)
+    devices: str | None = None
+    num_nodes: int | None = None
+    strategy: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its folder, and a model folder, a cross-validation record and test metrics
+    where there are some. ``main_process`` is False in the extra processes of a distributed run."""
+
+    name: str
+    out: Path
+    model: Path | None = None
+    cv: dict | None = None
+    test: dict | None = None
+    main_process: bool = True
+
+
+def training_items(dataset: Dataset) -> list[Item]:
+    """The items a model learns from: the ``train`` split, else every item not held out for valid or test."""
+    return dataset.subset("train") or [item for item in dataset.items if item.split not in ("valid", "test")]
+
+
+def is_main_process() -> bool:
+    """False in the extra processes a distributed launcher starts (they must not write reports)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
+
+
+def _write_cv(result: dict, recipe: Recipe, out: Path) -> dict:
+    result.update(name=recipe.name, data=recipe.data, recipe=recipe.values)
+    with atomic_open(out / "cv.json") as handle:
+        json.dump(result, handle, indent=2)
+    return result
+
+
+def _test(recipe: Recipe, dataset: Dataset, model: Path, out: Path) -> dict | None:
+    """Score the model on the data set's test split, if it has one, into ``out/test``."""
+    test = dataset.subset("test")
+    if not test:
+        return None
+    metrics = evaluate_items(Tagger(model), dataset, test)
+    write_report(metrics, out / "test", title=f"{recipe.name} on {recipe.data} (test)")
+    return metrics
+
+
+def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
+    from musictag.training.transfer import cross_validate_transfer, track_embeddings, train_transfer
+
+    embeddings = track_embeddings(dataset.items, recipe.settings)  # the frozen backbone runs once per track
+    result = RunResult(recipe.name, out)
+    if folds:
+        result.cv = _write_cv(cross_validate_transfer(dataset, recipe.settings, folds=folds, seed=recipe.seed,
+                                                      embeddings=embeddings), recipe, out)  # fmt: skip
+        items = dataset.items  # the final model learns from everything
+    else:  # nothing to choose by validation: train and valid both train
+        items = [item for item in dataset.items if item.split != "test"]
+    result.model = train_transfer(dataset, items, recipe.settings, out / "model", embeddings=embeddings,
+                                  name=recipe.name)  # fmt: skip
+    if not folds:
+        result.test = _test(recipe, dataset, result.model, out)
+    return result
+
+
+def _run_classical(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
+    from musictag.training.classical import cross_validate_classical
+
+    if not folds:
+        raise ParameterError("classical pipelines are evaluated by cross-validation in this version: add --folds K")
+    cv = cross_validate_classical(dataset, recipe.settings, folds=folds, seed=recipe.seed)
+    return RunResult(recipe.name, out, cv=_write_cv(cv, recipe, out))
+
+
+def _neural_settings(recipe: Recipe, options: RunOptions):
+    """The recipe's neural settings with the command line's distributed-training options."""
+    changes = {}
+    for option in ("accelerator", "devices", "num_nodes", "strategy"):
+        value = getattr(options, option)
+        if value is not None:
+            changes[option] = int(value) if option == "devices" and str(value).isdigit() else value
+    return replace(recipe.settings, **changes)
+
+
+def _run_neural(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
+    from musictag.training.neural import cross_validate_neural, train_neural
+
+    settings = _neural_settings(recipe, options)
+    result = RunResult(recipe.name, out, main_process=is_main_process())
+    if folds:
+        cv = cross_validate_neural(dataset, settings, out, folds=folds, seed=recipe.seed, name=recipe.name,
+                                   quiet=options.quiet)  # fmt: skip
+        if result.main_process:
+            result.cv = _write_cv(cv, recipe, out)
+        return result
+    result.model = train_neural(dataset, settings, out, train=training_items(dataset), valid=dataset.subset("valid"),
+                                name=recipe.name, quiet=options.quiet)  # fmt: skip
+    if result.main_process:
+        result.test = _test(recipe, dataset, result.model, out)
+    return result
+
+
+def _run_mode(recipe: Recipe, target: Dataset, options: RunOptions, out: Path) -> RunResult:
+    """One synthetic-to-real strategy: the source manifest and the recipe's (real) data set."""
+    from musictag.training.modes import train_mode, trained_source_model
+
+    if recipe.kind != "neural" or not options.source:
+        raise ParameterError("--mode trains a neural recipe and needs --source MANIFEST (the synthetic clips)")
+    settings = _neural_settings(recipe, options)
+    source = open_dataset(options.source)
+    source_model = Path(options.source_model) if options.source_model else None
+    if options.mode in ("TL", "FT") and source_model is None:
+        source_model = trained_source_model(source=source, target=target, settings=settings,
+                                            run=out.parent / "src_only", name=f"{recipe.name} src_only",
+                                            quiet=options.quiet)  # fmt: skip
+    result = RunResult(recipe.name, out, main_process=is_main_process())
+    result.model = train_mode(options.mode, source=source, target=target, train=training_items(target),
+                              valid=target.subset("valid") or None, settings=settings, out=out,
+                              source_model=source_model, name=f"{recipe.name} {options.mode}",
+                              quiet=options.quiet)  # fmt: skip
+    if result.main_process:
+        result.test = _test(recipe, target, result.model, out)
+    return result
+
+
+#: How each kind of recipe runs (as audiocraft's ``get_solver`` picks a solver by name).
+RUNNERS: dict[str, Callable[[Recipe, Dataset, RunOptions, Path, int], RunResult]] = {
+    "neural": _run_neural,
+    "transfer": _run_transfer,
+    "classical": _run_classical,
+}
+
+
+def run_recipe(recipe: Recipe, options: RunOptions | None = None) -> RunResult:
+    """Train (or cross-validate) what ``recipe`` describes; see the module docstring."""
+    options = options or RunOptions()
+    dataset = open_dataset(recipe.data)
+    folds = options.folds if options.folds is not None else recipe.folds
+    if options.mode:
+        out = Path(options.output or Path("runs") / recipe.name / options.mode)
+        return _run_mode(recipe, dataset, options, out)
+    out = Path(options.output or recipe.output or Path("runs") / recipe.name)
+    return RUNNERS[recipe.kind](recipe, dataset, options, out, folds)
+

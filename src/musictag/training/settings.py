@@ -1,0 +1,163 @@
+"""The settings of each kind of training, as recipes write them: plain dataclasses, no torch.
+
+A recipe's ``neural:``, ``transfer:`` or ``classical:`` section becomes one of these (see
+:mod:`musictag.training.recipe`); unknown keys are refused there, by name.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass, field, fields
+
+from musictag.errors import ParameterError
+
+LOGGERS = ("tensorboard", "wandb", "mlflow")
+
+
+def _descriptor_groups() -> list[str]:
+    from musictag.features.handcrafted import GROUPS  # numpy and scipy: only when a classical recipe is read
+
+    return list(GROUPS)
+
+
+@dataclass
+class AugmentSettings:
+    """What to apply to each training crop (every field off by default).
+
+    ``gain_db``: random gain in ``[-gain_db, gain_db]`` dB. ``eq_db``: a random equaliser, a
+    spectral tilt plus one bell, each up to ``eq_db`` dB (recording chains and mixes differ
+    from one source to the next). ``noise_snr_db``: ``[low, high]``
+    signal-to-noise ratio range of added noise, applied with probability ``noise_prob``.
+    ``shift``: roll by up to this fraction of the crop. ``time_masks`` x ``time_mask``
+    frames and ``freq_masks`` x ``freq_mask`` bands (SpecAugment, widths up to the given size).
+    ``mixup``: Beta(alpha, alpha) mixing of example pairs (0 = off).
+    """
+
+    gain_db: float = 0.0
+    eq_db: float = 0.0
+    noise_snr_db: list[float] | None = None
+    noise_prob: float = 0.5
+    shift: float = 0.0
+    time_masks: int = 0
+    time_mask: int = 0
+    freq_masks: int = 0
+    freq_mask: int = 0
+    mixup: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
+
+
+@dataclass
+class NeuralSettings:
+    """The ``neural`` section of a recipe.
+
+    ``init`` starts from a pretrained musictag model (``mtt-musicnn``, ``msd-musicnn``) or a
+    model folder: its architecture, settings and front end are reused and every weight that
+    fits is copied (the classifier is new when the labels differ). ``patch_seconds`` is the
+    crop length; ``region_seconds`` keeps training and validation to each track's first
+    seconds; ``eval_hop`` is the seconds between whole-track patches (default: the patch).
+    ``target`` overrides settings for the synthetic-data modes that train on the real target
+    alone (``trg_only``, ``TL``, ``FT``), e.g. more crops from its few, long tracks.
+    """
+
+    architecture: str | None = None
+    model: dict = field(default_factory=dict)
+    frontend: str | dict | None = None
+    init: str | None = None
+    freeze: list[str] = field(default_factory=list)  # top-level layers kept fixed (e.g. musicnn's front end)
+    patch_seconds: float = 3.0
+    region_seconds: float | None = None
+    eval_hop: float | None = None
+    crops_per_track: int = 8
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    backbone_lr: float | None = None
+    weight_decay: float = 0.0
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+    label_smoothing: float = 0.0
+    patience: int | None = None  # early stopping on the validation metric
+    augment: dict = field(default_factory=dict)
+    loggers: list[str] = field(default_factory=list)  # besides the CSV log: tensorboard, wandb, mlflow
+    loader_workers: int = 0
+    feature_workers: int = 2
+    cache: str | None = None
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None
+    seed: int = 0
+    target: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.target) - set(self.__dataclass_fields__) | ({"target"} & set(self.target))
+        if unknown:
+            raise ParameterError(f"unknown neural.target settings: {', '.join(sorted(unknown))}")
+        from musictag.models.zoo import ARCHITECTURES  # torch: only when a neural recipe is read
+
+        if self.init is None and self.architecture not in ARCHITECTURES:
+            raise ParameterError(f"neural.architecture must be one of {', '.join(ARCHITECTURES)} (or give neural.init)")
+        unknown = set(self.loggers) - set(LOGGERS)
+        if unknown:
+            raise ParameterError(f"unknown loggers {', '.join(sorted(unknown))}; choose from {', '.join(LOGGERS)}")
+        self.augmentation = from_section(AugmentSettings, self.augment, "neural.augment")
+
+
+@dataclass
+class TransferSettings:
+    backbone: str = "msd-musicnn"  # a pretrained musicnn model or a musicnn model folder
+    layers: list[str] = field(default_factory=lambda: ["penultimate", "max_pool"])
+    hop: float = 1.5  # seconds between patches (overlap averages more views of each track)
+    Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+    inner_folds: int = 5
+    seed: int = 0
+
+
+@dataclass
+class ClassicalSettings:
+    classifier: str = "svm"  # svm or logreg
+    features: list[str] = field(default_factory=_descriptor_groups)  # audioconcept's SVM_FEATURES_FILTER
+    Cs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0])
+    gammas: list = field(default_factory=lambda: ["scale", 0.01, 0.001])
+    inner_folds: int = 5
+    sample_rate: int = 22050
+
+
+def _accepts(value: object, annotation: str) -> bool:
+    """Whether a value read from YAML fits a field's annotation (ints pass for floats)."""
+    hint = eval(annotation, {**vars(typing), "list": list, "dict": dict})  # noqa: S307 - our own annotations
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if option is type(None):
+            fits = value is None
+        elif origin is float:
+            fits = number
+        elif origin is int:
+            fits = number and isinstance(value, int)
+        else:
+            fits = isinstance(value, origin)
+        if fits:
+            return True
+    return False
+
+
+def from_section(cls: type, values: dict | None, section: str):
+    """``cls(**values)``, refusing unknown keys and ill-typed values with the key's full name."""
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ParameterError(f"{section} must be a mapping of settings, got {values!r}")
+    known = {f.name: f for f in fields(cls) if f.init}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ParameterError(f"unknown {section} settings: {', '.join(unknown)} (known: {', '.join(known)})")
+    for key, value in values.items():
+        if not _accepts(value, known[key].type):
+            raise ParameterError(f"{section}.{key}: expected {known[key].type}, got {value!r}")
+    return cls(**values)
