@@ -1,1 +1,1 @@
-"""Metrics and reports for single-label classifiers and multi-label taggers."""
+"""Evaluation: metrics, scoring a model on data-set items, and written reports."""

@@ -1,1 +1,2 @@
-"""Synthetic training music: genre prompts (and, later, the audio they describe)."""
+"""Synthetic training music: genre prompts (grammar or a language model), the procedural composer and
+renderer, MusicGen, and clip generation with manifests."""

@@ -1,0 +1,1 @@
+"""Small helpers every layer uses: atomic writes, progress bars and messages, cache paths, memory."""
