@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from musictag.data import open_dataset
+from musictag.data.load import open_dataset
 from musictag.features.cache import FeatureCache
 from musictag.training.datasets import CropSet, cached_features
 from musictag.training.neural import NeuralSettings, plan_model

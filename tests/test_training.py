@@ -138,8 +138,38 @@ def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, 
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "run-cv"), str(tmp_path / "ev"), "-o", str(tmp_path / "table.md")]) == 0
     table = capsys.readouterr().out
-    assert "| tiny-transfer | 3-fold CV | 1.0000 ± 0.0000 |" in table and "| ev | test | 1.0000 |" in table
+    assert "| tiny-transfer | 3-fold CV | 1.0000 ± 0.0000 |" in table and "| tiny-transfer | test | 1.0000 |" in table
     assert main(["tag", str(two_classes / "noise" / "n0.wav"), "--model", str(model), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["tags"][0]["tag"] == "noise"
     recipe.write_text("kind: short-chunk\ndata: x\n")
     assert main(["train", str(recipe)]) == 1
+
+
+def test_near_constant_features_do_not_steer_the_head(settings):
+    """A dead unit (constant up to 1e-14 rounding noise that happens to follow the labels) is no feature."""
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 20)
+    x = rng.normal(size=(40, 4))
+    x[:, 0] += 1.5 * y
+    dead = 2e-6 + 1e-14 * (2 * y - 1)
+    head = fit_head(np.column_stack([x, dead]), y, "single-label", settings)
+    reference = fit_head(x, y, "single-label", settings)
+    held_out = rng.normal(size=(10, 4))
+    got = head_scores(np.column_stack([held_out, np.full(10, 2e-6 + 1e-14)]), head, "single-label")
+    np.testing.assert_allclose(got, head_scores(held_out, reference, "single-label"), atol=1e-9)
+    assert head.chosen["constant_features"] == 1 and not head.weight[:, -1].any()
+
+
+def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, settings, tmp_path, write_audio):
+    dataset = open_dataset(str(two_classes))
+    embeddings = track_embeddings(dataset.items, settings)
+    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", embeddings=embeddings)
+    fitted = fit_head(np.stack([embeddings[i.id] for i in dataset.items]), dataset.targets(), dataset.task, settings)
+    for n, seconds in enumerate((2.5, 4.0, 7.3)):  # other tones, other noise, other lengths
+        write_audio(f"new/tones/t{n}.wav", tone(seconds, 22050, 130 + 25 * n), 22050)
+        write_audio(f"new/noise/n{n}.wav", noise(seconds, 22050, 50 + n), 22050)
+    new = open_dataset(str(tmp_path / "new"))
+    held_out = track_embeddings(new.items, settings)
+    expected = head_scores(np.stack([held_out[i.id] for i in new.items]), fitted, new.task)
+    got = np.stack([r.scores for r in Tagger(folder).tag_many([i.path for i in new.items])])
+    np.testing.assert_allclose(got, expected, atol=1e-4)

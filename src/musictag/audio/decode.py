@@ -7,6 +7,7 @@ output is read as a stream, so memory stays bounded whatever the file's length.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
@@ -26,11 +27,12 @@ except ImportError:  # optional: FLAC then decodes through libsndfile, only slow
 
 from musictag.errors import AudioError
 
-#: Extensions that the directory walker treats as audio (or video with an audio track).
+#: Extensions that the folder walker treats as audio (or video with an audio track); files named
+#: directly are decoded whatever their extension.
 AUDIO_EXTENSIONS = frozenset(
     (
         ".wav .wave .flac .ogg .oga .opus .mp3 .mp2 .aif .aiff .aifc .au .snd .caf .w64 "
-        ".m4a .m4b .aac .ac3 .amr .wma .mka .mkv .webm .mp4 .mov .avi"
+        ".m4a .m4b .aac .ac3 .amr .wma .wv .ape .tta .mka .mkv .webm .mp4 .mov .avi"
     ).split()
 )
 
@@ -42,6 +44,7 @@ class StreamInfo:
     sample_rate: int
     channels: int
     frames: int | None  # None when the container does not say (ffmpeg streams)
+    exact: bool = True  # False when ``frames`` is an estimate (MP3: from a Xing header or the bit rate)
 
 
 def check_readable(path: str | os.PathLike) -> Path:
@@ -55,6 +58,8 @@ def check_readable(path: str | os.PathLike) -> Path:
         size = path.stat().st_size
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror})") from None
+    if not path.is_file():
+        raise AudioError(f"{path}: not a regular file (a pipe, socket or device); give an audio file")
     if size == 0:
         raise AudioError(f"{path}: file is empty (0 bytes)")
     if not os.access(path, os.R_OK):
@@ -85,11 +90,59 @@ class _Decoder:
         pass
 
 
+def _wav_declared_frames(path: Path) -> int | None:
+    """The frames a RIFF/WAVE header says its data chunk holds (libsndfile quietly counts only what is
+    there), or None when the header does not say (streamed WAVs write 0 or 0xFFFFFFFF)."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, block_align = 12, 0
+    while offset + 8 <= len(head):
+        chunk, size = struct.unpack_from("<4sI", head, offset)
+        if chunk == b"fmt " and offset + 22 <= len(head):
+            block_align = struct.unpack_from("<H", head, offset + 20)[0]
+        if chunk == b"data":
+            return size // block_align if block_align and 0 < size < 0xFFFFFFFF else None
+        offset += 8 + size + (size & 1)
+    return None
+
+
+@contextlib.contextmanager
+def _decoder_messages_named(path: Path) -> Iterator[None]:
+    """Lines a C decoder prints on stderr (libmpg123's "Xing stream size off...") come out prefixed
+    with the file's name, instead of anonymously in the middle of a batch."""
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. captured): nothing to rename
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    sys.stderr.write(f"musictag: warning: {path}: decoder says: {line.strip()}\n")
+
+
 class _SoundfileDecoder(_Decoder):
     def __init__(self, path: Path):
-        self._file = sf.SoundFile(str(path))
+        with _decoder_messages_named(path):
+            self._file = sf.SoundFile(os.fsencode(path))  # bytes: file names need not be valid UTF-8
         frames = self._file.frames if self._file.seekable() else None
-        self.info = StreamInfo(self._file.samplerate, self._file.channels, frames)
+        if self._file.format == "WAV":
+            frames = _wav_declared_frames(path) or frames
+        exact = self._file.format not in ("MPEG", "MP3")
+        self.info = StreamInfo(self._file.samplerate, self._file.channels, frames, exact)
 
     def blocks(self, block_frames: int) -> Iterator[np.ndarray]:
         while True:
@@ -163,7 +216,8 @@ class _FfmpegDecoder(_Decoder):
         self._proc.kill()
         err = self._proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
         message = err[-1] if err else default
-        if "does not contain any stream" in message or "matches no streams" in message:
+        if any(hint in message for hint in ("does not contain any stream", "matches no streams",
+                                            "Error opening output files", "Output file is empty")):  # fmt: skip
             message = "no audio stream"
         return AudioError(f"{self._path}: cannot decode ({message})")
 
@@ -226,10 +280,19 @@ def _looks_like_soundfile_format(path: Path) -> bool:
     return is_mpeg_frame or head.startswith(_SOUNDFILE_MAGIC)
 
 
+def _utf8(path: Path) -> bool:
+    """Whether the name is valid UTF-8 (miniaudio takes only such names; soundfile and ffmpeg take bytes)."""
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def open_decoder(path: str | os.PathLike) -> _Decoder:
     """Open ``path`` with soundfile, falling back to ffmpeg for other formats."""
     path = check_readable(path)
-    if path.suffix.lower() == ".flac" and miniaudio is not None:
+    if path.suffix.lower() == ".flac" and miniaudio is not None and _utf8(path):
         try:
             decoder = _MiniaudioFlacDecoder(path)
             if decoder.info.frames <= MINIAUDIO_MAX_SECONDS * decoder.info.sample_rate:

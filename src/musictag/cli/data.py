@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
     info.add_argument("spec", metavar="SPEC", help="data set, e.g. gtzan:DIR?split=fault-filtered&lists=DIR")
     info.add_argument("--items", action="store_true", help="also list every item with its split and group")
     info.add_argument("--check", action="store_true", help="decode every file to find unreadable ones")
-    info.add_argument("--format", choices=("table", "json"), default="table")
+    info.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     info.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     info.set_defaults(run=run_info)
     download = actions.add_parser("download", help="fetch, verify and unpack GTZAN or MagnaTagATune")
@@ -45,7 +45,7 @@ def _unreadable(items, quiet: bool) -> list[str]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from musictag.data import open_dataset
+    from musictag.data.load import open_dataset
 
     dataset = open_dataset(args.spec)
     summary = dataset.summary()

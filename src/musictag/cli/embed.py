@@ -14,7 +14,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--layer", choices=LAYERS, default="penultimate", help="which activations (default penultimate)"
     )
-    parser.add_argument("--output", "-o", required=True, metavar="FILE.npz", help="where to write the arrays")
+    parser.add_argument("--output", "-o", required=True, metavar="FILE.npz", help="where to write the arrays (.npz)")
     parser.add_argument("--per-patch", action="store_true", help="one row per patch instead of per file")
     parser.set_defaults(run=run)
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from musictag.inference.results import FileError
-    from musictag.utils.atomic import atomic_path
+    from musictag.utils.atomic import atomic_open
 
     files, tagger = files_and_tagger(args)
     rows, paths, file_index, starts = [], [], [], []
@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     if args.per_patch:
         arrays["file_index"] = np.concatenate(file_index) if file_index else np.zeros(0, int)
         arrays["patch_start"] = np.concatenate(starts) if starts else np.zeros(0)
-    output = args.output if args.output.endswith(".npz") else args.output + ".npz"
-    with atomic_path(output) as tmp:
-        np.savez(tmp, **arrays)
+    with atomic_open(args.output, "wb") as handle:  # exactly the name asked for (np.savez would add .npz)
+        np.savez(handle, **arrays)
     return 1 if failed else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from musictag.cli.options import folds_or_artist3
 from musictag.training.recipe import MODES
 
 
@@ -14,9 +15,10 @@ def add_parser(commands) -> None:
     synthetic = kinds.add_parser("synthetic", help="train the six synthetic-to-real modes on every fold")
     synthetic.add_argument("--target", required=True, metavar="SPEC", help="the real data set")
     synthetic.add_argument("--source", required=True, metavar="MANIFEST", help="the synth audio manifest")
-    synthetic.add_argument("--folds", default="5", help="artist3 (GTZAN's artist-filtered folds) or K (default 5)")
-    synthetic.add_argument("--recipe", default="recipes/synthetic-musicnn.yaml", metavar="RECIPE.yaml",
-                           help="the model and its training (default recipes/synthetic-musicnn.yaml)")  # fmt: skip
+    synthetic.add_argument("--folds", default="5", type=folds_or_artist3,
+                           help="artist3 (GTZAN's artist-filtered folds) or K (default 5)")  # fmt: skip
+    synthetic.add_argument("--recipe", default="synthetic-musicnn", metavar="RECIPE",
+                           help="recipe file or shipped name (default synthetic-musicnn)")  # fmt: skip
     synthetic.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                            help="override a recipe setting, e.g. --set neural.epochs=4")  # fmt: skip
     synthetic.add_argument("--modes", default=",".join(MODES), help=f"subset of {','.join(MODES)} (default: all)")

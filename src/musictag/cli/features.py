@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from musictag.cli.options import positive_int
 from musictag.features.presets import FRONTENDS
 
 
@@ -15,14 +16,14 @@ def add_parser(commands) -> None:
     extract.add_argument(
         "--frontend", default="musicnn", help=f"{', '.join(FRONTENDS)}, or a JSON config file (default musicnn)"
     )
-    extract.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    extract.add_argument("--workers", type=positive_int, default=1, metavar="N", help="worker processes (default 1)")
     extract.add_argument("--cache", metavar="DIR", help="feature cache folder (default <musictag cache>/features)")
     extract.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
     extract.set_defaults(run=run_extract)
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from musictag.data import open_dataset
+    from musictag.data.load import open_dataset
     from musictag.features.cache import FeatureCache
     from musictag.features.presets import frontend_from
     from musictag.utils.progress import report

@@ -18,11 +18,11 @@ class ResultWriter:
     """Writes results one at a time; ``close`` finishes formats that need the whole list."""
 
     def __init__(self, stream: TextIO, fmt: str, *, top_k: int, timeline: bool):
-        self.stream, self.fmt, self.top_k, self.timeline = stream, fmt, top_k, timeline
+        self.stream, self.fmt, self.top_k, self.timeline = _Escaped(stream), fmt, top_k, timeline
         self._items: list[dict] = []
         self._csv = None
         if fmt == "csv":
-            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv = csv.writer(self.stream, lineterminator="\n")
             self._csv.writerow(CSV_COLUMNS)
 
     def write(self, result: TagResult | FileError) -> None:
@@ -53,6 +53,20 @@ class ResultWriter:
             json.dump(self._items, self.stream, indent=2, ensure_ascii=False)
             self.stream.write("\n")
         self.stream.flush()
+
+
+class _Escaped:
+    """A text stream that writes file names which are not valid UTF-8 (``caf\\xe9.wav``, decoded
+    with surrogates) as ``\\udce9`` escapes: readable, and in JSON the escape reads back as the name."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def format_table(record: dict) -> str:

@@ -12,7 +12,7 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("models", help="list pretrained models or fetch their weights")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="pretrained models, their data, tags and published scores")
-    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     listing.set_defaults(run=run_list)
     pull = actions.add_parser("pull", help="fetch and convert the weights of a model (or 'all')")
     pull.add_argument("name", choices=[*PRETRAINED, "all"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from musictag.cli.options import positive_int, positive_seconds
 from musictag.synthesis.backends import BACKENDS
 from musictag.synthesis.llm import API_KEY_VARIABLES
 from musictag.synthesis.vocabulary import GENRES
@@ -15,7 +16,8 @@ def add_parser(commands) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     prompts = actions.add_parser("prompts", help="write genre descriptions (seeded grammar, or a language model)")
     prompts.add_argument("--genres", default=",".join(GENRES), help="comma-separated (default: the ten GTZAN genres)")
-    prompts.add_argument("--per-genre", type=int, default=100, metavar="N", help="prompts per genre (default 100)")
+    prompts.add_argument("--per-genre", type=positive_int, default=100, metavar="N",
+                         help="prompts per genre (default 100)")  # fmt: skip
     prompts.add_argument("--seed", type=int, default=0, help="grammar seed (default 0)")
     prompts.add_argument("--output", "--out", "-o", dest="out", required=True, metavar="FILE.jsonl",
                          help="where to write the prompts (JSON lines)")  # fmt: skip
@@ -25,19 +27,19 @@ def add_parser(commands) -> None:
     )
     llm.add_argument("--base-url", metavar="URL", help="e.g. http://localhost:11434/v1; without it: the grammar")
     llm.add_argument("--model", help="the endpoint's model name")
-    llm.add_argument("--batch-size", type=int, default=20, help="descriptions per request (default 20)")
-    llm.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    llm.add_argument("--batch-size", type=positive_int, default=20, help="descriptions per request (default 20)")
+    llm.add_argument("--concurrency", type=positive_int, default=4, help="requests in flight (default 4)")
     prompts.set_defaults(run=run_prompts)
     audio = actions.add_parser("audio", help="turn prompts into clips and a manifest (parallel, resumable)")
     audio.add_argument("--prompts", required=True, metavar="FILE.jsonl", help="from 'musictag synth prompts'")
     audio.add_argument("--backend", default="procedural", choices=BACKENDS, help="default procedural (offline)")
     audio.add_argument("--model", metavar="DIR|HUB-ID", help="MusicGen weights (default facebook/musicgen-medium)")
-    audio.add_argument("--batch-size", type=int, default=8, help="prompts per MusicGen batch (default 8)")
-    audio.add_argument("--duration", type=float, default=10.0, help="seconds per clip (default 10)")
-    audio.add_argument("--sample-rate", type=int, default=22050, help="Hz (default 22050)")
+    audio.add_argument("--batch-size", type=positive_int, default=8, help="prompts per MusicGen batch (default 8)")
+    audio.add_argument("--duration", type=positive_seconds, default=10.0, help="seconds per clip (default 10)")
+    audio.add_argument("--sample-rate", type=positive_int, default=22050, help="Hz (default 22050)")
     audio.add_argument("--output", "--out", "-o", dest="out", required=True, metavar="DIR",
                        help="folder for the clips and manifest.csv")  # fmt: skip
-    audio.add_argument("--workers", type=int, default=1, metavar="N", help="procedural: processes (default 1)")
+    audio.add_argument("--workers", type=positive_int, default=1, metavar="N", help="procedural: processes (default 1)")
     audio.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     audio.set_defaults(run=run_audio)
     preview = actions.add_parser("preview", help="one clip and its spectrogram per genre")

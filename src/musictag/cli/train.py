@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from musictag.training.recipe import MODES
+from musictag.cli.options import fold_count, positive_int
+from musictag.training.recipe import MODES, shipped_recipes
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("train", help="train or cross-validate the model a YAML recipe describes")
-    parser.add_argument("recipe", metavar="RECIPE.yaml", help="a recipe file (see recipes/)")
+    parser.add_argument("recipe", metavar="RECIPE",
+                        help=f"a YAML recipe file, or a shipped one: {', '.join(shipped_recipes())}")  # fmt: skip
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe setting, e.g. --set data=gtzan:DIR --set transfer.hop=3")  # fmt: skip
-    parser.add_argument("--folds", type=int, help="k-fold cross-validation instead of the data set's splits")
+    parser.add_argument("--folds", type=fold_count, metavar="K",
+                        help="k-fold cross-validation instead of the data set's splits")  # fmt: skip
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     synthetic = parser.add_argument_group("synthetic to real (neural recipes; the recipe's data is the real target)")
@@ -23,7 +26,7 @@ def add_parser(commands) -> None:
     lightning = parser.add_argument_group("distributed training (neural recipes; passed to Lightning)")
     lightning.add_argument("--accelerator", help="cpu, gpu, auto ...")
     lightning.add_argument("--devices", help="devices per node (a number, a list or 'auto')")
-    lightning.add_argument("--num-nodes", type=int, dest="num_nodes", help="machines (default 1)")
+    lightning.add_argument("--num-nodes", type=positive_int, dest="num_nodes", help="machines (default 1)")
     lightning.add_argument("--strategy", help="auto, ddp, ddp_spawn, fsdp ...")
     parser.set_defaults(run=run)
 
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_recipe(Recipe.load(args.recipe, args.overrides), options)
     if not result.main_process:
         return 0
+    print(f"data: {result.data}")
     if result.cv:
         name, _ = headline(result.cv["per_fold"][0])
         stats = result.cv["summary"][name]
@@ -46,7 +50,13 @@ def run(args: argparse.Namespace) -> int:
               f"-> {result.out}")  # fmt: skip
     if result.model:
         print(f"model: {result.model}")
+    if result.fit:
+        print("fit: " + ", ".join(f"{key} {_shown(value)}" for key, value in result.fit.items()))
     if result.test:
         name, value = headline(result.test)
         print(f"test: {value:.4f} ({name} on {result.test['n']} items) -> {result.out / 'test'}")
     return 0
+
+
+def _shown(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

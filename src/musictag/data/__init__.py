@@ -1,7 +1,8 @@
 """Data sets: GTZAN, MagnaTagATune, label folders and manifests behind one interface.
 
-``open_dataset(SPEC)`` (see :mod:`musictag.data.spec`) gives a :class:`~musictag.data.dataset.Dataset`
-of items with paths, labels, splits and groups. Names are imported on first use, so that the
+``open_dataset(SPEC)`` (the grammar in :mod:`musictag.data.spec`, the loading in
+:mod:`musictag.data.load`) gives a :class:`~musictag.data.dataset.Dataset` of items with paths,
+labels, splits and groups. Names are imported on first use, so that the
 command line can read :mod:`musictag.data.download`'s archive names without numpy.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    **dict.fromkeys(("open_dataset", "parse_spec", "KINDS"), "musictag.data.spec"),
+    **dict.fromkeys(("parse_spec", "resolve_spec", "KINDS"), "musictag.data.spec"),
+    "open_dataset": "musictag.data.load",
     **dict.fromkeys(("Dataset", "Item", "SPLITS"), "musictag.data.dataset"),
 }
 __all__ = list(_EXPORTS)

@@ -29,7 +29,7 @@ class Dataset:
     """Items with a label vocabulary in a fixed order.
 
     ``problems`` lists clips the adapter had to leave out (missing or unreadable files),
-    one line each, naming the file.
+    one line each, naming the file; ``layout`` says how the files were read and why.
     """
 
     name: str
@@ -37,6 +37,7 @@ class Dataset:
     vocabulary: list[str]
     items: list[Item]
     problems: list[str] = field(default_factory=list)
+    layout: str = ""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -68,6 +69,7 @@ class Dataset:
             counts[item.split or "(none)"].update(item.labels)
         return {
             "name": self.name,
+            "layout": self.layout,
             "task": self.task,
             "items": len(self.items),
             "labels": len(self.vocabulary),

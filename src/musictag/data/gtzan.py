@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from musictag.audio.decode import AUDIO_EXTENSIONS
+from musictag.audio.discover import find_audio
 from musictag.data.dataset import Dataset, Item
 from musictag.data.splits import stratified_split
 from musictag.errors import ParameterError
@@ -37,13 +38,18 @@ def clip_id(name: str) -> str | None:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
-def find_clips(root: Path) -> dict[str, Path]:
-    """Every GTZAN clip under ``root`` by id; the first file found wins for duplicate stems."""
+def find_clips(root: Path) -> tuple[dict[str, Path], list[Path]]:
+    """Every GTZAN clip under ``root`` by id (the first file found wins for duplicate stems), and the
+    audio files whose names are not GTZAN clip names."""
     found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in AUDIO_EXTENSIONS and (cid := clip_id(path.name)) and cid not in found:
+    other = []
+    for path in map(Path, find_audio([root], recursive=True)):
+        cid = clip_id(path.name)
+        if cid is None:
+            other.append(path)
+        elif cid not in found:
             found[cid] = path
-    return found
+    return found, other
 
 
 def _read_list(path: Path) -> list[tuple[str, str | None]]:
@@ -87,7 +93,7 @@ def load_gtzan(
         raise ParameterError(f"unknown GTZAN split {split!r}; choose from {', '.join(SPLIT_SCHEMES)}")
     if not root.is_dir():
         raise ParameterError(f"{root}: GTZAN folder not found")
-    clips = find_clips(root)
+    clips, other = find_clips(root)
     lists = Path(lists) if lists is not None else None
     assignment: dict[str, str] = {}
     groups: dict[str, str] = {}
@@ -110,6 +116,7 @@ def load_gtzan(
                     f"(e.g. {', '.join(missing[:3])}); left out"]  # fmt: skip
     else:
         problems = [f"{cid}: listed in the {assignment[cid]} split but no audio file was found" for cid in missing]
+    problems += [f"{path}: not a GTZAN clip name (genre.000NN), left out" for path in other]
     if assignment:
         problems += [
             f"{clips[cid]}: in no {split} split list, left out" for cid in sorted(set(clips) - set(assignment))

@@ -1,4 +1,5 @@
-"""Open a data set from a SPEC string, ``[kind:]PATH[?key=value&key=value]``::
+"""The SPEC grammar that names a data set (no heavy imports: recipes and the command line read it),
+``[kind:]PATH[?key=value&key=value]``, ``[kind:]PATH[?key=value&key=value]``::
 
     gtzan:/data/gtzan/genres?split=fault-filtered&lists=/data/splits/gtzan_fault_filtered
     gtzan:/data/gtzan?split=artist3&fold=2&lists=/data/splits/gtzan_artist_3fold
@@ -12,24 +13,18 @@
 Without a kind, it is guessed: a .csv/.tsv file is a manifest, a folder with
 ``annotations_final.csv`` is MagnaTagATune, a folder holding GTZAN-named clips is GTZAN,
 a folder whose sub-folders hold audio is a folder per label, any other folder is unlabelled
-files. Relative ``lists`` and ``index`` paths are used as given.
+files (see :func:`musictag.data.load.open_dataset`). ``~`` is expanded in the path and in ``lists``
+and ``index``; relative ones are used as given, except in a recipe file, where they are read
+against the recipe's folder (:func:`resolve_spec`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qsl
-
-from musictag.audio.discover import find_audio
-from musictag.data.dataset import Dataset
-from musictag.data.gtzan import find_clips, load_gtzan
-from musictag.data.label_folders import load_audio_files, load_label_folders
-from musictag.data.manifest import load_manifest
-from musictag.data.mtt import load_mtt
-from musictag.data.splits import stratified_split
-from musictag.errors import ParameterError
+from urllib.parse import parse_qsl, quote
 
 KINDS = ("gtzan", "mtt", "folders", "manifest", "files")
+PATH_OPTIONS = ("lists", "index")  # options that name files or folders
 
 
 def parse_spec(spec: str) -> tuple[str | None, Path, dict[str, str]]:
@@ -41,51 +36,19 @@ def parse_spec(spec: str) -> tuple[str | None, Path, dict[str, str]]:
     else:
         kind = None
     options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False)) if query else {}
-    return kind, Path(body), options
+    for key in PATH_OPTIONS:
+        if key in options:
+            options[key] = str(Path(options[key]).expanduser())
+    return kind, Path(body).expanduser(), options
 
 
-def _guess_kind(path: Path) -> str:
-    if path.is_file():
-        return "mtt" if path.name == "annotations_final.csv" else "manifest"
-    if (path / "annotations_final.csv").is_file():
-        return "mtt"
-    if path.is_dir() and find_clips(path):
-        return "gtzan"
-    if path.is_dir() and not any(p.is_dir() and find_audio([p]) for p in path.iterdir()):
-        return "files"
-    return "folders"
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in text.split(","))
-
-
-def open_dataset(spec: str) -> Dataset:
-    """Load the data set a SPEC names (see the module docstring)."""
+def resolve_spec(spec: str, base: str | Path) -> str:
+    """``spec`` with its relative paths (the data and its ``lists`` / ``index`` options) read against ``base``."""
     kind, path, options = parse_spec(spec)
-    kind = kind or _guess_kind(path)
-    take = options.pop
-    try:
-        if kind == "gtzan":
-            dataset = load_gtzan(path, split=take("split", "none"), lists=take("lists", None),
-                                 fold=int(take("fold", 1)), fractions=_floats(take("fractions", "0.8,0.1,0.1")),
-                                 seed=int(take("seed", 0)))  # fmt: skip
-        elif kind == "mtt":
-            sizes = tuple(int(x) for x in take("sizes", "18000,2000").split(","))
-            dataset = load_mtt(path, split=take("split", "folders"), top=int(take("top", 50)),
-                               merge=take("merge", "false").lower() in ("1", "true", "yes"),
-                               index=take("index", None), sizes=sizes, seed=int(take("seed", 0)))  # fmt: skip
-        else:
-            loader = {"manifest": load_manifest, "files": load_audio_files}.get(kind, load_label_folders)
-            dataset = loader(path)
-            if take("split", None) == "random":
-                fractions = _floats(take("fractions", "0.8,0.1,0.1"))
-                dataset = dataset.with_splits(stratified_split(dataset.items, fractions, seed=int(take("seed", 0))))
-    except ValueError as exc:
-        if isinstance(exc, ParameterError):
-            raise
-        raise ParameterError(f"{spec}: bad option value ({exc})") from None
-    if options:
-        raise ParameterError(f"{spec}: unknown options for {kind}: {', '.join(sorted(options))}")
-    return dataset
-
+    base = Path(base)
+    path = path if path.is_absolute() else base / path
+    for key in PATH_OPTIONS:
+        if key in options and not Path(options[key]).is_absolute():
+            options[key] = str(base / options[key])
+    query = "&".join(f"{key}={quote(value, safe='/,.:~')}" for key, value in options.items())
+    return f"{kind + ':' if kind else ''}{path}{'?' + query if query else ''}"

@@ -1,30 +1,102 @@
-"""Score a tagger on data-set items: the one evaluation path for pretrained and trained models."""
+"""Score a tagger on data-set items: the one evaluation path for pretrained and trained models.
+
+Whole tracks are tagged as ``musictag tag`` tags files. With :class:`Excerpts`, every item also
+gives a few short, seeded random excerpts, each tagged on its own through the same path (the
+Tagger's array input), which is what a user who tags a clip of new music gets: the excerpt
+metrics are stored beside the whole-track ones with an ``excerpt_`` prefix.
+"""
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
+
 import numpy as np
 
+from musictag.audio.stream import load
 from musictag.data.dataset import Dataset, Item
-from musictag.errors import ParameterError
+from musictag.errors import MusictagError, ParameterError
 from musictag.evaluation.metrics import task_metrics
 from musictag.inference.results import FileError
-from musictag.inference.tagger import Tagger
-from musictag.utils.progress import report
+from musictag.inference.tagger import AudioArray, Tagger
+from musictag.utils.progress import progress, report
 
 
-def evaluate_items(tagger: Tagger, dataset: Dataset, items: list[Item]) -> dict:
-    """Tag ``items`` and score them against their labels (unreadable items are reported and skipped)."""
+@dataclass(frozen=True)
+class Excerpts:
+    """``per_item`` random excerpts of ``seconds`` from every item, reproducible from ``seed``."""
+
+    seconds: float = 2.5
+    per_item: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0 or self.per_item < 1:
+            raise ParameterError(f"excerpts need a positive length and at least one per item, got {self}")
+
+    def cut(self, audio: np.ndarray, rate: int, key: str) -> list[np.ndarray]:
+        """The excerpts of one item's audio (the whole of it when it is not longer than one excerpt)."""
+        length = round(self.seconds * rate)
+        if len(audio) <= length:
+            return [audio]
+        rng = np.random.default_rng([self.seed, zlib.crc32(key.encode("utf-8", "surrogateescape"))])
+        starts = np.sort(rng.integers(0, len(audio) - length + 1, size=self.per_item))
+        return [audio[start : start + length] for start in starts]
+
+
+def _label_columns(tagger: Tagger, dataset: Dataset) -> list[int]:
     index = {label: i for i, label in enumerate(tagger.labels)}
     missing = [label for label in dataset.vocabulary if label not in index]
     if missing:
         raise ParameterError(f"the model does not know the data set's labels {', '.join(missing[:5])}")
+    return [index[label] for label in dataset.vocabulary]
+
+
+def evaluate_items(tagger: Tagger, dataset: Dataset, items: list[Item], *, excerpts: Excerpts | None = None,
+                   quiet: bool = True) -> dict:  # fmt: skip
+    """Tag ``items`` and score them against their labels (unreadable items are reported and skipped);
+    with ``excerpts``, also score short excerpts of them (``excerpt_*`` keys and ``excerpts``)."""
+    columns = _label_columns(tagger, dataset)
     scores, kept = [], []
-    for item, result in zip(items, tagger.tag_many([item.path for item in items]), strict=True):
-        if isinstance(result, FileError):
-            report(f"musictag: {result.error} (left out)")
-            continue
-        scores.append(result.scores[[index[label] for label in dataset.vocabulary]])
-        kept.append(item)
-    scores = np.stack(scores)
-    targets = dataset.targets(kept)
-    return task_metrics(dataset.task, targets, scores, dataset.vocabulary)
+    with progress(len(items), quiet=quiet, desc="evaluate") as bar:
+        for item, result in zip(items, tagger.tag_many([item.path for item in items]), strict=True):
+            bar.update(1)
+            if isinstance(result, FileError):
+                report(f"musictag: {result.error} (left out)")
+                continue
+            scores.append(result.scores[columns])
+            kept.append(item)
+    if not kept:
+        raise MusictagError("no item could be scored")
+    metrics = task_metrics(dataset.task, dataset.targets(kept), np.stack(scores), dataset.vocabulary)
+    if excerpts is not None:
+        detail = excerpt_metrics(tagger, dataset, kept, excerpts, quiet=quiet)
+        metrics.update({f"excerpt_{k}": v for k, v in detail.items() if isinstance(v, float)})
+        metrics["excerpts"] = detail
+    return metrics
+
+
+def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpts: Excerpts, *,
+                    quiet: bool = True) -> dict:  # fmt: skip
+    """Metrics over every excerpt of ``items``, each tagged alone (see :class:`Excerpts`)."""
+    columns = _label_columns(tagger, dataset)
+    rate = tagger.frontend.config.sample_rate  # decoded once at the model's rate, then cut
+    scores, owners = [], []
+    with progress(len(items), quiet=quiet, desc="excerpts") as bar:
+        for item in items:
+            bar.update(1)
+            try:
+                audio = load(item.path, sample_rate=rate)
+            except MusictagError as exc:
+                report(f"musictag: {exc} (left out)")
+                continue
+            cut = excerpts.cut(audio, rate, item.id)
+            for result in tagger.tag_many([AudioArray(clip, rate, f"{item.id}@{n}") for n, clip in enumerate(cut)]):
+                if not isinstance(result, FileError):
+                    scores.append(result.scores[columns])
+                    owners.append(item)
+    if not scores:
+        raise MusictagError("no excerpt could be scored")
+    metrics = task_metrics(dataset.task, dataset.targets(owners), np.stack(scores), dataset.vocabulary)
+    metrics["excerpt"] = {"seconds": excerpts.seconds, "per_item": excerpts.per_item, "seed": excerpts.seed}
+    return metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class TagResult:
     taggram: np.ndarray  # (n_patches, n_labels)
     patch_starts: np.ndarray  # (n_patches,) seconds
     patch_seconds: float
+    warnings: list[str] = field(default_factory=list)  # what makes the scores less trustworthy
 
     def top(self, k: int = 0) -> list[tuple[str, float]]:
         """Tags sorted by score, best first; ``k = 0`` gives all."""
@@ -38,6 +39,8 @@ class TagResult:
             "model": self.model,
             "tags": _ranked(self.labels, self.scores, top_k),
         }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         if timeline:
             out["timeline"] = [
                 {
@@ -60,6 +63,7 @@ class EmbedResult:
     duration: float
     per_patch: np.ndarray  # (n_patches, dim)
     patch_starts: np.ndarray
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def embedding(self) -> np.ndarray:

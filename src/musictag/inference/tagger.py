@@ -6,6 +6,7 @@ import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,14 +21,30 @@ from musictag.models.config import LAYERS, ModelConfig
 from musictag.models.model_folder import activate, load_model_folder
 from musictag.pretrained.store import resolve_model
 
+#: The most patches one forward pass takes, whatever ``batch_size`` asks: a musicnn patch costs
+#: about 14 MB of activations on the CPU, and batches past a few dozen patches are no faster.
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class AudioArray:
+    """Audio already in memory: ``(samples,)`` or ``(samples, channels)`` at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+    name: str = "<array>"
+
 
 class _FileState:
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, source: str | AudioArray):
+        self.source = source
+        self.path = source.name if isinstance(source, AudioArray) else source
         self.outputs: list[dict[str, np.ndarray]] = []
         self.pending = 0  # patches cut but not yet through the model
         self.duration = 0.0
+        self.peak = 0.0
         self.error: str | None = None
+        self.warnings: list[str] = []
 
 
 class Tagger:
@@ -80,10 +97,10 @@ class Tagger:
         if hop is not None and not 0 < hop < math.inf:  # also refuses nan
             raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
         self.module, self.config = module, config
-        self.device = torch.device(device)
+        self.device = _device(device)
         self.module.to(self.device)
         self.frontend = LogMel(self.config.frontend_config())
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, MAX_BATCH)
         fe = self.frontend.config
         self.patch_frames = self.config.patch_frames
         self.frame_seconds = fe.hop_length / fe.sample_rate
@@ -99,15 +116,17 @@ class Tagger:
         return list(self.config.labels)
 
     # -- public API ---------------------------------------------------------------------
-    def tag(self, path: str | os.PathLike) -> TagResult:
-        """Tag one file; raises :class:`MusictagError` if it cannot be read."""
-        return _raise_if_error(next(self.tag_many([path])))
+    def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult:
+        """Tag one file, or an array of samples at ``sample_rate``; raises :class:`MusictagError` if it
+        cannot be read."""
+        return _raise_if_error(next(self.tag_many([_source(audio, sample_rate)])))
 
-    def embed(self, path: str | os.PathLike, *, layer: str = "penultimate") -> EmbedResult:
-        """One layer's activations for one file (``per_patch`` and their mean ``embedding``)."""
-        return _raise_if_error(next(self.embed_many([path], layer=layer)))
+    def embed(self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate",
+              sample_rate: int | None = None) -> EmbedResult:  # fmt: skip
+        """One layer's activations for one file or array (``per_patch`` and their mean ``embedding``)."""
+        return _raise_if_error(next(self.embed_many([_source(audio, sample_rate)], layer=layer)))
 
-    def tag_many(self, paths: Iterable[str | os.PathLike]) -> Iterator[TagResult | FileError]:
+    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
         """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on."""
         pool_logits = self.config.score_pooling == "mean_logits"
         for state, starts in self._run(paths, ("taggram", "logits") if pool_logits else ("taggram",)):
@@ -120,10 +139,11 @@ class Tagger:
                 scores = self._activate(torch.from_numpy(np.concatenate([o["logits"] for o in state.outputs]).mean(0)))
                 scores = scores.numpy()
             seconds = self.patch_frames * self.frame_seconds
-            yield TagResult(state.path, self.name, state.duration, self.labels, scores, taggram, starts, seconds)
+            yield TagResult(state.path, self.name, state.duration, self.labels, scores, taggram, starts, seconds,
+                            state.warnings)
 
     def embed_many(
-        self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate"
+        self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate"
     ) -> Iterator[EmbedResult | FileError]:
         """Like :meth:`tag_many`, returning ``layer``'s activations."""
         if layer not in LAYERS:
@@ -136,16 +156,37 @@ class Tagger:
                 yield FileError(state.path, state.error)
                 continue
             per_patch = np.concatenate([o[layer] for o in state.outputs])
-            yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts)
+            yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts, state.warnings)
 
     # -- pipeline -------------------------------------------------------------------------
     # Files are decoded in the caller's thread: a decoding thread beside torch's own two
     # threads was measured slower on 2 cores (oversubscription), and decoding is ~6 % of the work.
     def _file_patches(self, state: _FileState) -> Iterator[torch.Tensor]:
-        audio = AudioStream(state.path, self.frontend.config.sample_rate)
-        frames = stream_logmel(self.frontend, audio)
+        rate = self.frontend.config.sample_rate
+        if isinstance(state.source, AudioArray):
+            blocks = [_resampled(state.source, rate)]
+            state.duration = len(state.source.samples) / state.source.sample_rate
+        else:
+            blocks = AudioStream(state.source, rate)
+        frames = stream_logmel(self.frontend, _measured(blocks, state))
         yield from iter_patches(frames, length=self.patch_frames, hop=self.hop_frames)
-        state.duration = audio.duration
+        if not isinstance(state.source, AudioArray):
+            state.duration = blocks.duration
+        state.warnings += self._warnings(state)
+
+    def _warnings(self, state: _FileState) -> list[str]:
+        patch = self.patch_frames * self.frame_seconds
+        hop = self.hop_frames * self.frame_seconds
+        found = []
+        if state.peak == 0:
+            found.append(f"{state.path}: digital silence; the scores say nothing about the music")
+        if state.duration < patch:
+            found.append(f"{state.path}: {state.duration:.2f} s is shorter than one {patch:.2f} s patch; "
+                         "scored on the clip repeated to fill it")  # fmt: skip
+        elif hop > state.duration:
+            found.append(f"{state.path}: the hop ({hop:.2f} s) is longer than the file ({state.duration:.2f} s); "
+                         "only its first patch is scored")  # fmt: skip
+        return found
 
     def _forward(self, batch: torch.Tensor, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
         with torch.inference_mode():
@@ -187,7 +228,7 @@ class Tagger:
         pending: list[tuple[_FileState, torch.Tensor]] = []  # patches not yet through the model
         for path in [*paths, None]:
             if path is not None:
-                state = _FileState(str(path))
+                state = _FileState(path if isinstance(path, AudioArray) else str(path))
                 waiting.append(state)
                 try:
                     for chunk in self._file_patches(state):
@@ -203,6 +244,51 @@ class Tagger:
                 state = waiting.popleft()
                 n_patches = sum(len(o[layers[0]]) for o in state.outputs)
                 yield state, np.arange(n_patches) * self.hop_frames * self.frame_seconds
+
+
+def _device(name: str) -> torch.device:
+    """A torch device that exists here, or a one-line error."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ParameterError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device {name!r}: this machine (or this torch build) has no CUDA; use cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ParameterError(f"device {name!r}: MPS is not available here; use cpu")
+    return device
+
+
+def _source(audio, sample_rate: int | None) -> str | os.PathLike | AudioArray:
+    """A path as it is, or an array with its sample rate."""
+    if isinstance(audio, np.ndarray):
+        if not sample_rate or sample_rate <= 0:
+            raise ParameterError("audio given as an array needs its sample_rate (or pass a file path)")
+        if audio.ndim not in (1, 2) or not audio.size:
+            raise ParameterError(f"audio array must be (samples,) or (samples, channels), got shape {audio.shape}")
+        return AudioArray(audio, int(sample_rate))
+    if sample_rate is not None:
+        raise ParameterError("sample_rate is for audio given as an array; a file says its own")
+    return audio
+
+
+def _resampled(audio: AudioArray, rate: int) -> np.ndarray:
+    """Mono float32 at ``rate`` (channel mean, soxr HQ, as files are read)."""
+    import soxr
+
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    mono = samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
+    if audio.sample_rate == rate:
+        return mono
+    return soxr.resample(mono, audio.sample_rate, rate, quality="HQ").astype(np.float32)
+
+
+def _measured(blocks: Iterable[np.ndarray], state: _FileState) -> Iterator[np.ndarray]:
+    """Pass blocks through, keeping the file's peak level."""
+    for block in blocks:
+        if len(block):
+            state.peak = max(state.peak, float(np.abs(block).max()))
+        yield block
 
 
 def _raise_if_error(result):

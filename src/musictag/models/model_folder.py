@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from musictag.errors import MusictagError
@@ -49,11 +50,19 @@ def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module, Model
     except (json.JSONDecodeError, TypeError) as exc:
         raise MusictagError(f"{folder / CONFIG_NAME}: invalid model config ({exc})") from None
     module = build_model(config.architecture, **config.model)
+    weights = folder / WEIGHTS_NAME
     try:
-        module.load_state_dict(load_file(str(folder / WEIGHTS_NAME)))
-    except (RuntimeError, OSError) as exc:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
-        raise MusictagError(f"{folder / WEIGHTS_NAME}: weights do not fit the config ({first})") from None
+        raise MusictagError(f"{weights}: damaged or truncated weights ({first}); for a pretrained model delete "
+                            f"{folder} and run 'musictag models pull {config.name}', else train or export it "
+                            "again") from None  # fmt: skip
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise MusictagError(f"{weights}: weights do not fit the config ({first})") from None
     return module.eval(), config
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from musictag.errors import ParameterError, WeightsNotFoundError
 from musictag.features.config import MUSICNN
 from musictag.models.config import ModelConfig
-from musictag.models.model_folder import is_model_folder, save_model_folder
+from musictag.models.model_folder import CONFIG_NAME, WEIGHTS_NAME, is_model_folder, save_model_folder
 from musictag.pretrained.catalog import (
     PRETRAINED,
     WHEEL_NAME,
@@ -156,6 +156,7 @@ def _locate_source(spec: PretrainedSpec, weights: str | os.PathLike | None) -> t
 def ensure_weights(name: str, *, weights: str | os.PathLike | None = None) -> Path:
     """Return the model folder of pretrained model ``name``, fetching and converting on first use."""
     spec = PRETRAINED[name]
+    _check_weights_path(weights)
     cached = cache_dir() / "models" / name
     if _converted_in(cache_dir(), spec):
         return cached
@@ -180,10 +181,29 @@ def ensure_weights(name: str, *, weights: str | os.PathLike | None = None) -> Pa
         return convert_checkpoint(folder, spec, cached)
 
 
+def _check_weights_path(weights: str | os.PathLike | None) -> None:
+    """``--weights`` must name the musicnn wheel or a folder: anything else is a mistake to report,
+    even when the cache makes it unnecessary."""
+    if weights is None:
+        return
+    path = Path(weights).expanduser()
+    if not path.exists():
+        raise WeightsNotFoundError(f"{path}: weights path does not exist")
+    if path.is_file() and (path.suffix != ".whl" or not zipfile.is_zipfile(path)):
+        raise WeightsNotFoundError(f"{path}: not a musicnn wheel (.whl); --weights takes the wheel, the folder it "
+                                   "was unpacked to, or a musictag cache folder")  # fmt: skip
+
+
 def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
     """A pretrained model's name or a model folder's path -> the model folder."""
     if str(model) in PRETRAINED:
         return ensure_weights(str(model), weights=weights)
-    if is_model_folder(model):
-        return Path(model)
+    _check_weights_path(weights)
+    path = Path(model).expanduser()
+    if is_model_folder(path):
+        return path
+    if (path / CONFIG_NAME).is_file():
+        raise ParameterError(f"{path}: the model folder has no {WEIGHTS_NAME} (its weights); train or export it again")
+    if path.is_dir():
+        raise ParameterError(f"unknown model {str(model)!r}: the folder has no {CONFIG_NAME} and {WEIGHTS_NAME}")
     raise ParameterError(f"unknown model {str(model)!r}: use one of {', '.join(PRETRAINED)} or a model folder")

@@ -68,6 +68,9 @@ class ProceduralBackend:
     def __init__(self, *, workers: int = 1):
         if workers < 1:
             raise ParameterError(f"workers must be at least 1, got {workers}")
+        from musictag.synthesis.render import require_synthesizer
+
+        require_synthesizer()
         self.workers = workers
 
     def settings(self) -> dict:

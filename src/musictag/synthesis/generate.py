@@ -114,7 +114,9 @@ def preview(genres: list[str], out: str | os.PathLike, *, seed: int = 0, duratio
     from musictag.plots import spectrogram_png
     from musictag.synthesis.backends import render_clip
     from musictag.synthesis.prompts import generate_prompts
+    from musictag.synthesis.render import require_synthesizer
 
+    require_synthesizer()
     out = Path(out)
     mel = LogMel(FrontendConfig(sample_rate=sample_rate, n_fft=2048, hop_length=512, n_mels=128, compression="db"))
     shown = []

@@ -42,16 +42,23 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 
 
-@lru_cache(maxsize=2)  # loading a large SoundFont takes 0.4 s: once per process, not once per stem
-def _synth(sample_rate: int, soundfont: Path):
+def require_synthesizer(soundfont: Path | None = None):
+    """The tinysoundfont module and a readable SoundFont, or one clear line saying what is missing
+    (checked once before a run, not once per clip)."""
     try:
         import tinysoundfont
     except ImportError:
-        hint = "pip install --no-deps tinysoundfont"  # its pyaudio dependency is for live playback only
+        hint = "pip install --no-deps tinysoundfont==0.3.7"  # its pyaudio dependency is for live playback only
         raise ParameterError(f"the procedural backend needs 'tinysoundfont' ({hint})") from None
+    soundfont = soundfont or default_soundfont()
     if not soundfont.is_file():
-        raise ParameterError(f"{soundfont}: SoundFont not found")
-    synth = tinysoundfont.Synth(samplerate=sample_rate)
+        raise ParameterError(f"{soundfont}: SoundFont not found (set MUSICTAG_SOUNDFONT to a .sf2 file)")
+    return tinysoundfont
+
+
+@lru_cache(maxsize=2)  # loading a large SoundFont takes 0.4 s: once per process, not once per stem
+def _synth(sample_rate: int, soundfont: Path):
+    synth = require_synthesizer(soundfont).Synth(samplerate=sample_rate)
     return synth, synth.sfload(str(soundfont))
 
 

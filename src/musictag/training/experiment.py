@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from musictag.data import open_dataset
 from musictag.data.dataset import Dataset
+from musictag.data.load import open_dataset
 from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
 from musictag.evaluation.scoring import evaluate_items

@@ -155,6 +155,8 @@ def train_neural(
 
     def export(folder: Path, model: torch.nn.Module, info: dict) -> None:
         info = {"data": dataset.name, "train_items": len(train), "valid_items": len(valid or []), **info,
+                "fit": dict(info), "trained_on": {"data": dataset.name, "items": len(train) + len(valid or []),
+                                            "ids": [item.id for item in [*train, *(valid or [])]]},
                 "settings": asdict(settings)}  # fmt: skip
         config = _export_config(plan, name, dataset.vocabulary, dataset.task, info)
         save_model_folder(folder, config, model.state_dict())

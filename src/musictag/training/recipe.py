@@ -15,9 +15,12 @@ from typing import Any
 
 import yaml
 
+from musictag.data.spec import resolve_spec
 from musictag.errors import ParameterError
 from musictag.training.settings import ClassicalSettings, NeuralSettings, TransferSettings, from_section
 
+#: The recipes musictag ships (``musictag train NAME``).
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 #: Each kind of recipe and the settings its section holds.
 SETTINGS: dict[str, type] = {"neural": NeuralSettings, "transfer": TransferSettings, "classical": ClassicalSettings}
 KINDS = tuple(SETTINGS)
@@ -69,10 +72,10 @@ class Recipe:
 
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> Recipe:
-        """Read a YAML recipe, apply ``key=value`` overrides, validate."""
-        path = Path(path)
-        if not path.is_file():
-            raise ParameterError(f"{path}: recipe not found")
+        """Read a YAML recipe (a file, or the name of a shipped one), apply ``key=value`` overrides,
+        validate. Relative paths in the file's ``data`` are read against the file's folder; those
+        given in overrides, against the working directory."""
+        path = find_recipe(path)
         try:
             values = _read(path.read_text()) or {}
         except yaml.YAMLError as exc:
@@ -80,15 +83,18 @@ class Recipe:
         if not isinstance(values, dict):
             raise ParameterError(f"{path}: a recipe is a mapping of settings")
         values.setdefault("name", path.stem)
+        if isinstance(values.get("data"), str):
+            values["data"] = resolve_spec(values["data"], path.parent)
         for assignment in overrides:
             apply_override(values, assignment)
         return cls.from_dict(values, source=str(path))
 
     @classmethod
     def from_dict(cls, values: dict, *, source: str = "recipe") -> Recipe:
-        for required in ("kind", "data"):
-            if required not in values:
-                raise ParameterError(f"{source}: the recipe needs '{required}'")
+        if "kind" not in values:
+            raise ParameterError(f"{source}: the recipe needs 'kind'")
+        if values.get("data") is None:
+            raise ParameterError(f"{source}: the recipe needs 'data': add --set data=SPEC")
         kind = values["kind"]
         if kind not in SETTINGS:
             raise ParameterError(f"{source}: recipe kind {kind!r} cannot be trained by this version (available: "
@@ -105,3 +111,19 @@ class Recipe:
         settings = from_section(SETTINGS[kind], values.get(kind), kind)
         return cls(settings=settings, source=source, values=values, **{"name": "recipe", **top})
 
+
+
+def shipped_recipes() -> list[str]:
+    """Names of the recipes that come with musictag."""
+    return sorted(path.stem for path in RECIPES_DIR.glob("*.yaml"))
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A recipe file by path, or a shipped recipe by name (``gtzan-genre``)."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    shipped = RECIPES_DIR / f"{path.name.removesuffix('.yaml')}.yaml"
+    if shipped.is_file() and path.parent.name in ("", "recipes"):  # NAME, NAME.yaml or recipes/NAME.yaml
+        return shipped
+    raise ParameterError(f"{name}: recipe not found (a YAML file, or one of: {', '.join(shipped_recipes())})")

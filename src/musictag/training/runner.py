@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from musictag.data import open_dataset
 from musictag.data.dataset import Dataset, Item
+from musictag.data.load import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.report import write_report
 from musictag.evaluation.scoring import evaluate_items
@@ -51,6 +51,8 @@ class RunResult:
     cv: dict | None = None
     test: dict | None = None
     main_process: bool = True
+    data: str = ""  # the data set and how it was read
+    fit: dict | None = None  # what the final fit chose and reached (the model's config.json "fit")
 
 
 def training_items(dataset: Dataset) -> list[Item]:
@@ -173,7 +175,12 @@ def run_recipe(recipe: Recipe, options: RunOptions | None = None) -> RunResult:
     folds = options.folds if options.folds is not None else recipe.folds
     if options.mode:
         out = Path(options.output or Path("runs") / recipe.name / options.mode)
-        return _run_mode(recipe, dataset, options, out)
-    out = Path(options.output or recipe.output or Path("runs") / recipe.name)
-    return RUNNERS[recipe.kind](recipe, dataset, options, out, folds)
+        result = _run_mode(recipe, dataset, options, out)
+    else:
+        out = Path(options.output or recipe.output or Path("runs") / recipe.name)
+        result = RUNNERS[recipe.kind](recipe, dataset, options, out, folds)
+    result.data = f"{dataset.name}: {len(dataset)} items, read as {dataset.layout}"
+    if result.model is not None and result.main_process:
+        result.fit = json.loads((result.model / "config.json").read_text()).get("info", {}).get("fit")
+    return result
 

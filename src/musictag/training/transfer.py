@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +62,30 @@ def track_embeddings(items: list[Item], settings: TransferSettings, *, quiet: bo
     return {item.id: r.embedding for item, r in zip(items, results, strict=True) if hasattr(r, "embedding")}
 
 
-def fit_head(
-    embeddings: np.ndarray, targets: np.ndarray, task: str, settings: TransferSettings
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(mean, scale, weight, bias) of standardisation + logistic regression."""
+#: A feature whose spread over the training rows is below this fraction of the largest spread is
+#: constant up to float rounding (musicnn has dead units, ±2e-6 with a 1e-14 spread): standardising
+#: it would turn rounding noise into a feature that new audio does not reproduce.
+NEAR_CONSTANT = 1e-5
+
+
+@dataclass
+class LinearHead:
+    """Standardisation + a linear layer: ``logits = ((x - mean) / scale) @ weight.T + bias``.
+    Near-constant features get ``scale`` 1 and zero weight. ``chosen`` says what the inner CV picked."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weight: np.ndarray
+    bias: np.ndarray
+    chosen: dict = field(default_factory=dict)
+
+
+def fit_head(embeddings: np.ndarray, targets: np.ndarray, task: str, settings: TransferSettings) -> LinearHead:
+    """Fit standardisation + logistic regression (C by inner cross-validation for single-label data)."""
     scaler = StandardScaler().fit(embeddings)
-    z = scaler.transform(embeddings)
+    live = scaler.scale_ > NEAR_CONSTANT * scaler.scale_.max()
+    z = scaler.transform(embeddings)[:, live]
+    chosen = {"features": int(live.sum()), "constant_features": int((~live).sum())}
     if task == "single-label":
         smallest = int(np.bincount(targets).min())
         folds = min(settings.inner_folds, smallest)
@@ -77,26 +96,28 @@ def fit_head(
         with warnings.catch_warnings():  # scikit-learn 1.9 announces default changes we do not rely on
             warnings.simplefilter("ignore", FutureWarning)
             clf.fit(z, targets)
+        chosen["C"] = float(np.ravel(clf.C_)[0]) if hasattr(clf, "C_") else clf.C
         weight, bias = clf.coef_, clf.intercept_
         if weight.shape[0] == 1:  # two classes: sklearn keeps one row; softmax needs both
             weight, bias = np.concatenate([-weight / 2, weight / 2]), np.concatenate([-bias / 2, bias / 2])
     else:
         rows = []
+        chosen["C"] = float(np.median(settings.Cs))
         for j in range(targets.shape[1]):
             column = targets[:, j]
             if 0 < column.sum() < len(column):
-                clf = LogisticRegression(C=float(np.median(settings.Cs)), max_iter=5000).fit(z, column)
+                clf = LogisticRegression(C=chosen["C"], max_iter=5000).fit(z, column)
                 rows.append((clf.coef_[0], clf.intercept_[0]))
             else:  # a tag never (or always) present in training: constant score
                 rows.append((np.zeros(z.shape[1]), 10.0 if column.sum() else -10.0))
         weight, bias = np.stack([r[0] for r in rows]), np.array([r[1] for r in rows])
-    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    return scaler.mean_, scale, weight, bias
+    full = np.zeros((weight.shape[0], embeddings.shape[1]))
+    full[:, live] = weight
+    return LinearHead(scaler.mean_, np.where(live, scaler.scale_, 1.0), full, np.asarray(bias, float), chosen)
 
 
-def head_scores(embeddings: np.ndarray, head: tuple, task: str) -> np.ndarray:
-    mean, scale, weight, bias = head
-    logits = torch.from_numpy(((embeddings - mean) / scale) @ weight.T + bias)
+def head_scores(embeddings: np.ndarray, head: LinearHead, task: str) -> np.ndarray:
+    logits = torch.from_numpy(((embeddings - head.mean) / head.scale) @ head.weight.T + head.bias)
     return activate(logits, activation_for(task)).numpy()
 
 
@@ -118,12 +139,17 @@ def train_transfer(
     fitted = fit_head(x, dataset.targets(usable), dataset.task, settings)
     module, config = _untrained_head(settings, dataset.vocabulary, dataset.task)
     with torch.no_grad():
-        for tensor, value in zip(
-            (module.mean, module.scale, module.linear.weight, module.linear.bias), fitted, strict=True
-        ):
+        for tensor, value in ((module.mean, fitted.mean), (module.scale, fitted.scale),
+                              (module.linear.weight, fitted.weight), (module.linear.bias, fitted.bias)):  # fmt: skip
             tensor.copy_(torch.as_tensor(value, dtype=torch.float32))
     config.name = name
-    config.info["trained_on"] = {"data": dataset.name, "items": len(usable)}
+    targets = dataset.targets(usable)
+    scores = head_scores(x, fitted, dataset.task)
+    fit = dict(fitted.chosen)
+    if dataset.task == "single-label":
+        fit["train_accuracy"] = float((scores.argmax(1) == targets).mean())
+    config.info["fit"] = fit
+    config.info["trained_on"] = {"data": dataset.name, "items": len(usable), "ids": [item.id for item in usable]}
     return save_model_folder(out_dir, config, module.state_dict())
 
 

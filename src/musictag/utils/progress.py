@@ -26,6 +26,7 @@ def progress(total: int | None, *, quiet: bool, unit: str = "file", desc: str | 
 
 def report(message: str) -> None:
     """One line on stderr, written so that an active progress bar stays intact."""
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # file names need not be UTF-8
     if "tqdm" not in sys.modules:  # no bar can be active
         sys.stderr.write(message + "\n")
         return

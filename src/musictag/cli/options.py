@@ -1,0 +1,89 @@
+"""Argument types and output checks shared by the commands.
+
+A bad value is a usage error (exit 2) that names the flag, found while the command line is
+parsed; an output that cannot be written (a folder, an input file, a place that cannot be
+created) is found before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from musictag.pretrained.catalog import PRETRAINED
+
+
+def _number(text: str, kind: type, check, wanted: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+    if not check(value):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, lambda v: v > 0, "a whole number of at least 1")
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, lambda v: v >= 0, "a whole number of at least 0")
+
+
+def fold_count(text: str) -> int:
+    return _number(text, int, lambda v: v >= 2, "a number of folds of at least 2")
+
+
+def folds_or_artist3(text: str) -> str:
+    """``artist3`` (GTZAN's artist-filtered folds) or a number of folds of at least 2."""
+    return text if text == "artist3" else str(fold_count(text))
+
+
+def positive_seconds(text: str) -> float:
+    return _number(text, float, lambda v: 0 < v < math.inf, "a positive number of seconds")
+
+
+def model_name(text: str) -> str:
+    """A pretrained model's name or an existing folder (what is in the folder is checked on loading)."""
+    if text in PRETRAINED or Path(text).expanduser().is_dir():
+        return str(Path(text).expanduser()) if text not in PRETRAINED else text
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}: use one of {', '.join(PRETRAINED)} or a model folder")
+
+
+def existing_path(text: str) -> str:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file or folder")
+    return str(path)
+
+
+def check_output(path: str | os.PathLike, *, inputs: list[str | os.PathLike] = (), folder: bool = False) -> Path:
+    """The output ``path``, made writable before the work starts: its folder is created, and it is
+    refused (one line) when it names a folder where a file goes (or the other way round), a folder
+    that cannot be created, or one of the ``inputs``."""
+    from musictag.errors import MusictagError
+
+    path = Path(path).expanduser()
+    if path.is_dir() and not folder:
+        raise MusictagError(f"{path}: is a folder; the output needs a file name (e.g. {path / 'results.csv'})")
+    if path.exists() and not path.is_dir() and folder:
+        raise MusictagError(f"{path}: is a file; the output needs a folder")
+    parent = path if folder else path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MusictagError(f"{path}: cannot create the folder {parent} ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise MusictagError(f"{path}: cannot write into {parent} (permission denied)")
+    if path.exists() and not folder:
+        for source in inputs:
+            try:
+                same = os.path.samefile(path, source)
+            except OSError:
+                continue
+            if same:
+                raise MusictagError(f"{path}: is one of the input files; refusing to overwrite it")
+    return path
