@@ -2,6 +2,7 @@
 
 import torch
 
+from musictag.features.config import FrontendConfig
 from musictag.features.presets import FRONTENDS
 from musictag.training.augment import augment, from_power, mixup, to_power
 from musictag.training.settings import AugmentSettings
@@ -66,3 +67,14 @@ def test_mixup_makes_convex_combinations():
     mixed_x, mixed_y = mixup(x, y, 0.4, torch.Generator().manual_seed(0))
     torch.testing.assert_close(mixed_y.sum(1), torch.ones(6))
     torch.testing.assert_close(mixed_x[:, 0, 0], mixed_y @ torch.arange(6.0))
+
+
+def test_short_crops_repeat_a_prefix_as_the_tagger_pads_short_clips():
+    x = torch.arange(2 * 10 * 3, dtype=torch.float32).reshape(2, 10, 3)
+    out = augment(x, AugmentSettings(short_crops=1.0, short_crop_min=0.3), FrontendConfig(),
+                  torch.Generator().manual_seed(0))  # fmt: skip
+    for row, original in zip(out, x, strict=True):
+        length = next(n for n in range(1, 11) if torch.equal(row, original[:n].repeat(10, 1)[:10]))
+        assert 3 <= length <= 10
+    untouched = augment(x, AugmentSettings(short_crops=0.0, gain_db=0.0), FrontendConfig())
+    assert torch.equal(untouched, x)

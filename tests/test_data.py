@@ -10,7 +10,13 @@ from musictag.cli.main import main
 from musictag.data import open_dataset, parse_spec
 from musictag.data.gtzan import GENRES, clip_id, load_gtzan
 from musictag.data.mtt import SYNONYMS, load_mtt, merge_synonyms, read_annotations, top_tags
-from musictag.data.splits import fold_splits, random_split_sizes, stratified_group_kfold, stratified_split
+from musictag.data.splits import (
+    fold_splits,
+    kfold_pairs,
+    random_split_sizes,
+    stratified_group_kfold,
+    stratified_split,
+)
 from musictag.errors import ParameterError
 
 from conftest import tone, write_annotations
@@ -242,3 +248,20 @@ def test_group_kfold_for_multi_label_keeps_groups_together(tmp_path):
     for album in range(10):
         assert len({folds[i] for i in range(30) if items[i].group == f"album{album}"}) == 1
     assert group_kfold(items, 5, seed=0) == folds and group_kfold(items, 5, seed=1) != folds
+
+
+def test_artist_groups_hold_out_artists_and_classes_with_too_few_always_train(gtzan_root, tmp_path):
+    lists = tmp_path / "artist3"
+    lists.mkdir()
+    clips = sorted(p.stem for p in gtzan_root.rglob("*.*") if p.suffix in (".wav", ".au", ".flac"))
+    for number in (1, 2, 3):
+        for name in ("train", "evaluate"):
+            (lists / f"f{number}_{name}_groups.txt").write_text(
+                "".join(f"./{cid.replace('.', '_')}.wav\t{cid.split('.')[0] if cid.startswith('blues') else cid}\n"
+                        for cid in clips)  # blues: one artist; every other clip its own
+            )  # fmt: skip
+    data = open_dataset(f"gtzan:{gtzan_root}?groups=artist&lists={lists}")
+    pairs = kfold_pairs(data.items, 2, task=data.task, seed=0)
+    for train, test in pairs:
+        assert not {i.group for i in train} & {i.group for i in test}
+        assert all(i.labels[0] != "blues" for i in test) and any(i.labels[0] == "blues" for i in train)

@@ -273,7 +273,7 @@ def two(tmp_path, write_audio):
         write_audio(f"two/tones/t{n}.wav", tone(3.5, 16000, 110 + 15 * n), 16000)
         write_audio(f"two/noise/n{n}.wav", music_like(3.5, 16000, seed=n), 16000)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"name: tiny\nkind: transfer\ndata: {tmp_path / 'two'}\ntransfer:\n  backbone: PLACEHOLDER\n"
+    recipe.write_text(f"name: tiny\nkind: transfer\ndata: {tmp_path / 'two'}\ntransfer:\n  backbones: [PLACEHOLDER]\n"
                       "  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
     return recipe
 

@@ -1,9 +1,11 @@
 """Transfer heads, cross-validation, metrics, reports and the train/evaluate/compare commands."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 
 from musictag import Tagger
@@ -12,13 +14,18 @@ from musictag.data import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.metrics import classification_metrics, tagging_metrics
 from musictag.evaluation.report import write_report
+from musictag.evaluation.scoring import Excerpts
+from musictag.features.config import MUSICNN
+from musictag.models.config import ModelConfig
+from musictag.models.model_folder import save_model_folder
+from musictag.models.zoo import build_model
 from musictag.training.recipe import Recipe
 from musictag.training.settings import TransferSettings
 from musictag.training.transfer import (
     cross_validate_transfer,
+    embed_tracks,
     fit_head,
     head_scores,
-    track_embeddings,
     train_transfer,
 )
 
@@ -36,14 +43,15 @@ def two_classes(tmp_path, write_audio):
 
 @pytest.fixture
 def settings(tiny_model_dir):
-    return TransferSettings(backbone=str(tiny_model_dir), layers=["penultimate", "max_pool"], hop=1.0, inner_folds=2)
+    return TransferSettings(backbones=[str(tiny_model_dir)], layers=["penultimate", "max_pool"], hop=1.0,
+                            inner_folds=2, samples="tracks")  # fmt: skip
 
 
 def test_transfer_model_folder_reproduces_the_fitted_head(two_classes, settings, tmp_path):
     dataset = open_dataset(str(two_classes))
-    embeddings = track_embeddings(dataset.items, settings)
-    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", embeddings=embeddings)
-    x = np.stack([embeddings[i.id] for i in dataset.items])
+    samples = embed_tracks(dataset.items, settings)
+    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", samples=samples)
+    x = np.stack([samples[i.id].patches.mean(0) for i in dataset.items])
     expected = head_scores(x, fit_head(x, dataset.targets(), dataset.task, settings), dataset.task)
     tagger = Tagger(folder)
     assert tagger.labels == ["noise", "tones"] and tagger.hop_frames == round(1.0 / 0.016)
@@ -125,7 +133,7 @@ def test_recipe_overrides(tmp_path):
 def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, capsys):
     recipe = tmp_path / "rec.yaml"
     recipe.write_text(f"name: tiny-transfer\nkind: transfer\ndata: {two_classes}\n"
-                      f"transfer:\n  backbone: {tiny_model_dir}\n  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
+                      f"transfer:\n  backbones: [{tiny_model_dir}]\n  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
     assert main(["train", str(recipe), "--folds", "3", "-o", str(tmp_path / "run-cv")]) == 0
     assert "3-fold accuracy 1.0000" in capsys.readouterr().out
     spec = f"folders:{two_classes}?split=random&fractions=0.5,0,0.5&seed=1"
@@ -157,19 +165,59 @@ def test_near_constant_features_do_not_steer_the_head(settings):
     held_out = rng.normal(size=(10, 4))
     got = head_scores(np.column_stack([held_out, np.full(10, 2e-6 + 1e-14)]), head, "single-label")
     np.testing.assert_allclose(got, head_scores(held_out, reference, "single-label"), atol=1e-9)
-    assert head.chosen["constant_features"] == 1 and not head.weight[:, -1].any()
+    assert head.chosen["constant_features"] == 1 and not head.layers[0][0][:, -1].any()
 
 
 def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, settings, tmp_path, write_audio):
     dataset = open_dataset(str(two_classes))
-    embeddings = track_embeddings(dataset.items, settings)
-    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", embeddings=embeddings)
-    fitted = fit_head(np.stack([embeddings[i.id] for i in dataset.items]), dataset.targets(), dataset.task, settings)
+    samples = embed_tracks(dataset.items, settings)
+    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", samples=samples)
+    fitted = fit_head(np.stack([samples[i.id].patches.mean(0) for i in dataset.items]), dataset.targets(),
+                      dataset.task, settings)  # fmt: skip
     for n, seconds in enumerate((2.5, 4.0, 7.3)):  # other tones, other noise, other lengths
         write_audio(f"new/tones/t{n}.wav", tone(seconds, 22050, 130 + 25 * n), 22050)
         write_audio(f"new/noise/n{n}.wav", noise(seconds, 22050, 50 + n), 22050)
     new = open_dataset(str(tmp_path / "new"))
-    held_out = track_embeddings(new.items, settings)
-    expected = head_scores(np.stack([held_out[i.id] for i in new.items]), fitted, new.task)
+    held_out = embed_tracks(new.items, settings)
+    expected = head_scores(np.stack([held_out[i.id].patches.mean(0) for i in new.items]), fitted, new.task)
     got = np.stack([r.scores for r in Tagger(folder).tag_many([i.path for i in new.items])])
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+@pytest.fixture
+def tiny_vgg_dir(tmp_path):
+    torch.manual_seed(1)
+    model = build_model("vgg", n_classes=5, filters=4).eval()
+    config = ModelConfig(name="tiny-vgg", architecture="vgg", labels=[f"t{i}" for i in range(5)],
+                         model={"n_classes": 5, "filters": 4}, frontend=MUSICNN.to_dict())  # fmt: skip
+    return save_model_folder(tmp_path / "vgg", config, model.state_dict())
+
+
+@pytest.mark.parametrize("heads", [["logreg"], ["mlp"]])
+def test_patch_heads_on_two_backbones_score_a_short_clip_exactly_as_fitted(two_classes, tiny_model_dir, tiny_vgg_dir,
+                                                                           tmp_path, write_audio, heads):  # fmt: skip
+    both = [str(tiny_model_dir), str(tiny_vgg_dir)]
+    settings = TransferSettings(backbones=both, hop=1.0, inner_folds=2, crops=3, heads=heads, hidden=[8],
+                                alphas=[0.1], Cs=[0.1, 1.0], backbone_sets=[both[:1], both])  # fmt: skip
+    dataset = open_dataset(str(two_classes))
+    samples = embed_tracks(dataset.items, settings)
+    assert samples[dataset.items[0].id].crops.shape[0] == 3  # short crops beside the patches
+    folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", samples=samples)
+    tagger = Tagger(folder)
+    fit = tagger.config.info["fit"]
+    assert fit["head"] == heads[0] and fit["backbones"] in settings.backbone_sets
+    assert len(tagger.module.backbones) == len(fit["backbones"]) and "inner_cv_crop_accuracy" in fit
+    clip = write_audio("clip.wav", noise(2.0, 16000, 77), 16000)  # shorter than one patch
+    result = tagger.tag(clip)
+    embedding = tagger.embed(clip, layer="embedding").per_patch  # the chosen backbones' features
+    with torch.no_grad():
+        logits = tagger.module.head((torch.from_numpy(embedding) - tagger.module.mean) / tagger.module.scale)
+    np.testing.assert_allclose(result.scores, torch.softmax(logits, -1).numpy()[0], atol=1e-6)
+    assert result.top(1)[0][0] == "noise"
+
+
+def test_cross_validation_scores_held_out_excerpts(two_classes, settings):
+    result = cross_validate_transfer(open_dataset(str(two_classes)), replace(settings, samples="patches", crops=2),
+                                     folds=3, excerpts=Excerpts(1.0, 2.0, per_item=3))  # fmt: skip
+    assert result["summary"]["excerpt_accuracy"]["mean"] >= 0.9
+    assert sum(m["excerpts"]["n"] for m in result["per_fold"]) == 36

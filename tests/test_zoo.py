@@ -47,7 +47,7 @@ def test_zoo_model_folder_tags_like_a_pretrained_model(architecture, settings, f
 
 
 def test_every_architecture_is_covered():
-    assert {z[0] for z in ZOO} | {"musicnn", "vgg", "musicnn-transfer"} == set(ARCHITECTURES)
+    assert {z[0] for z in ZOO} | {"musicnn", "vgg", "transfer"} == set(ARCHITECTURES)
 
 
 def test_ast_frozen_backbone_trains_only_the_head():

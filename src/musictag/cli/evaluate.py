@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from musictag.cli.options import check_output, model_name, positive_int, positive_seconds
+from musictag.cli.options import check_output, model_name, positive_int
 
 
 def add_parser(commands) -> None:
@@ -17,8 +17,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
                         help="which items to score (default test)")  # fmt: skip
     parser.add_argument("--output", "-o", metavar="DIR", help="report folder (default: <model>/eval-<split>)")
-    parser.add_argument("--excerpts", type=positive_seconds, metavar="SECONDS",
-                        help="also score random excerpts of this length, each tagged alone, as new clips are")
+    parser.add_argument("--excerpts", metavar="SECONDS|LOW-HIGH",
+                        help="also score random excerpts of this length (e.g. 2-3), each tagged alone as a new clip")
     parser.add_argument("--excerpts-per-item", type=positive_int, default=4, metavar="N",
                         help="excerpts per item (default 4; seeded, the same on every run)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -52,15 +52,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if overlap:
         report(f"musictag: warning: {overlap} of these {len(items)} items trained the model; "
                "this is no held-out figure")  # fmt: skip
-    excerpts = Excerpts(args.excerpts, args.excerpts_per_item) if args.excerpts else None
+    excerpts = Excerpts.parse(args.excerpts, per_item=args.excerpts_per_item) if args.excerpts else None
     metrics = evaluate_items(tagger, dataset, items, excerpts=excerpts, quiet=args.quiet)
     metrics.update(name=tagger.name, model=str(args.model), data=args.data, split=args.split, seen_in_training=overlap)
     write_report(metrics, out, title=f"{tagger.name} on {args.data} ({args.split})")
     name, value = headline(metrics)
     print(f"{tagger.name}: {name} {value:.4f} on {metrics['n']} items -> {out}")
     if excerpts:
-        print(f"{tagger.name}: {name} {metrics[f'excerpt_{name}']:.4f} on {metrics['excerpts']['n']} excerpts of "
-              f"{excerpts.seconds:g} s")  # fmt: skip
+        print(f"{tagger.name}: {name} {metrics[f'excerpt_{name}']:.4f} on {metrics['excerpts']['n']} excerpts "
+              f"({excerpts.describe()})")  # fmt: skip
     return 0
 
 

@@ -25,19 +25,29 @@ def add_parser(commands) -> None:
     synthetic.add_argument("--seed", type=int, default=0, help="fold assignment and plots (default 0)")
     synthetic.add_argument("--output", "-o", default="runs/synthetic", metavar="DIR",
                            help="run folder (default runs/synthetic)")  # fmt: skip
+    synthetic.add_argument("--excerpts", default="2-3", metavar="SECONDS|LOW-HIGH",
+                           help="also score 4 random excerpts of each held-out track, tagged alone (default 2-3; "
+                           "'none' to skip)")  # fmt: skip
     synthetic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     synthetic.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from musictag.evaluation.scoring import Excerpts
+    from musictag.synthesis.render import soundfont_note
     from musictag.training.experiment import run_experiment
     from musictag.training.recipe import Recipe
+    from musictag.utils.progress import report
 
     recipe = Recipe.load(args.recipe, [f"data={args.source}", *args.overrides])
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
     out = Path(args.output)
+    note = soundfont_note(Path(args.source).read_text(errors="replace") if Path(args.source).is_file() else "")
+    if note:
+        report(f"musictag: note: {note}")
+    excerpts = None if args.excerpts == "none" else Excerpts.parse(args.excerpts)
     result = run_experiment(recipe, source=args.source, target=args.target, folds=args.folds, out=out, modes=modes,
-                            seed=args.seed, quiet=args.quiet)  # fmt: skip
+                            seed=args.seed, quiet=args.quiet, excerpts=excerpts)  # fmt: skip
     print((out / "results.md").read_text())
     if (out / "embeddings.png").exists():
         print(f"embeddings: {out / 'embeddings.png'}")

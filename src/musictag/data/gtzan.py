@@ -83,10 +83,13 @@ def load_gtzan(
     fold: int = 1,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,
+    artists: bool = False,
 ) -> Dataset:
     """Read a GTZAN folder with one of :data:`SPLIT_SCHEMES`.
 
     Clips named by a split list but absent on disk are reported in ``problems`` and left out.
+    With ``artists`` (``groups=artist`` in the SPEC), every clip's group is its artist, read from the
+    artist-filtered lists' ``*_groups.txt`` in ``lists``: cross-validation then holds out artists.
     """
     root = Path(root)
     if split not in SPLIT_SCHEMES:
@@ -109,6 +112,10 @@ def load_gtzan(
                 assignment[cid] = split_name
             for cid, group in _read_list(_find_list(lists, f"f{fold}_{part}_groups.txt")):
                 groups[cid] = group
+    if artists:
+        for number in (1, 2, 3):
+            for name in ("train", "evaluate"):
+                groups.update(_read_list(_find_list(lists, f"f{number}_{name}_groups.txt")))
     listed = sorted(assignment) if assignment else sorted(clips)
     missing = [cid for cid in listed if cid not in clips]
     if len(missing) > 10:  # e.g. a subset of GTZAN against the full lists: one line, not hundreds

@@ -50,7 +50,7 @@ def open_dataset(spec: str) -> Dataset:
         if kind == "gtzan":
             dataset = load_gtzan(path, split=take("split", "none"), lists=take("lists", None),
                                  fold=int(take("fold", 1)), fractions=_floats(take("fractions", "0.8,0.1,0.1")),
-                                 seed=int(take("seed", 0)))  # fmt: skip
+                                 seed=int(take("seed", 0)), artists=take("groups", "none") == "artist")  # fmt: skip
         elif kind == "mtt":
             sizes = tuple(int(x) for x in take("sizes", "18000,2000").split(","))
             dataset = load_mtt(path, split=take("split", "folders"), top=int(take("top", 50)),

@@ -52,10 +52,16 @@ def random_split_sizes(n: int, sizes: tuple[int, int], *, seed: int = 0) -> list
     return result
 
 
+#: The fold of items that always train: their class has too few groups to hold one out.
+ALWAYS_TRAIN = -1
+
+
 def stratified_group_kfold(items: list[Item], k: int, *, seed: int = 0) -> list[int]:
     """Fold index (0..k-1) per item: classes balanced across folds, a group never split.
 
-    Items without a group are their own group, which makes this a plain stratified k-fold.
+    Items without a group are their own group, which makes this a plain stratified k-fold. When
+    items have groups (artists), a class with fewer than ``k`` groups cannot be tested on unseen
+    groups: its items get :data:`ALWAYS_TRAIN` and the figures are about the other classes.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -68,11 +74,18 @@ def stratified_group_kfold(items: list[Item], k: int, *, seed: int = 0) -> list[
         raise ParameterError(
             f"{k}-fold cross-validation needs at least {k} items per class, found a class with {smallest}"
         )
-    folds = [0] * len(items)
+    per_class = defaultdict(set)
+    for label, group in zip(labels, groups, strict=True):
+        per_class[label].add(group)
+    testable = [i for i, label in enumerate(labels) if len(per_class[label]) >= k]
+    if not testable:
+        raise ParameterError(f"no class has {k} groups (artists) to hold out: use fewer folds")
+    folds = [ALWAYS_TRAIN] * len(items)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(items)), labels, groups)):
+    chosen = splitter.split(np.zeros(len(testable)), [labels[i] for i in testable], [groups[i] for i in testable])
+    for fold, (_, test) in enumerate(chosen):
         for index in test:
-            folds[index] = fold
+            folds[testable[index]] = fold
     return folds
 
 
@@ -111,7 +124,8 @@ def kfold_assignment(items: list[Item], k: int, *, task: str, seed: int = 0) -> 
 
 
 def kfold_pairs(items: list[Item], k: int, *, task: str, seed: int = 0) -> list[tuple[list[Item], list[Item]]]:
-    """The (train, test) items of each of the ``k`` folds of :func:`kfold_assignment`."""
+    """The (train, test) items of each of the ``k`` folds of :func:`kfold_assignment` (items of
+    :data:`ALWAYS_TRAIN` are in every train set)."""
     assignment = kfold_assignment(items, k, task=task, seed=seed)
     return [([i for i, f in zip(items, assignment, strict=True) if f != fold],
              [i for i, f in zip(items, assignment, strict=True) if f == fold]) for fold in range(k)]  # fmt: skip

@@ -24,24 +24,39 @@ from musictag.utils.progress import progress, report
 
 @dataclass(frozen=True)
 class Excerpts:
-    """``per_item`` random excerpts of ``seconds`` from every item, reproducible from ``seed``."""
+    """``per_item`` random excerpts from every item, each ``shortest`` to ``longest`` seconds long
+    (uniformly drawn), reproducible from ``seed`` and the item's id."""
 
-    seconds: float = 2.5
+    shortest: float = 2.0
+    longest: float = 3.0
     per_item: int = 4
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.seconds > 0 or self.per_item < 1:
-            raise ParameterError(f"excerpts need a positive length and at least one per item, got {self}")
+        if not 0 < self.shortest <= self.longest or self.per_item < 1:
+            raise ParameterError(f"excerpts need 0 < shortest <= longest and at least one per item, got {self}")
+
+    @classmethod
+    def parse(cls, text: str, *, per_item: int = 4) -> Excerpts:
+        """``2.5`` (fixed length) or ``2-3`` (a range of lengths), in seconds."""
+        low, _, high = text.partition("-")
+        try:
+            return cls(float(low), float(high or low), per_item)
+        except ValueError:
+            raise ParameterError(f"excerpt length must be SECONDS or LOW-HIGH, got {text!r}") from None
+
+    def describe(self) -> str:
+        length = f"{self.shortest:g}" if self.shortest == self.longest else f"{self.shortest:g}-{self.longest:g}"
+        return f"{self.per_item} excerpts of {length} s per item"
 
     def cut(self, audio: np.ndarray, rate: int, key: str) -> list[np.ndarray]:
-        """The excerpts of one item's audio (the whole of it when it is not longer than one excerpt)."""
-        length = round(self.seconds * rate)
-        if len(audio) <= length:
-            return [audio]
+        """The excerpts of one item's audio (the whole of it when it is not longer than the excerpts)."""
         rng = np.random.default_rng([self.seed, zlib.crc32(key.encode("utf-8", "surrogateescape"))])
-        starts = np.sort(rng.integers(0, len(audio) - length + 1, size=self.per_item))
-        return [audio[start : start + length] for start in starts]
+        lengths = np.round(rng.uniform(self.shortest, self.longest, self.per_item) * rate).astype(int)
+        if len(audio) <= lengths.max():
+            return [audio]
+        starts = [int(rng.integers(0, len(audio) - n + 1)) for n in lengths]
+        return [audio[start : start + n] for start, n in zip(starts, lengths, strict=True)]
 
 
 def _label_columns(tagger: Tagger, dataset: Dataset) -> list[int]:
@@ -98,5 +113,6 @@ def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpt
     if not scores:
         raise MusictagError("no excerpt could be scored")
     metrics = task_metrics(dataset.task, dataset.targets(owners), np.stack(scores), dataset.vocabulary)
-    metrics["excerpt"] = {"seconds": excerpts.seconds, "per_item": excerpts.per_item, "seed": excerpts.seed}
+    metrics["excerpt"] = {"shortest": excerpts.shortest, "longest": excerpts.longest, "per_item": excerpts.per_item,
+                          "seed": excerpts.seed}  # fmt: skip
     return metrics

@@ -17,6 +17,7 @@ from musictag.features.mel import LogMel
 from musictag.features.patches import iter_patches
 from musictag.features.stream import stream_logmel
 from musictag.inference.results import EmbedResult, FileError, TagResult
+from musictag.models.classical import ClassicalModel
 from musictag.models.config import LAYERS, ModelConfig
 from musictag.models.model_folder import activate, load_model_folder
 from musictag.pretrained.store import resolve_model
@@ -83,22 +84,24 @@ class Tagger:
                     device=device)
 
     @classmethod
-    def from_model(cls, module: torch.nn.Module, config: ModelConfig, *, hop: float | None = None, batch_size: int = 4,
-                   device: str = "cpu") -> Tagger:  # fmt: skip
+    def from_model(cls, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None = None,
+                   batch_size: int = 4, device: str = "cpu") -> Tagger:  # fmt: skip
         """A tagger for a model already in memory (e.g. a backbone being trained on), no folder needed."""
         tagger = cls.__new__(cls)
-        tagger._setup(module.eval(), config, hop=hop, batch_size=batch_size, device=device)
+        tagger._setup(module, config, hop=hop, batch_size=batch_size, device=device)
         return tagger
 
-    def _setup(self, module: torch.nn.Module, config: ModelConfig, *, hop: float | None, batch_size: int,
-               device: str) -> None:  # fmt: skip
+    def _setup(self, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None,
+               batch_size: int, device: str) -> None:  # fmt: skip
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
         if hop is not None and not 0 < hop < math.inf:  # also refuses nan
             raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
         self.module, self.config = module, config
         self.device = _device(device)
-        self.module.to(self.device)
+        self.classical = module if isinstance(module, ClassicalModel) else None
+        if self.classical is None:
+            self.module.to(self.device).eval()
         self.frontend = LogMel(self.config.frontend_config())
         self.batch_size = min(batch_size, MAX_BATCH)
         fe = self.frontend.config
@@ -128,6 +131,9 @@ class Tagger:
 
     def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
         """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on."""
+        if self.classical is not None:
+            yield from self._tag_classical(paths)
+            return
         pool_logits = self.config.score_pooling == "mean_logits"
         for state, starts in self._run(paths, ("taggram", "logits") if pool_logits else ("taggram",)):
             if state.error:
@@ -146,6 +152,8 @@ class Tagger:
         self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate"
     ) -> Iterator[EmbedResult | FileError]:
         """Like :meth:`tag_many`, returning ``layer``'s activations."""
+        if self.classical is not None:
+            raise ParameterError(f"model {self.name} is a classical model: it has no layers to embed")
         if layer not in LAYERS:
             raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
         available = set(getattr(self.module, "embedding_dims", {})) | {"taggram"}
@@ -157,6 +165,26 @@ class Tagger:
                 continue
             per_patch = np.concatenate([o[layer] for o in state.outputs])
             yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts, state.warnings)
+
+    def _tag_classical(self, sources: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
+        """Descriptors of each whole file, then the pipeline's class probabilities (one row per file)."""
+        model = self.classical
+        for source in sources:
+            state = _FileState(source if isinstance(source, AudioArray) else str(source))
+            try:
+                if isinstance(source, AudioArray):
+                    audio = _resampled(source, model.sample_rate)
+                else:
+                    audio = np.concatenate(list(_measured(AudioStream(source, model.sample_rate), state)))
+                state.duration = len(audio) / model.sample_rate
+                state.peak = max(state.peak, float(np.abs(audio).max()) if len(audio) else 0.0)
+                scores = model.probabilities(model.describe(audio))[0].astype(np.float32)
+            except Exception as exc:  # a broken file must not stop the batch
+                yield FileError(state.path, failure_line(state.path, exc))
+                continue
+            warnings = [w for w in self._warnings(state) if "patch" not in w and "hop" not in w]
+            yield TagResult(state.path, self.name, state.duration, self.labels, scores, scores[None], np.zeros(1),
+                            state.duration, warnings)  # fmt: skip
 
     # -- pipeline -------------------------------------------------------------------------
     # Files are decoded in the caller's thread: a decoding thread beside torch's own two

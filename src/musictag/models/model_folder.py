@@ -2,7 +2,8 @@
 
 Pretrained checkpoints are converted into this format, and trained models are saved in
 it, so ``Tagger(folder)`` and ``musictag tag --model folder`` treat both alike. Weights
-are only ever read with safetensors: nothing is unpickled.
+are only ever read with safetensors (classical pipelines with skops and a trusted-type list,
+see :mod:`musictag.models.classical`): nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from musictag.errors import MusictagError
+from musictag.models.classical import ARCHITECTURE as CLASSICAL
+from musictag.models.classical import SKOPS_NAME, ClassicalModel, load_classical
 from musictag.models.config import ModelConfig
 from musictag.models.zoo import build_model
 from musictag.utils.atomic import atomic_open, atomic_path
@@ -27,21 +30,21 @@ WEIGHTS_NAME = "model.safetensors"
 
 def is_model_folder(path: str | os.PathLike) -> bool:
     path = Path(path)
-    return (path / CONFIG_NAME).is_file() and (path / WEIGHTS_NAME).is_file()
+    return (path / CONFIG_NAME).is_file() and ((path / WEIGHTS_NAME).is_file() or (path / SKOPS_NAME).is_file())
 
 
 def save_model_folder(folder: str | os.PathLike, config: ModelConfig, state: dict[str, torch.Tensor]) -> Path:
-    """Write weights then config, each atomically; the config's presence marks a complete folder."""
+    """Write weights then config, each atomically."""
     folder = Path(folder)
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp))
-    with atomic_open(folder / CONFIG_NAME) as handle:
+    with atomic_open(folder / CONFIG_NAME) as handle:  # last: its presence marks a complete folder
         json.dump(asdict(config), handle, indent=2)
     return folder
 
 
-def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module, ModelConfig]:
-    """Rebuild the model of a folder in eval mode, with its config."""
+def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module | ClassicalModel, ModelConfig]:
+    """Rebuild the model of a folder (a torch module in eval mode, or a classical model), with its config."""
     folder = Path(folder)
     if not is_model_folder(folder):
         raise MusictagError(f"{folder}: not a model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
@@ -49,6 +52,8 @@ def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module, Model
         config = ModelConfig(**json.loads((folder / CONFIG_NAME).read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
         raise MusictagError(f"{folder / CONFIG_NAME}: invalid model config ({exc})") from None
+    if config.architecture == CLASSICAL:
+        return load_classical(folder, config), config
     module = build_model(config.architecture, **config.model)
     weights = folder / WEIGHTS_NAME
     try:

@@ -16,7 +16,7 @@ from musictag.models.vggish import VGGish
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "musicnn": MusiCNN,
     "vgg": MusicnnVGG,
-    "musicnn-transfer": TransferHead,
+    "transfer": TransferHead,
     "multiscale-cnn": MultiScaleCNN,
     "shortchunk-cnn": ShortChunkCNN,
     "shortchunk-res": ShortChunkResNet,

@@ -42,6 +42,14 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).with_name("TimGM6mb.sf2")
 
 
+def soundfont_note(settings: str) -> str | None:
+    """The line to show when clips were (or will be) rendered with the small fallback SoundFont."""
+    if "TimGM6mb" not in settings:
+        return None
+    return ("rendered with the small TimGM6mb SoundFont; the README's figures used FluidR3_GM "
+            "(apt-get install fluid-soundfont-gm, or MUSICTAG_SOUNDFONT=FILE.sf2)")  # fmt: skip
+
+
 def require_synthesizer(soundfont: Path | None = None):
     """The tinysoundfont module and a readable SoundFont, or one clear line saying what is missing
     (checked once before a run, not once per clip)."""

@@ -1,6 +1,7 @@
 """Augmentation of log-mel training crops, in the feature domain so that cached features serve.
 
-Gain and additive noise act on the mel *power* (the compression is undone, the change
+Short crops cut a crop to a random length and repeat it to fill the patch, as the tagger pads
+a clip shorter than one patch. Gain and additive noise act on the mel *power* (the compression is undone, the change
 applied, the compression redone): a gain is exact, since mel power is linear in the signal
 power; noise adds a flat mel-power floor at a chosen signal-to-noise ratio, the expected
 effect of adding white-ish noise to the waveform. Time shift rolls the crop; SpecAugment
@@ -79,6 +80,12 @@ def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
             chosen = torch.rand(batch, 1, 1, generator=generator) < settings.noise_prob
             power = power + level * chosen
         x = from_power(power, config).to(x.dtype)
+    if settings.short_crops:
+        lengths = (frames * (settings.short_crop_min + (1 - settings.short_crop_min)
+                             * torch.rand(batch, generator=generator))).long().clamp(1, frames)  # fmt: skip
+        chosen = torch.rand(batch, generator=generator) < settings.short_crops
+        x = torch.stack([row[: int(n)].repeat(-(-frames // int(n)), 1)[:frames] if pick else row
+                         for row, n, pick in zip(x, lengths, chosen, strict=True)])  # fmt: skip
     if settings.shift:
         limit = int(settings.shift * frames)
         shifts = torch.randint(-limit, limit + 1, (batch,), generator=generator).tolist()

@@ -20,7 +20,7 @@ from musictag.data.dataset import Dataset
 from musictag.data.load import open_dataset
 from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
-from musictag.evaluation.scoring import evaluate_items
+from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.plots import confusion_png, embedding_png
 from musictag.training.crossval import summarise
@@ -48,7 +48,8 @@ def fold_pairs(target_spec: str, folds: str | int, *, seed: int = 0) -> tuple[Da
 
 
 def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int, out: str | Path,
-                   modes: tuple[str, ...] = MODES, seed: int = 0, quiet: bool = True) -> dict:  # fmt: skip
+                   modes: tuple[str, ...] = MODES, seed: int = 0, quiet: bool = True,
+                   excerpts: Excerpts | None = None) -> dict:  # fmt: skip
     """The synthetic-data study: every mode on every fold (:func:`run_synthetic`), with ``recipe``'s
     neural settings, then t-SNE plots of fold 1's ``both`` and ``DA`` models (``embeddings.png``)."""
     unknown = set(modes) - set(MODES)
@@ -59,7 +60,8 @@ def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int
     source_data = open_dataset(source)
     target_data, pairs = fold_pairs(target, folds, seed=seed)
     out = Path(out)
-    result = run_synthetic(source_data, target_data, pairs, recipe.settings, out, modes=modes, quiet=quiet)
+    result = run_synthetic(source_data, target_data, pairs, recipe.settings, out, modes=modes, quiet=quiet,
+                           excerpts=excerpts)  # fmt: skip
     plots = {name: out / "fold1" / name / "model" for name in ("both", "DA") if name in modes}
     if plots:
         embedding_plot(plots, source_data, target_data, out / "embeddings.png", seed=seed)
@@ -67,7 +69,8 @@ def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int
 
 
 def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list]], settings: NeuralSettings,
-                  out: str | Path, *, modes: tuple[str, ...] = MODES, quiet: bool = True) -> dict:  # fmt: skip
+                  out: str | Path, *, modes: tuple[str, ...] = MODES, quiet: bool = True,
+                  excerpts: Excerpts | None = None) -> dict:  # fmt: skip
     """Train and score every mode on every (train, test) fold of the target."""
     out = Path(out)
     folds = len(pairs)
@@ -81,12 +84,13 @@ def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list
             model = train_once(folder, partial(train_mode, mode, source=source, target=target, train=train,
                                                settings=settings, out=folder, source_model=source_run / "model",
                                                name=f"{mode} fold {fold + 1}", quiet=quiet))  # fmt: skip
-            metrics = evaluate_items(Tagger(model), target, test)
+            metrics = evaluate_items(Tagger(model), target, test, excerpts=excerpts)
             per_mode[mode].append(metrics)
             report(f"musictag: fold {fold + 1}/{folds} {mode}: accuracy {metrics['accuracy']:.3f}")
     result = {"folds": folds, "source": source.name, "target": target.name,
               "modes": {mode: summarise(runs) for mode, runs in per_mode.items()},
-              "per_fold": {mode: [r["accuracy"] for r in runs] for mode, runs in per_mode.items()}}  # fmt: skip
+              "per_fold": {mode: [r["accuracy"] for r in runs] for mode, runs in per_mode.items()},
+              "excerpts": excerpts.describe() if excerpts else None}  # fmt: skip
     with atomic_open(out / "results.json") as handle:
         json.dump(result, handle, indent=2)
     with atomic_open(out / "results.md") as handle:
@@ -102,10 +106,12 @@ def _summed_confusion(runs: list[dict]) -> list[list[int]]:
 
 def table(result: dict) -> str:
     header = f"Synthetic ({result['source']}) to real ({result['target']}), {result['folds']} folds\n"
-    lines = [header, "| mode | accuracy | balanced accuracy | macro F1 |", "|---|---|---|---|"]
+    keys = [("accuracy", "accuracy"), ("excerpt_accuracy", f"excerpt accuracy ({result.get('excerpts', '')})"),
+            ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro F1")]  # fmt: skip
+    keys = [(key, title) for key, title in keys if all(key in stats for stats in result["modes"].values())]
+    lines = [header, "| mode | " + " | ".join(title for _, title in keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for mode, stats in result["modes"].items():
-        keys = ("accuracy", "balanced_accuracy", "macro_f1")
-        cells = [f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}" for k in keys]
+        cells = [f"{stats[k]['mean']:.3f} ± {stats[k]['std']:.3f}" for k, _ in keys]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -19,7 +19,7 @@ from musictag.data.dataset import Dataset, Item
 from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
 from musictag.evaluation.metrics import headline
-from musictag.evaluation.scoring import evaluate_items
+from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.features.cache import FeatureCache
 from musictag.features.config import FrontendConfig
 from musictag.features.presets import frontend_from
@@ -218,7 +218,7 @@ def train_once(run: str | os.PathLike, train: Callable[[], Path]) -> Path:
 
 def cross_validate_neural(
     dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, folds: int = 5, seed: int = 0,
-    name: str = "model", quiet: bool = False,
+    name: str = "model", quiet: bool = False, excerpts: Excerpts | None = None,
 ) -> dict:  # fmt: skip
     """Stratified (group-aware) k-fold: train on k-1 folds for the set epochs, score the held-out
     fold's whole tracks with :class:`Tagger`. A fold whose model exists is not trained again."""
@@ -229,7 +229,7 @@ def cross_validate_neural(
         fold_dir = out / f"fold{fold + 1}"
         model = train_once(fold_dir, partial(train_neural, dataset, settings, fold_dir, train=train,
                                              name=f"{name} fold {fold + 1}", quiet=quiet))  # fmt: skip
-        per_fold.append(evaluate_items(Tagger(model), dataset, test))
+        per_fold.append(evaluate_items(Tagger(model), dataset, test, excerpts=excerpts))
         metric, value = headline(per_fold[-1])
         report(f"musictag: fold {fold + 1}/{folds}: {metric} {value:.4f}")
     return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.path is None])

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from musictag.data.dataset import Dataset, Item
 from musictag.data.load import open_dataset
 from musictag.errors import ParameterError
 from musictag.evaluation.report import write_report
-from musictag.evaluation.scoring import evaluate_items
+from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.inference.tagger import Tagger
 from musictag.training.recipe import Recipe
 from musictag.utils.atomic import atomic_open
@@ -34,6 +34,7 @@ class RunOptions:
     mode: str | None = None  # a synthetic-to-real strategy (neural recipes; the recipe's data is the real target)
     source: str | None = None  # the synthetic clips' manifest, with ``mode``
     source_model: str | os.PathLike | None = None  # TL/FT: the src_only model folder
+    excerpts: Excerpts | None = field(default_factory=Excerpts)  # also scored in CV and test reports (single-label)
     accelerator: str | None = None  # Lightning's distributed-training options (neural recipes)
     devices: str | None = None
     num_nodes: int | None = None
@@ -72,41 +73,55 @@ def _write_cv(result: dict, recipe: Recipe, out: Path) -> dict:
     return result
 
 
-def _test(recipe: Recipe, dataset: Dataset, model: Path, out: Path) -> dict | None:
+def _excerpts(dataset: Dataset, options: RunOptions) -> Excerpts | None:
+    """Excerpts are scored for classifiers (a multi-label tag set has no one answer per excerpt)."""
+    return options.excerpts if dataset.task == "single-label" else None
+
+
+def _test(recipe: Recipe, dataset: Dataset, model: Path, out: Path, options: RunOptions) -> dict | None:
     """Score the model on the data set's test split, if it has one, into ``out/test``."""
     test = dataset.subset("test")
     if not test:
         return None
-    metrics = evaluate_items(Tagger(model), dataset, test)
+    metrics = evaluate_items(Tagger(model), dataset, test, excerpts=_excerpts(dataset, options))
     write_report(metrics, out / "test", title=f"{recipe.name} on {recipe.data} (test)")
     return metrics
 
 
 def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
-    from musictag.training.transfer import cross_validate_transfer, track_embeddings, train_transfer
+    from musictag.training.transfer import cross_validate_transfer, embed_tracks, train_transfer
 
-    embeddings = track_embeddings(dataset.items, recipe.settings)  # the frozen backbone runs once per track
+    samples = embed_tracks(dataset.items, recipe.settings, quiet=options.quiet)  # the backbones run once per track
     result = RunResult(recipe.name, out)
     if folds:
-        result.cv = _write_cv(cross_validate_transfer(dataset, recipe.settings, folds=folds, seed=recipe.seed,
-                                                      embeddings=embeddings), recipe, out)  # fmt: skip
+        cv = cross_validate_transfer(dataset, recipe.settings, folds=folds, seed=recipe.seed, samples=samples,
+                                     excerpts=_excerpts(dataset, options))  # fmt: skip
+        result.cv = _write_cv(cv, recipe, out)
         items = dataset.items  # the final model learns from everything
     else:  # nothing to choose by validation: train and valid both train
         items = [item for item in dataset.items if item.split != "test"]
-    result.model = train_transfer(dataset, items, recipe.settings, out / "model", embeddings=embeddings,
+    result.model = train_transfer(dataset, items, recipe.settings, out / "model", samples=samples,
                                   name=recipe.name)  # fmt: skip
     if not folds:
-        result.test = _test(recipe, dataset, result.model, out)
+        result.test = _test(recipe, dataset, result.model, out, options)
     return result
 
 
 def _run_classical(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
-    from musictag.training.classical import cross_validate_classical
+    from musictag.training.classical import cross_validate_classical, track_descriptors, train_classical
 
+    descriptors = track_descriptors(dataset.items, recipe.settings, quiet=options.quiet)
+    result = RunResult(recipe.name, out)
+    if folds:
+        cv = cross_validate_classical(dataset, recipe.settings, folds=folds, seed=recipe.seed,
+                                      excerpts=_excerpts(dataset, options), descriptors=descriptors)  # fmt: skip
+        result.cv = _write_cv(cv, recipe, out)
+    items = dataset.items if folds else [item for item in dataset.items if item.split != "test"]
+    result.model = train_classical(dataset, items, recipe.settings, out / "model", descriptors=descriptors,
+                                   name=recipe.name)  # fmt: skip
     if not folds:
-        raise ParameterError("classical pipelines are evaluated by cross-validation in this version: add --folds K")
-    cv = cross_validate_classical(dataset, recipe.settings, folds=folds, seed=recipe.seed)
-    return RunResult(recipe.name, out, cv=_write_cv(cv, recipe, out))
+        result.test = _test(recipe, dataset, result.model, out, options)
+    return result
 
 
 def _neural_settings(recipe: Recipe, options: RunOptions):
@@ -126,14 +141,14 @@ def _run_neural(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path
     result = RunResult(recipe.name, out, main_process=is_main_process())
     if folds:
         cv = cross_validate_neural(dataset, settings, out, folds=folds, seed=recipe.seed, name=recipe.name,
-                                   quiet=options.quiet)  # fmt: skip
+                                   quiet=options.quiet, excerpts=_excerpts(dataset, options))  # fmt: skip
         if result.main_process:
             result.cv = _write_cv(cv, recipe, out)
         return result
     result.model = train_neural(dataset, settings, out, train=training_items(dataset), valid=dataset.subset("valid"),
                                 name=recipe.name, quiet=options.quiet)  # fmt: skip
     if result.main_process:
-        result.test = _test(recipe, dataset, result.model, out)
+        result.test = _test(recipe, dataset, result.model, out, options)
     return result
 
 
@@ -156,7 +171,7 @@ def _run_mode(recipe: Recipe, target: Dataset, options: RunOptions, out: Path) -
                               source_model=source_model, name=f"{recipe.name} {options.mode}",
                               quiet=options.quiet)  # fmt: skip
     if result.main_process:
-        result.test = _test(recipe, target, result.model, out)
+        result.test = _test(recipe, target, result.model, out, options)
     return result
 
 

@@ -31,7 +31,9 @@ class AugmentSettings:
     signal-to-noise ratio range of added noise, applied with probability ``noise_prob``.
     ``shift``: roll by up to this fraction of the crop. ``time_masks`` x ``time_mask``
     frames and ``freq_masks`` x ``freq_mask`` bands (SpecAugment, widths up to the given size).
-    ``mixup``: Beta(alpha, alpha) mixing of example pairs (0 = off).
+    ``mixup``: Beta(alpha, alpha) mixing of example pairs (0 = off). ``short_crops``: the share
+    of crops cut to a random length between ``short_crop_min`` of the crop and all of it, then
+    repeated to fill it, as the tagger pads a clip shorter than one patch.
     """
 
     gain_db: float = 0.0
@@ -44,10 +46,13 @@ class AugmentSettings:
     freq_masks: int = 0
     freq_mask: int = 0
     mixup: float = 0.0
+    short_crops: float = 0.0
+    short_crop_min: float = 0.33
 
     @property
     def active(self) -> bool:
-        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks)
+        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks
+                    or self.short_crops)  # fmt: skip
 
 
 @dataclass
@@ -110,12 +115,44 @@ class NeuralSettings:
 
 @dataclass
 class TransferSettings:
-    backbone: str = "msd-musicnn"  # a pretrained musicnn model or a musicnn model folder
+    """A head on frozen pretrained embeddings (see :mod:`musictag.training.transfer`).
+
+    ``backbones``: pretrained musicnn models (MusiCNN or VGG) or model folders whose chosen
+    ``layers`` are concatenated (a VGG has only ``penultimate``). ``backbone_sets``: candidate
+    subsets of them, chosen by the inner cross-validation (default: all of them together).
+    ``samples``: ``patches`` trains on every patch (every ``hop`` seconds) and on ``crops``
+    short random crops per track, ``crop_seconds`` long, as new clips will be; ``tracks`` on each
+    track's mean embedding. ``heads``: ``logreg`` (strength from ``Cs``) and/or ``mlp`` (``hidden``
+    widths, weight decay from ``alphas``), the inner CV picking the best on held-out tracks' crops.
+    """
+
+    backbones: list[str] = field(default_factory=lambda: ["msd-musicnn"])
+    backbone_sets: list[list[str]] | None = None
     layers: list[str] = field(default_factory=lambda: ["penultimate", "max_pool"])
-    hop: float = 1.5  # seconds between patches (overlap averages more views of each track)
-    Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0, 3.0])
+    hop: float = 1.5  # seconds between patches (overlap gives more views of each track)
+    samples: str = "patches"
+    crops: int = 8
+    crop_seconds: list[float] = field(default_factory=lambda: [1.0, 3.0])
+    heads: list[str] = field(default_factory=lambda: ["logreg"])
+    Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0])
+    hidden: list[int] = field(default_factory=lambda: [256])
+    alphas: list[float] = field(default_factory=lambda: [0.1, 1.0])
     inner_folds: int = 5
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples not in ("patches", "tracks"):
+            raise ParameterError(f"transfer.samples must be patches or tracks, got {self.samples!r}")
+        unknown = set(self.heads) - {"logreg", "mlp"}
+        if unknown or not self.heads:
+            raise ParameterError(f"transfer.heads must be logreg and/or mlp, got {self.heads}")
+        if self.samples == "tracks" and "mlp" in self.heads:  # a track scores by its patches' mean logits, which
+            raise ParameterError("transfer.heads: mlp needs samples: patches")  # equals a fit on means only if linear
+        if len(self.crop_seconds) != 2 or not 0 < self.crop_seconds[0] <= self.crop_seconds[1]:
+            raise ParameterError(f"transfer.crop_seconds must be [shortest, longest], got {self.crop_seconds}")
+        for chosen in self.backbone_sets or []:
+            if not chosen or set(chosen) - set(self.backbones):
+                raise ParameterError(f"transfer.backbone_sets must be non-empty subsets of backbones, got {chosen}")
 
 
 @dataclass

@@ -1,66 +1,43 @@
-"""Transfer heads: logistic regression on frozen pretrained MusiCNN embeddings.
+"""Transfer heads: logistic regression or a small MLP on frozen pretrained embeddings.
 
-The embeddings of a track are its patch embeddings (chosen layers, concatenated) averaged
-over patches; the head is standardisation + logistic regression whose strength C is chosen
-by an inner cross-validation on the training items only. The fitted head becomes a
-:class:`~musictag.models.transfer.TransferHead` model folder whose track scores, pooled as
-mean logits, equal the fitted pipeline's probabilities exactly.
+A model meets new music as short clips, often one patch long, so by default the head learns from
+what it will meet: every patch of every training track (every ``hop`` seconds) and a few short
+random crops per track (padded to a patch as the tagger pads them), each with the track's label.
+The inner cross-validation keeps each track's rows together and scores held-out tracks' crops, to
+choose the head (logistic regression's strength, or an MLP's weight decay) and, among candidate
+sets, the backbones. Features whose spread is rounding noise are dropped. The fitted head becomes a
+:class:`~musictag.models.transfer.TransferHead` model folder that scores each patch exactly as the
+head was fitted, a track by its patches' mean logits.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
+from musictag.audio.stream import load
 from musictag.data.dataset import Dataset, Item
-from musictag.data.splits import kfold_assignment
-from musictag.errors import ParameterError
-from musictag.evaluation.metrics import task_metrics
-from musictag.inference.tagger import Tagger
+from musictag.data.splits import kfold_pairs
+from musictag.errors import MusictagError, ParameterError
+from musictag.evaluation.scoring import Excerpts, evaluate_items
+from musictag.inference.tagger import AudioArray, Tagger
 from musictag.models.config import ModelConfig, activation_for
 from musictag.models.model_folder import activate, load_model_folder, save_model_folder
-from musictag.models.transfer import TransferHead
+from musictag.models.transfer import BACKBONES, TransferHead
 from musictag.pretrained.store import resolve_model
 from musictag.training.crossval import cv_result
 from musictag.training.settings import TransferSettings
-
-
-def _untrained_head(settings: TransferSettings, labels: list[str], task: str) -> tuple[TransferHead, ModelConfig]:
-    backbone, backbone_config = load_model_folder(resolve_model(settings.backbone))
-    if backbone_config.architecture != "musicnn":
-        raise ParameterError(
-            f"transfer heads need a musicnn backbone, {settings.backbone} is {backbone_config.architecture}"
-        )
-    head = TransferHead(n_classes=len(labels), layers=settings.layers, backbone=backbone_config.model)
-    head.backbone.load_state_dict(backbone.state_dict())
-    config = ModelConfig(
-        name="transfer",
-        architecture="musicnn-transfer",
-        labels=list(labels),
-        model={"n_classes": len(labels), "layers": list(settings.layers), "backbone": backbone_config.model},
-        frontend=backbone_config.frontend,
-        activation=activation_for(task),
-        patch_frames=backbone_config.patch_frames,
-        score_pooling="mean_logits",
-        patch_hop=settings.hop,
-        info={"backbone": settings.backbone, "settings": vars(settings)},
-    )
-    return head, config
-
-
-def track_embeddings(items: list[Item], settings: TransferSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
-    """Mean patch embedding of every readable item, by item id (unreadable items are left out)."""
-    head, config = _untrained_head(settings, ["_"], "single-label")
-    results = Tagger.from_model(head, config).embed_many([item.path for item in items], layer="embedding")
-    return {item.id: r.embedding for item, r in zip(items, results, strict=True) if hasattr(r, "embedding")}
-
+from musictag.utils.progress import progress, report
 
 #: A feature whose spread over the training rows is below this fraction of the largest spread is
 #: constant up to float rounding (musicnn has dead units, ±2e-6 with a 1e-14 spread): standardising
@@ -68,104 +45,259 @@ def track_embeddings(items: list[Item], settings: TransferSettings, *, quiet: bo
 NEAR_CONSTANT = 1e-5
 
 
+def untrained_head(settings: TransferSettings, labels: list[str], task: str, *, backbones: list[str] | None = None,
+                   hidden: list[int] = ()) -> tuple[TransferHead, ModelConfig]:  # fmt: skip
+    """A head on ``backbones`` (default: all of the settings') with their pretrained weights."""
+    parts, states, frontend, patch_frames = [], [], None, 187
+    for name in backbones or settings.backbones:
+        module, config = load_model_folder(resolve_model(name))
+        if config.architecture not in BACKBONES:
+            raise ParameterError(f"transfer backbones must be musicnn or vgg models, {name} is {config.architecture}")
+        if frontend not in (None, config.frontend):
+            raise ParameterError(f"transfer backbones must share a front end; {name}'s differs")
+        frontend, patch_frames = config.frontend, config.patch_frames
+        layers = [layer for layer in settings.layers if layer in module.embedding_dims] or ["penultimate"]
+        parts.append({"architecture": config.architecture, "model": config.model, "layers": layers})
+        states.append(module.state_dict())
+    head = TransferHead(n_classes=len(labels), backbones=parts, hidden=list(hidden))
+    for backbone, state in zip(head.backbones, states, strict=True):
+        backbone.load_state_dict(state)
+    config = ModelConfig(
+        name="transfer", architecture="transfer", labels=list(labels),
+        model={"n_classes": len(labels), "backbones": parts, "hidden": list(hidden)}, frontend=frontend,
+        activation=activation_for(task), patch_frames=patch_frames,
+        score_pooling="mean_logits", patch_hop=settings.hop,
+        info={"backbones": list(backbones or settings.backbones), "settings": asdict(settings)},
+    )  # fmt: skip
+    return head, config
+
+
 @dataclass
-class LinearHead:
-    """Standardisation + a linear layer: ``logits = ((x - mean) / scale) @ weight.T + bias``.
-    Near-constant features get ``scale`` 1 and zero weight. ``chosen`` says what the inner CV picked."""
+class TrackSamples:
+    """One track's embeddings: every patch (every ``hop`` seconds) and its short random crops."""
+
+    patches: np.ndarray
+    crops: np.ndarray
+
+    def columns(self, part: slice) -> TrackSamples:
+        return TrackSamples(self.patches[:, part], self.crops[:, part])
+
+
+def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool = True) -> dict[str, TrackSamples]:
+    """The samples of every readable item, by id, with every backbone's layers side by side
+    (unreadable items are reported and left out)."""
+    head, config = untrained_head(settings, ["_"], "single-label")
+    tagger = Tagger.from_model(head, config)
+    rate = tagger.frontend.config.sample_rate
+    out = {}
+    with progress(len(items), quiet=quiet, desc="embeddings") as bar:
+        for item in items:
+            bar.update(1)
+            try:
+                audio = load(item.path, sample_rate=rate)
+            except MusictagError as exc:
+                report(f"musictag: {exc} (left out)")
+                continue
+            patches = tagger.embed(audio, sample_rate=rate, layer="embedding").per_patch
+            rng = np.random.default_rng([settings.seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
+            clips = []
+            for seconds in rng.uniform(*settings.crop_seconds, settings.crops if settings.samples == "patches" else 0):
+                length = min(len(audio), max(1, int(seconds * rate)))
+                start = int(rng.integers(0, len(audio) - length + 1))
+                clips.append(AudioArray(audio[start : start + length], rate))
+            crops = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
+            out[item.id] = TrackSamples(patches, np.stack(crops) if crops else np.zeros((0, patches.shape[1])))
+    return out
+
+
+@dataclass
+class FittedHead:
+    """Standardisation and the head's layers ``[(weight, bias), ...]`` (ReLU between them);
+    near-constant features get ``scale`` 1 and zero weight. ``chosen`` says what was picked."""
 
     mean: np.ndarray
     scale: np.ndarray
-    weight: np.ndarray
-    bias: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
     chosen: dict = field(default_factory=dict)
 
+    @property
+    def hidden(self) -> list[int]:
+        return [weight.shape[0] for weight, _ in self.layers[:-1]]
 
-def fit_head(embeddings: np.ndarray, targets: np.ndarray, task: str, settings: TransferSettings) -> LinearHead:
-    """Fit standardisation + logistic regression (C by inner cross-validation for single-label data)."""
-    scaler = StandardScaler().fit(embeddings)
-    live = scaler.scale_ > NEAR_CONSTANT * scaler.scale_.max()
-    z = scaler.transform(embeddings)[:, live]
-    chosen = {"features": int(live.sum()), "constant_features": int((~live).sum())}
-    if task == "single-label":
-        smallest = int(np.bincount(targets).min())
-        folds = min(settings.inner_folds, smallest)
-        if folds >= 2:
-            clf = LogisticRegressionCV(Cs=settings.Cs, cv=folds, scoring="neg_log_loss", max_iter=5000)
-        else:
-            clf = LogisticRegression(C=float(np.median(settings.Cs)), max_iter=5000)
-        with warnings.catch_warnings():  # scikit-learn 1.9 announces default changes we do not rely on
-            warnings.simplefilter("ignore", FutureWarning)
-            clf.fit(z, targets)
-        chosen["C"] = float(np.ravel(clf.C_)[0]) if hasattr(clf, "C_") else clf.C
-        weight, bias = clf.coef_, clf.intercept_
-        if weight.shape[0] == 1:  # two classes: sklearn keeps one row; softmax needs both
-            weight, bias = np.concatenate([-weight / 2, weight / 2]), np.concatenate([-bias / 2, bias / 2])
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.scale
+        for n, (weight, bias) in enumerate(self.layers):
+            h = h @ weight.T + bias
+            if n < len(self.layers) - 1:
+                h = np.maximum(h, 0)
+        return h
+
+
+def _rows(samples: list[TrackSamples], targets: np.ndarray, mode: str):
+    """Training rows (x, y), the track each row comes from, and which rows are crops."""
+    if mode == "tracks":
+        x = np.stack([s.patches.mean(axis=0) for s in samples])
+        return x, targets, np.arange(len(samples)), np.ones(len(samples), bool)
+    xs, ys, groups, crops = [], [], [], []
+    for track, (sample, target) in enumerate(zip(samples, targets, strict=True)):
+        for part, is_crop in ((sample.patches, False), (sample.crops, True)):
+            xs.append(part)
+            ys += [target] * len(part)
+            groups += [track] * len(part)
+            crops += [is_crop] * len(part)
+    return np.concatenate(xs), np.asarray(ys), np.asarray(groups), np.asarray(crops)
+
+
+def _classifier(head: str, value: float, hidden: list[int], seed: int):
+    if head == "logreg":
+        return LogisticRegression(C=value, max_iter=3000)
+    return MLPClassifier(tuple(hidden), alpha=value, max_iter=300, random_state=seed)
+
+
+def _layers(clf) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A fitted classifier's layers as (weight, bias), the output giving one logit per class."""
+    if isinstance(clf, LogisticRegression):
+        layers = [(clf.coef_, clf.intercept_)]
     else:
+        layers = [(w.T, b) for w, b in zip(clf.coefs_, clf.intercepts_, strict=True)]
+    weight, bias = layers[-1]
+    if weight.shape[0] == 1:  # two classes: one logit z; softmax over (-z/2, z/2) gives the same probability
+        layers[-1] = (np.concatenate([-weight / 2, weight / 2]), np.concatenate([-bias / 2, bias / 2]))
+    return layers
+
+
+def _fit_quietly(clf, x, y):
+    with warnings.catch_warnings():  # convergence and scikit-learn's future-default notices
+        warnings.simplefilter("ignore")
+        return clf.fit(x, y)
+
+
+def _inner_score(z, y, groups, crops, head, value, settings) -> float:
+    """Accuracy on held-out tracks' crops (all their rows when there are no crops), tracks kept whole."""
+    track_labels = {group: label for group, label in zip(groups.tolist(), y.tolist(), strict=True)}
+    folds = min(settings.inner_folds, int(np.bincount(list(track_labels.values())).min()))
+    if folds < 2:
+        return float("nan")
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=settings.seed)
+    correct = []
+    for train, test in splitter.split(z, y, groups):
+        clf = _fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z[train], y[train])
+        scored = test[crops[test]] if crops[test].any() else test
+        correct.append(clf.predict(z[scored]) == y[scored])
+    return float(np.concatenate(correct).mean())
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings, *, groups: np.ndarray | None = None,
+             crops: np.ndarray | None = None) -> FittedHead:  # fmt: skip
+    """Standardise, drop near-constant features, and fit the head the inner CV scores best."""
+    groups = np.arange(len(x)) if groups is None else groups
+    crops = np.ones(len(x), bool) if crops is None else crops
+    scaler = StandardScaler().fit(x)
+    live = scaler.scale_ > NEAR_CONSTANT * scaler.scale_.max()
+    z = scaler.transform(x)[:, live]
+    chosen = {"features": int(live.sum()), "constant_features": int((~live).sum()), "rows": len(x)}
+    if task == "single-label":
+        grid = [(head, value) for head in settings.heads
+                for value in (settings.Cs if head == "logreg" else settings.alphas)]  # fmt: skip
+        scores = [_inner_score(z, y, groups, crops, head, value, settings) for head, value in grid]
+        best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
+        head, value = grid[best]
+        layers = _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z, y))
+        chosen.update(head=head, **{"C" if head == "logreg" else "alpha": value})
+        if not np.isnan(scores[best]):
+            chosen["inner_cv_crop_accuracy"] = scores[best]
+    else:  # one logistic regression per tag
+        value = float(np.median(settings.Cs))
         rows = []
-        chosen["C"] = float(np.median(settings.Cs))
-        for j in range(targets.shape[1]):
-            column = targets[:, j]
+        for j in range(y.shape[1]):
+            column = y[:, j]
             if 0 < column.sum() < len(column):
-                clf = LogisticRegression(C=chosen["C"], max_iter=5000).fit(z, column)
+                clf = _fit_quietly(LogisticRegression(C=value, max_iter=3000), z, column)
                 rows.append((clf.coef_[0], clf.intercept_[0]))
             else:  # a tag never (or always) present in training: constant score
                 rows.append((np.zeros(z.shape[1]), 10.0 if column.sum() else -10.0))
-        weight, bias = np.stack([r[0] for r in rows]), np.array([r[1] for r in rows])
-    full = np.zeros((weight.shape[0], embeddings.shape[1]))
-    full[:, live] = weight
-    return LinearHead(scaler.mean_, np.where(live, scaler.scale_, 1.0), full, np.asarray(bias, float), chosen)
+        layers = [(np.stack([r[0] for r in rows]), np.array([r[1] for r in rows]))]
+        chosen.update(head="logreg", C=value)
+    first, bias = layers[0]
+    full = np.zeros((first.shape[0], x.shape[1]))
+    full[:, live] = first
+    layers[0] = (full, bias)
+    return FittedHead(scaler.mean_, np.where(live, scaler.scale_, 1.0), layers, chosen)
 
 
-def head_scores(embeddings: np.ndarray, head: LinearHead, task: str) -> np.ndarray:
-    logits = torch.from_numpy(((embeddings - head.mean) / head.scale) @ head.weight.T + head.bias)
-    return activate(logits, activation_for(task)).numpy()
+def head_scores(embeddings: np.ndarray, head: FittedHead, task: str) -> np.ndarray:
+    """Scores of embedding rows (patches, or track means for a linear head)."""
+    return activate(torch.from_numpy(head.logits(embeddings)), activation_for(task)).numpy()
 
 
-def train_transfer(
-    dataset: Dataset,
-    items: list[Item],
-    settings: TransferSettings,
-    out_dir: str | os.PathLike,
-    *,
-    embeddings: dict[str, np.ndarray] | None = None,
-    name: str = "transfer",
-) -> Path:
-    """Fit a head on ``items`` and save it (with its backbone) as a model folder."""
-    embeddings = embeddings if embeddings is not None else track_embeddings(items, settings)
-    usable = [item for item in items if item.id in embeddings]
+def _backbone_columns(settings: TransferSettings) -> dict[str, slice]:
+    """Where each backbone's features sit in the concatenated embedding."""
+    head, _ = untrained_head(settings, ["_"], "single-label")
+    columns, start = {}, 0
+    for name, backbone, layers in zip(settings.backbones, head.backbones, head.layers, strict=True):
+        width = sum(backbone.embedding_dims[layer] for layer in layers)
+        columns[name] = slice(start, start + width)
+        start += width
+    return columns
+
+
+def fit_transfer(dataset: Dataset, items: list[Item], samples: dict[str, TrackSamples],
+                 settings: TransferSettings) -> tuple[TransferHead, ModelConfig]:  # fmt: skip
+    """Choose the backbone set (inner CV), fit the head on ``items`` and build the model."""
+    usable = [item for item in items if item.id in samples]
     if not usable:
         raise ParameterError("no readable training items")
-    x = np.stack([embeddings[item.id] for item in usable])
-    fitted = fit_head(x, dataset.targets(usable), dataset.task, settings)
-    module, config = _untrained_head(settings, dataset.vocabulary, dataset.task)
-    with torch.no_grad():
-        for tensor, value in ((module.mean, fitted.mean), (module.scale, fitted.scale),
-                              (module.linear.weight, fitted.weight), (module.linear.bias, fitted.bias)):  # fmt: skip
-            tensor.copy_(torch.as_tensor(value, dtype=torch.float32))
-    config.name = name
     targets = dataset.targets(usable)
-    scores = head_scores(x, fitted, dataset.task)
-    fit = dict(fitted.chosen)
+    sets = settings.backbone_sets or [settings.backbones]
+    columns = _backbone_columns(settings) if len(sets) > 1 or sets[0] != settings.backbones else None
+    best = None
+    for chosen in sets:
+        if columns is None:
+            picked = [samples[item.id] for item in usable]
+        else:
+            index = np.concatenate([np.arange(columns[name].start, columns[name].stop) for name in chosen])
+            picked = [TrackSamples(samples[i.id].patches[:, index], samples[i.id].crops[:, index]) for i in usable]
+        x, y, groups, crops = _rows(picked, targets, settings.samples)
+        fitted = fit_head(x, y, dataset.task, settings, groups=groups, crops=crops)
+        score = fitted.chosen.get("inner_cv_crop_accuracy", 0.0)
+        if best is None or score > best[0]:
+            best = (score, chosen, fitted, x, y)
+    _, chosen, fitted, x, y = best
+    module, config = untrained_head(settings, dataset.vocabulary, dataset.task, backbones=chosen,
+                                    hidden=fitted.hidden)  # fmt: skip
+    linears = [layer for layer in module.head if isinstance(layer, torch.nn.Linear)]
+    with torch.no_grad():
+        module.mean.copy_(torch.as_tensor(fitted.mean, dtype=torch.float32))
+        module.scale.copy_(torch.as_tensor(fitted.scale, dtype=torch.float32))
+        for linear, (weight, bias) in zip(linears, fitted.layers, strict=True):
+            linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+    fit = {**fitted.chosen, "backbones": list(chosen)}
     if dataset.task == "single-label":
-        fit["train_accuracy"] = float((scores.argmax(1) == targets).mean())
+        fit["train_accuracy"] = float((fitted.logits(x).argmax(1) == y).mean())
     config.info["fit"] = fit
     config.info["trained_on"] = {"data": dataset.name, "items": len(usable), "ids": [item.id for item in usable]}
-    return save_model_folder(out_dir, config, module.state_dict())
+    return module, config
 
 
-def cross_validate_transfer(
-    dataset: Dataset, settings: TransferSettings, *, folds: int = 5, seed: int = 0, embeddings: dict | None = None
-) -> dict:
-    """Stratified (group-aware when items have groups) k-fold CV; backbone embeddings computed once."""
-    embeddings = embeddings if embeddings is not None else track_embeddings(dataset.items, settings)
-    items = [item for item in dataset.items if item.id in embeddings]
-    assignment = np.array(kfold_assignment(items, folds, task=dataset.task, seed=seed))
-    x = np.stack([embeddings[item.id] for item in items])
-    y = dataset.targets(items)
+def train_transfer(dataset: Dataset, items: list[Item], settings: TransferSettings, out_dir: str | os.PathLike, *,
+                   samples: dict[str, TrackSamples] | None = None, name: str = "transfer") -> Path:  # fmt: skip
+    """Fit a head on ``items`` and save it (with its backbones) as a model folder."""
+    samples = samples if samples is not None else embed_tracks(items, settings)
+    module, config = fit_transfer(dataset, items, samples, settings)
+    return save_model_folder(out_dir, replace(config, name=name), module.state_dict())
+
+
+def cross_validate_transfer(dataset: Dataset, settings: TransferSettings, *, folds: int = 5, seed: int = 0,
+                            samples: dict[str, TrackSamples] | None = None,
+                            excerpts: Excerpts | None = None) -> dict:  # fmt: skip
+    """Stratified (group-aware when items have groups) k-fold CV; the backbones run once per track for
+    training, and each fold's model scores its held-out tracks (and their ``excerpts``) as ``musictag
+    tag`` would."""
+    samples = samples if samples is not None else embed_tracks(dataset.items, settings)
+    items = [item for item in dataset.items if item.id in samples]
     per_fold = []
-    for fold in range(folds):
-        train, test = assignment != fold, assignment == fold
-        head = fit_head(x[train], y[train], dataset.task, settings)
-        scores = head_scores(x[test], head, dataset.task)
-        per_fold.append(task_metrics(dataset.task, y[test], scores, dataset.vocabulary))
-    return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in embeddings])
+    for train, test in kfold_pairs(items, folds, task=dataset.task, seed=seed):
+        module, config = fit_transfer(dataset, train, samples, settings)
+        per_fold.append(evaluate_items(Tagger.from_model(module, config), dataset, test, excerpts=excerpts))
+    return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in samples])
