@@ -118,7 +118,7 @@ def test_a_bad_prompt_is_one_line_and_the_run_goes_on(tmp_path, capsys):
     prompts.write_text('{"id": "a", "genre": "polka", "prompt": "x", "seed": 1}\n'
                        '{"id": "b", "genre": "rock", "prompt": "a rock song", "seed": 2}\n')  # fmt: skip
     assert main(["synth", "audio", "--prompts", str(prompts), "--out", str(tmp_path / "out"), "--duration", "2"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("musictag: note:")]
     assert err == ["musictag: a: no procedural style for genre 'polka'; known: blues, classical, country, disco, "
                    "hiphop, jazz, metal, pop, reggae, rock"]  # fmt: skip
     assert (tmp_path / "out" / "rock" / "b.flac").exists()
