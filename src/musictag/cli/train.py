@@ -17,6 +17,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--folds", type=fold_count, metavar="K",
                         help="k-fold cross-validation instead of the data set's splits")  # fmt: skip
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
+    parser.add_argument("--excerpts", default="2-3", metavar="SECONDS|LOW-HIGH",
+                        help="classifiers: also score 4 random excerpts of each held-out track, each tagged alone "
+                        "as a new clip (default 2-3; 'none' to skip)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     synthetic = parser.add_argument_group("synthetic to real (neural recipes; the recipe's data is the real target)")
     synthetic.add_argument("--mode", choices=MODES, help="training strategy of the synthetic-data study")
@@ -33,12 +36,14 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from musictag.evaluation.metrics import headline
+    from musictag.evaluation.scoring import Excerpts
     from musictag.training.recipe import Recipe
     from musictag.training.runner import RunOptions, run_recipe
 
+    excerpts = None if args.excerpts == "none" else Excerpts.parse(args.excerpts)
     options = RunOptions(folds=args.folds, output=args.output, quiet=args.quiet, mode=args.mode, source=args.source,
                          source_model=args.source_model, accelerator=args.accelerator, devices=args.devices,
-                         num_nodes=args.num_nodes, strategy=args.strategy)  # fmt: skip
+                         num_nodes=args.num_nodes, strategy=args.strategy, excerpts=excerpts)  # fmt: skip
     result = run_recipe(Recipe.load(args.recipe, args.overrides), options)
     if not result.main_process:
         return 0
@@ -48,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         stats = result.cv["summary"][name]
         print(f"{result.name}: {result.cv['folds']}-fold {name} {stats['mean']:.4f} ± {stats['std']:.4f} "
               f"-> {result.out}")  # fmt: skip
+        if f"excerpt_{name}" in result.cv["summary"]:
+            stats = result.cv["summary"][f"excerpt_{name}"]
+            print(f"{result.name}: {result.cv['folds']}-fold {name} on {excerpts.describe()} of the held-out tracks "
+                  f"{stats['mean']:.4f} ± {stats['std']:.4f}")  # fmt: skip
     if result.model:
         print(f"model: {result.model}")
     if result.fit:
@@ -55,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if result.test:
         name, value = headline(result.test)
         print(f"test: {value:.4f} ({name} on {result.test['n']} items) -> {result.out / 'test'}")
+        if f"excerpt_{name}" in result.test:
+            print(f"test: {result.test[f'excerpt_{name}']:.4f} ({name} on {excerpts.describe()})")
     return 0
 
 

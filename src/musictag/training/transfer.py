@@ -188,8 +188,9 @@ def _inner_score(z, y, groups, crops, head, value, settings) -> float:
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings, *, groups: np.ndarray | None = None,
-             crops: np.ndarray | None = None) -> FittedHead:  # fmt: skip
-    """Standardise, drop near-constant features, and fit the head the inner CV scores best."""
+             crops: np.ndarray | None = None, always_score: bool = False) -> FittedHead:  # fmt: skip
+    """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
+    single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets)."""
     groups = np.arange(len(x)) if groups is None else groups
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
@@ -199,7 +200,9 @@ def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings
     if task == "single-label":
         grid = [(head, value) for head in settings.heads
                 for value in (settings.Cs if head == "logreg" else settings.alphas)]  # fmt: skip
-        scores = [_inner_score(z, y, groups, crops, head, value, settings) for head, value in grid]
+        scored = len(grid) > 1 or always_score
+        scores = [_inner_score(z, y, groups, crops, head, value, settings) if scored else float("nan")
+                  for head, value in grid]  # fmt: skip
         best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
         head, value = grid[best]
         layers = _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z, y))
@@ -258,7 +261,7 @@ def fit_transfer(dataset: Dataset, items: list[Item], samples: dict[str, TrackSa
             index = np.concatenate([np.arange(columns[name].start, columns[name].stop) for name in chosen])
             picked = [TrackSamples(samples[i.id].patches[:, index], samples[i.id].crops[:, index]) for i in usable]
         x, y, groups, crops = _rows(picked, targets, settings.samples)
-        fitted = fit_head(x, y, dataset.task, settings, groups=groups, crops=crops)
+        fitted = fit_head(x, y, dataset.task, settings, groups=groups, crops=crops, always_score=len(sets) > 1)
         score = fitted.chosen.get("inner_cv_crop_accuracy", 0.0)
         if best is None or score > best[0]:
             best = (score, chosen, fitted, x, y)
