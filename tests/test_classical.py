@@ -88,6 +88,7 @@ def test_a_saved_classical_model_tags_with_the_fitted_pipelines_probabilities(lo
     got = np.stack([result.scores for result in tagger.tag_many(new)])
     np.testing.assert_allclose(got, expected, atol=1e-6)
     assert tagger.labels == ["low", "noisy"] and got.argmax(1).tolist() == [0, 1]
+    assert tagger.sample_rate == SR  # excerpts are cut from audio decoded at the descriptors' rate
     assert main(["tag", str(new[0]), "--model", str(folder), "--format", "json", "-q"]) == 0
 
 

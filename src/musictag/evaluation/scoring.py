@@ -95,7 +95,7 @@ def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpt
                     quiet: bool = True) -> dict:  # fmt: skip
     """Metrics over every excerpt of ``items``, each tagged alone (see :class:`Excerpts`)."""
     columns = _label_columns(tagger, dataset)
-    rate = tagger.frontend.config.sample_rate  # decoded once at the model's rate, then cut
+    rate = tagger.sample_rate  # decoded once at the rate the model reads, then cut
     scores, owners = [], []
     with progress(len(items), quiet=quiet, desc="excerpts") as bar:
         for item in items:

@@ -118,6 +118,11 @@ class Tagger:
     def labels(self) -> list[str]:
         return list(self.config.labels)
 
+    @property
+    def sample_rate(self) -> int:
+        """The rate the model reads audio at (its front end's, or a classical model's descriptors')."""
+        return self.classical.sample_rate if self.classical is not None else self.frontend.config.sample_rate
+
     # -- public API ---------------------------------------------------------------------
     def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult:
         """Tag one file, or an array of samples at ``sample_rate``; raises :class:`MusictagError` if it
