@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -78,6 +79,25 @@ class Dataset:
             "groups": len({item.group for item in self.items if item.group is not None}),
             "problems": list(self.problems),
         }
+
+
+def decoded_items(items: list[Item], *, sample_rate: int, quiet: bool = True,
+                  desc: str | None = None) -> Iterator[tuple[Item, np.ndarray]]:  # fmt: skip
+    """Each readable item with its mono audio at ``sample_rate``, with a progress bar; an item that
+    cannot be decoded is reported on one line and left out."""
+    from musictag.audio.stream import load
+    from musictag.errors import MusictagError
+    from musictag.utils.progress import progress, report
+
+    with progress(len(items), quiet=quiet, desc=desc) as bar:
+        for item in items:
+            bar.update(1)
+            try:
+                audio = load(item.path, sample_rate=sample_rate)
+            except MusictagError as exc:
+                report(f"musictag: {exc} (left out)")
+                continue
+            yield item, audio
 
 
 def _split_order(name: str) -> tuple[int, str]:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musictag.audio.stream import load
-from musictag.data.dataset import Dataset, Item
+from musictag.data.dataset import Dataset, Item, decoded_items
 from musictag.errors import MusictagError, ParameterError
 from musictag.evaluation.metrics import task_metrics
 from musictag.inference.results import FileError
@@ -97,19 +96,12 @@ def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpt
     columns = _label_columns(tagger, dataset)
     rate = tagger.sample_rate  # decoded once at the rate the model reads, then cut
     scores, owners = [], []
-    with progress(len(items), quiet=quiet, desc="excerpts") as bar:
-        for item in items:
-            bar.update(1)
-            try:
-                audio = load(item.path, sample_rate=rate)
-            except MusictagError as exc:
-                report(f"musictag: {exc} (left out)")
-                continue
-            cut = excerpts.cut(audio, rate, item.id)
-            for result in tagger.tag_many([AudioArray(clip, rate, f"{item.id}@{n}") for n, clip in enumerate(cut)]):
-                if not isinstance(result, FileError):
-                    scores.append(result.scores[columns])
-                    owners.append(item)
+    for item, audio in decoded_items(items, sample_rate=rate, quiet=quiet, desc="excerpts"):
+        cut = excerpts.cut(audio, rate, item.id)
+        for result in tagger.tag_many([AudioArray(clip, rate, f"{item.id}@{n}") for n, clip in enumerate(cut)]):
+            if not isinstance(result, FileError):
+                scores.append(result.scores[columns])
+                owners.append(item)
     if not scores:
         raise MusictagError("no excerpt could be scored")
     metrics = task_metrics(dataset.task, dataset.targets(owners), np.stack(scores), dataset.vocabulary)

@@ -17,10 +17,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from musictag.audio.stream import load
-from musictag.data.dataset import Dataset, Item
+from musictag.data.dataset import Dataset, Item, decoded_items
 from musictag.data.splits import kfold_pairs
-from musictag.errors import MusictagError, ParameterError
+from musictag.errors import ParameterError
 from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.features.handcrafted import describe
 from musictag.inference.tagger import Tagger
@@ -28,21 +27,12 @@ from musictag.models.classical import ARCHITECTURE, ClassicalModel, save_classic
 from musictag.models.config import ModelConfig
 from musictag.training.crossval import cv_result
 from musictag.training.settings import ClassicalSettings
-from musictag.utils.progress import progress, report
 
 
 def track_descriptors(items: list[Item], settings: ClassicalSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
     """Descriptor vector per readable item id; unreadable items are reported and left out."""
-    out = {}
-    with progress(len(items), quiet=quiet, desc="descriptors") as bar:
-        for item in items:
-            try:
-                out[item.id], _ = describe(load(item.path, sample_rate=settings.sample_rate), settings.sample_rate,
-                                           groups=tuple(settings.features))  # fmt: skip
-            except MusictagError as exc:
-                report(f"musictag: {exc} (left out)")
-            bar.update(1)
-    return out
+    return {item.id: describe(audio, settings.sample_rate, groups=tuple(settings.features))[0]
+            for item, audio in decoded_items(items, sample_rate=settings.sample_rate, quiet=quiet, desc="descriptors")}
 
 
 def _estimator(settings: ClassicalSettings, smallest_class: int):

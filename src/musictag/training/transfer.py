@@ -25,10 +25,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from musictag.audio.stream import load
-from musictag.data.dataset import Dataset, Item
+from musictag.data.dataset import Dataset, Item, decoded_items
 from musictag.data.splits import kfold_pairs
-from musictag.errors import MusictagError, ParameterError
+from musictag.errors import ParameterError
 from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.inference.tagger import AudioArray, Tagger
 from musictag.models.config import ModelConfig, activation_for
@@ -37,7 +36,6 @@ from musictag.models.transfer import BACKBONES, TransferHead
 from musictag.pretrained.store import resolve_model
 from musictag.training.crossval import cv_result
 from musictag.training.settings import TransferSettings
-from musictag.utils.progress import progress, report
 
 #: A feature whose spread over the training rows is below this fraction of the largest spread is
 #: constant up to float rounding (musicnn has dead units, ±2e-6 with a 1e-14 spread): standardising
@@ -90,23 +88,17 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
     tagger = Tagger.from_model(head, config)
     rate = tagger.frontend.config.sample_rate
     out = {}
-    with progress(len(items), quiet=quiet, desc="embeddings") as bar:
-        for item in items:
-            bar.update(1)
-            try:
-                audio = load(item.path, sample_rate=rate)
-            except MusictagError as exc:
-                report(f"musictag: {exc} (left out)")
-                continue
-            patches = tagger.embed(audio, sample_rate=rate, layer="embedding").per_patch
-            rng = np.random.default_rng([settings.seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
-            clips = []
-            for seconds in rng.uniform(*settings.crop_seconds, settings.crops if settings.samples == "patches" else 0):
-                length = min(len(audio), max(1, int(seconds * rate)))
-                start = int(rng.integers(0, len(audio) - length + 1))
-                clips.append(AudioArray(audio[start : start + length], rate))
-            crops = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
-            out[item.id] = TrackSamples(patches, np.stack(crops) if crops else np.zeros((0, patches.shape[1])))
+    crops = settings.crops if settings.samples == "patches" else 0
+    for item, audio in decoded_items(items, sample_rate=rate, quiet=quiet, desc="embeddings"):
+        patches = tagger.embed(audio, sample_rate=rate, layer="embedding").per_patch
+        rng = np.random.default_rng([settings.seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
+        clips = []
+        for seconds in rng.uniform(*settings.crop_seconds, crops):
+            length = min(len(audio), max(1, int(seconds * rate)))
+            start = int(rng.integers(0, len(audio) - length + 1))
+            clips.append(AudioArray(audio[start : start + length], rate))
+        embedded = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
+        out[item.id] = TrackSamples(patches, np.stack(embedded) if embedded else np.zeros((0, patches.shape[1])))
     return out
 
 
