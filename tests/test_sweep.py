@@ -215,11 +215,12 @@ def test_folders_name_themselves_follow_links_and_skip_hidden_files(capsys, tmp_
     assert names == ["a.wav", "b.flac", "c.wv"]
 
 
-def test_label_folders_with_gtzan_like_names_stay_label_folders(tmp_path, write_audio):
+def test_label_folders_with_gtzan_like_names_stay_label_folders(capsys, tmp_path, write_audio):
     write_audio("mine/happy/blues.00010.wav", tone(1.0, 16000), 16000)
     write_audio("mine/sad/mysong.au", tone(1.0, 16000, 300), 16000, format="AU", subtype="PCM_16")
     data = open_dataset(str(tmp_path / "mine"))
     assert data.vocabulary == ["happy", "sad"] and len(data) == 2 and data.layout.startswith("folders (guessed")
+    assert main(["data", "info", str(tmp_path / "mine")]) == 0 and "read as folders (guessed" in capsys.readouterr().out
     write_audio("gt/blues/blues.00001.wav", tone(1.0, 16000), 16000)
     write_audio("gt/blues/notes.wav", tone(1.0, 16000), 16000)
     data = open_dataset(f"gtzan:{tmp_path / 'gt'}")

@@ -60,6 +60,7 @@ def run_info(args: argparse.Namespace) -> int:
     splits = list(summary["splits"])
     print(f"{summary['name']}: {summary['items']} items, {summary['labels']} labels ({summary['task']}), "
           f"{summary['groups']} groups")  # fmt: skip
+    print(f"  read as {summary['layout']}")
     width = max([len(label) for label in summary["per_label"]] + [5])
     print(f"  {'label':<{width}}  " + "  ".join(f"{s:>7}" for s in splits))
     for label, counts in summary["per_label"].items():
