@@ -187,7 +187,7 @@ class Tagger:
             except Exception as exc:  # a broken file must not stop the batch
                 yield FileError(state.path, failure_line(state.path, exc))
                 continue
-            warnings = [w for w in self._warnings(state) if "patch" not in w and "hop" not in w]
+            warnings = self._warnings(state, patches=False)
             yield TagResult(state.path, self.name, state.duration, self.labels, scores, scores[None], np.zeros(1),
                             state.duration, warnings)  # fmt: skip
 
@@ -207,12 +207,15 @@ class Tagger:
             state.duration = blocks.duration
         state.warnings += self._warnings(state)
 
-    def _warnings(self, state: _FileState) -> list[str]:
+    def _warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
+        """What makes a file's scores less trustworthy (the patch checks only for patch-based models)."""
         patch = self.patch_frames * self.frame_seconds
         hop = self.hop_frames * self.frame_seconds
         found = []
         if state.peak == 0:
             found.append(f"{state.path}: digital silence; the scores say nothing about the music")
+        if not patches:
+            return found
         if state.duration < patch:
             found.append(f"{state.path}: {state.duration:.2f} s is shorter than one {patch:.2f} s patch; "
                          "scored on the clip repeated to fill it")  # fmt: skip
