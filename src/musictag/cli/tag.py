@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictag.cli.formats import FORMATS
@@ -30,6 +32,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         "for musicnn) and is rarely faster on a CPU; at most 64 are used")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    parser.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
+                        help="decode files and compute their log-mels in N processes while this one runs the "
+                        "model (default 0: all in this process)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -42,6 +47,12 @@ def add_parser(commands) -> None:
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write results here (atomically; Ctrl-C keeps the files done) instead of stdout")
     parser.add_argument("--timeline", action="store_true", help="include per-patch scores with start/end times")
+    library = parser.add_argument_group("library database (see 'musictag library')")
+    library.add_argument("--db", metavar="FILE",
+                         help="record results in this SQLite library instead of printing them; a rerun tags only "
+                         "new or changed files and marks files that are gone")  # fmt: skip
+    library.add_argument("--embed", metavar="LAYER",
+                         help="with --db: also store this layer's mean activation (float16), for 'library similar'")
     parser.set_defaults(run=run)
 
 
@@ -65,22 +76,39 @@ def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> 
         report(f"musictag: {failures} of {len(files)} files failed")
 
 
-def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
-    """The files named on the command line (folders expanded) and the model to run on them."""
+def found_files(args: argparse.Namespace) -> list[str]:
+    """The files named on the command line, folders expanded."""
     from musictag.audio.discover import find_audio, nothing_found
     from musictag.errors import MusictagError
-    from musictag.inference.tagger import Tagger
 
     files = find_audio(args.paths, recursive=args.recursive)
     if not files:
         raise MusictagError(nothing_found(args.paths, recursive=args.recursive))
     if getattr(args, "output", None):
         check_output(args.output, inputs=files)
-    tagger = Tagger(args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size, device=args.device)
-    return files, tagger
+    return files
+
+
+def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger:
+    from musictag.inference.tagger import Tagger
+
+    return Tagger(model or args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size,
+                  device=args.device)  # fmt: skip
+
+
+def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
+    """The files named on the command line (folders expanded) and the model to run on them."""
+    files = found_files(args)
+    return files, make_tagger(args)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.db:
+        return run_library(args)
+    if args.embed:
+        from musictag.errors import ParameterError
+
+        raise ParameterError("--embed stores embeddings in a library: add --db FILE (or use 'musictag embed')")
     from musictag.cli.formats import ResultWriter
     from musictag.inference.results import FileError
     from musictag.utils.atomic import atomic_open
@@ -92,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
         writer = ResultWriter(stream, args.format, top_k=args.top_k, timeline=args.timeline)
         try:
-            for result in run_files(args, files, tagger.tag_many(files)):
+            for result in run_files(args, files, tagger.tag_many(files, workers=args.workers)):
                 failed |= isinstance(result, FileError)
                 writer.write(result)
                 done += 1
@@ -103,3 +131,29 @@ def run(args: argparse.Namespace) -> int:
             return 130
         writer.close()
     return 1 if failed else 0
+
+
+def run_library(args: argparse.Namespace) -> int:
+    """Tag into a library database: only what is new or changed, committed in batches."""
+    from musictag.errors import ParameterError
+    from musictag.library.database import Library
+    from musictag.library.job import LibraryJob
+    from musictag.pretrained.store import resolve_model
+    from musictag.utils.progress import report
+
+    if args.output:
+        raise ParameterError("--db writes results to the database; leave out --output (use 'library export')")
+    files = found_files(args)
+    folder = resolve_model(args.model, weights=args.weights)
+    roots = [path for path in args.paths if Path(path).is_dir()]
+    with Library(args.db) as library:
+        job = LibraryJob(library, folder, files, roots=roots, embed=args.embed, timeline=args.timeline)
+        results = job.run(lambda: make_tagger(args, folder), workers=args.workers)
+        try:
+            for _ in run_files(args, job.paths(), results):
+                pass
+        except KeyboardInterrupt:
+            report(f"musictag: interrupted; what was committed is kept in {args.db}: rerun to go on")
+            return 130
+    report(f"musictag: {args.db}: {job.line()}")
+    return 1 if job.failed else 0

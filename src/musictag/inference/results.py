@@ -27,6 +27,7 @@ class TagResult:
     patch_starts: np.ndarray  # (n_patches,) seconds
     patch_seconds: float
     warnings: list[str] = field(default_factory=list)  # what makes the scores less trustworthy
+    embedding: np.ndarray | None = None  # a layer's mean activation, when asked for (``tag_many(embed=)``)
 
     def top(self, k: int = 0) -> list[tuple[str, float]]:
         """Tags sorted by score, best first; ``k = 0`` gives all."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -80,14 +82,15 @@ class Tagger:
         batch_size: int = 4,
         device: str = "cpu",
     ):
-        self._setup(*load_model_folder(resolve_model(model, weights=weights)), hop=hop, batch_size=batch_size,
-                    device=device)
+        self.folder: Path | None = resolve_model(model, weights=weights)  # None for a model built in memory
+        self._setup(*load_model_folder(self.folder), hop=hop, batch_size=batch_size, device=device)
 
     @classmethod
     def from_model(cls, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None = None,
                    batch_size: int = 4, device: str = "cpu") -> Tagger:  # fmt: skip
         """A tagger for a model already in memory (e.g. a backbone being trained on), no folder needed."""
         tagger = cls.__new__(cls)
+        tagger.folder = None
         tagger._setup(module, config, hop=hop, batch_size=batch_size, device=device)
         return tagger
 
@@ -109,6 +112,7 @@ class Tagger:
         self.frame_seconds = fe.hop_length / fe.sample_rate
         hop = self.config.patch_hop if hop is None else hop  # a model trained with overlapping patches
         self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
+        self.patcher = _Patcher(self.frontend, self.patch_frames, self.hop_frames)
 
     @property
     def name(self) -> str:
@@ -134,13 +138,25 @@ class Tagger:
         """One layer's activations for one file or array (``per_patch`` and their mean ``embedding``)."""
         return _raise_if_error(next(self.embed_many([_source(audio, sample_rate)], layer=layer)))
 
-    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
-        """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on."""
+    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None,
+                 workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
+        """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on.
+
+        ``embed`` also keeps that layer's mean activation (``TagResult.embedding``) from the same
+        forward passes. ``workers > 0`` decodes files and computes their log-mels in that many
+        processes while this one runs the model (each holds one whole file's patches).
+        """
         if self.classical is not None:
+            if embed:
+                raise ParameterError(f"model {self.name} is a classical model: it has no layers to embed")
             yield from self._tag_classical(paths)
             return
         pool_logits = self.config.score_pooling == "mean_logits"
-        for state, starts in self._run(paths, ("taggram", "logits") if pool_logits else ("taggram",)):
+        layers = ("taggram", "logits") if pool_logits else ("taggram",)
+        if embed:
+            self._check_layer(embed)
+            layers = (*layers, embed) if embed not in layers else layers
+        for state, starts in self._run(paths, layers, workers=workers):
             if state.error:
                 yield FileError(state.path, state.error)
                 continue
@@ -150,26 +166,30 @@ class Tagger:
                 scores = self._activate(torch.from_numpy(np.concatenate([o["logits"] for o in state.outputs]).mean(0)))
                 scores = scores.numpy()
             seconds = self.patch_frames * self.frame_seconds
+            embedding = np.concatenate([o[embed] for o in state.outputs]).mean(axis=0) if embed else None
             yield TagResult(state.path, self.name, state.duration, self.labels, scores, taggram, starts, seconds,
-                            state.warnings)
+                            state.warnings, embedding)  # fmt: skip
 
     def embed_many(
-        self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate"
+        self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate", workers: int = 0
     ) -> Iterator[EmbedResult | FileError]:
         """Like :meth:`tag_many`, returning ``layer``'s activations."""
         if self.classical is not None:
             raise ParameterError(f"model {self.name} is a classical model: it has no layers to embed")
-        if layer not in LAYERS:
-            raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
-        available = set(getattr(self.module, "embedding_dims", {})) | {"taggram"}
-        if layer not in available:
-            raise ParameterError(f"model {self.name} has no layer {layer!r}; it has {', '.join(sorted(available))}")
-        for state, starts in self._run(paths, (layer,)):
+        self._check_layer(layer)
+        for state, starts in self._run(paths, (layer,), workers=workers):
             if state.error:
                 yield FileError(state.path, state.error)
                 continue
             per_patch = np.concatenate([o[layer] for o in state.outputs])
             yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts, state.warnings)
+
+    def _check_layer(self, layer: str) -> None:
+        if layer not in LAYERS:
+            raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
+        available = set(getattr(self.module, "embedding_dims", {})) | {"taggram"}
+        if layer not in available:
+            raise ParameterError(f"model {self.name} has no layer {layer!r}; it has {', '.join(sorted(available))}")
 
     def _tag_classical(self, sources: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
         """Descriptors of each whole file, then the pipeline's class probabilities (one row per file)."""
@@ -187,43 +207,11 @@ class Tagger:
             except Exception as exc:  # a broken file must not stop the batch
                 yield FileError(state.path, failure_line(state.path, exc))
                 continue
-            warnings = self._warnings(state, patches=False)
+            warnings = self.patcher.warnings(state, patches=False)
             yield TagResult(state.path, self.name, state.duration, self.labels, scores, scores[None], np.zeros(1),
                             state.duration, warnings)  # fmt: skip
 
     # -- pipeline -------------------------------------------------------------------------
-    # Files are decoded in the caller's thread: a decoding thread beside torch's own two
-    # threads was measured slower on 2 cores (oversubscription), and decoding is ~6 % of the work.
-    def _file_patches(self, state: _FileState) -> Iterator[torch.Tensor]:
-        rate = self.frontend.config.sample_rate
-        if isinstance(state.source, AudioArray):
-            blocks = [_resampled(state.source, rate)]
-            state.duration = len(state.source.samples) / state.source.sample_rate
-        else:
-            blocks = AudioStream(state.source, rate)
-        frames = stream_logmel(self.frontend, _measured(blocks, state))
-        yield from iter_patches(frames, length=self.patch_frames, hop=self.hop_frames)
-        if not isinstance(state.source, AudioArray):
-            state.duration = blocks.duration
-        state.warnings += self._warnings(state)
-
-    def _warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
-        """What makes a file's scores less trustworthy (the patch checks only for patch-based models)."""
-        patch = self.patch_frames * self.frame_seconds
-        hop = self.hop_frames * self.frame_seconds
-        found = []
-        if state.peak == 0:
-            found.append(f"{state.path}: digital silence; the scores say nothing about the music")
-        if not patches:
-            return found
-        if state.duration < patch:
-            found.append(f"{state.path}: {state.duration:.2f} s is shorter than one {patch:.2f} s patch; "
-                         "scored on the clip repeated to fill it")  # fmt: skip
-        elif hop > state.duration:
-            found.append(f"{state.path}: the hop ({hop:.2f} s) is longer than the file ({state.duration:.2f} s); "
-                         "only its first patch is scored")  # fmt: skip
-        return found
-
     def _forward(self, batch: torch.Tensor, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
         with torch.inference_mode():
             features = self.module.forward_features(batch.to(self.device))
@@ -256,18 +244,31 @@ class Tagger:
             offset += len(chunk)
         return left
 
+    def _patched(self, paths: Iterable[str | os.PathLike | AudioArray], workers: int
+                 ) -> Iterator[tuple[_FileState, Iterator[torch.Tensor]]]:  # fmt: skip
+        """Each file's state with its patches: streamed here, or cut whole by worker processes."""
+        if workers <= 0:
+            for path in paths:
+                state = _FileState(path if isinstance(path, AudioArray) else str(path))
+                yield state, self.patcher.patches(state)
+            return
+        sources = [path if isinstance(path, AudioArray) else str(path) for path in paths]
+        for state in _ordered_in_workers(self.patcher.whole_file, sources, workers):
+            chunks = [torch.from_numpy(o["patches"]) for o in state.outputs]
+            state.outputs = []
+            yield state, iter(chunks)
+
     def _run(
-        self, paths: Iterable[str | os.PathLike], layers: tuple[str, ...]
+        self, paths: Iterable[str | os.PathLike | AudioArray], layers: tuple[str, ...], *, workers: int = 0
     ) -> Iterator[tuple[_FileState, np.ndarray]]:
         """Yield (file state, patch start times) in input order; patches of consecutive files share batches."""
         waiting: deque[_FileState] = deque()  # files not yet handed out, in order
         pending: list[tuple[_FileState, torch.Tensor]] = []  # patches not yet through the model
-        for path in [*paths, None]:
-            if path is not None:
-                state = _FileState(path if isinstance(path, AudioArray) else str(path))
+        for state, chunks in itertools.chain(self._patched(paths, workers), [(None, None)]):
+            if state is not None:
                 waiting.append(state)
                 try:
-                    for chunk in self._file_patches(state):
+                    for chunk in chunks:
                         pending.append((state, chunk))
                         state.pending += len(chunk)
                         if sum(len(c) for _, c in pending) >= self.batch_size:
@@ -280,6 +281,85 @@ class Tagger:
                 state = waiting.popleft()
                 n_patches = sum(len(o[layers[0]]) for o in state.outputs)
                 yield state, np.arange(n_patches) * self.hop_frames * self.frame_seconds
+
+class _Patcher:
+    """Decodes a file into log-mel patches and says what makes its scores less trustworthy.
+
+    Picklable (a front-end config and two numbers), so worker processes can cut patches for
+    the model in the parent process (``tag_many(..., workers=N)``).
+    """
+
+    def __init__(self, frontend: LogMel, patch_frames: int, hop_frames: int):
+        self.frontend, self.patch_frames, self.hop_frames = frontend, patch_frames, hop_frames
+        self.frame_seconds = frontend.config.hop_length / frontend.config.sample_rate
+
+    def __getstate__(self) -> dict:
+        return {"config": self.frontend.config, "patch_frames": self.patch_frames, "hop_frames": self.hop_frames}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(LogMel(state["config"]), state["patch_frames"], state["hop_frames"])
+
+    def patches(self, state: _FileState) -> Iterator[torch.Tensor]:
+        """The file's patches, streamed; ``state`` gets its duration, peak and warnings."""
+        rate = self.frontend.config.sample_rate
+        if isinstance(state.source, AudioArray):
+            blocks = [_resampled(state.source, rate)]
+            state.duration = len(state.source.samples) / state.source.sample_rate
+        else:
+            blocks = AudioStream(state.source, rate)
+        frames = stream_logmel(self.frontend, _measured(blocks, state))
+        yield from iter_patches(frames, length=self.patch_frames, hop=self.hop_frames)
+        if not isinstance(state.source, AudioArray):
+            state.duration = blocks.duration
+        state.warnings += self.warnings(state)
+
+    def warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
+        """What makes a file's scores less trustworthy (the patch checks only for patch-based models)."""
+        patch = self.patch_frames * self.frame_seconds
+        hop = self.hop_frames * self.frame_seconds
+        found = []
+        if state.peak == 0:
+            found.append(f"{state.path}: digital silence; the scores say nothing about the music")
+        if not patches:
+            return found
+        if state.duration < patch:
+            found.append(f"{state.path}: {state.duration:.2f} s is shorter than one {patch:.2f} s patch; "
+                         "scored on the clip repeated to fill it")  # fmt: skip
+        elif hop > state.duration:
+            found.append(f"{state.path}: the hop ({hop:.2f} s) is longer than the file ({state.duration:.2f} s); "
+                         "only its first patch is scored")  # fmt: skip
+        return found
+
+    def whole_file(self, source: str) -> _FileState:
+        """All of a file's patches at once (in a worker process): the state carries them, or the error."""
+        torch.set_num_threads(1)  # the parent's model has the cores; one thread per worker
+        state = _FileState(source)
+        try:
+            state.outputs = [{"patches": torch.cat(list(self.patches(state))).numpy()}]
+        except Exception as exc:  # a broken file must not stop the batch
+            state.error = failure_line(state.path, exc)
+        return state
+
+
+def _ordered_in_workers(function, items: list, workers: int) -> Iterator:
+    """``map(function, items)`` in ``workers`` processes, in order, with at most ``2 * workers`` results
+    waiting (a fast decoder must not fill memory while the model catches up)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fork after torch has started threads can hang
+    with context.Pool(workers) as pool:
+        waiting: deque = deque()
+        queue = iter(items)
+        for item in queue:
+            waiting.append(pool.apply_async(function, (item,)))
+            if len(waiting) >= 2 * workers:
+                break
+        while waiting:
+            result = waiting.popleft().get()
+            for item in queue:
+                waiting.append(pool.apply_async(function, (item,)))
+                break
+            yield result
 
 
 def _device(name: str) -> torch.device:

@@ -12,17 +12,16 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING
 
 from musictag.errors import MusictagError
 from musictag.models.classical import ARCHITECTURE as CLASSICAL
 from musictag.models.classical import SKOPS_NAME, ClassicalModel, load_classical
 from musictag.models.config import ModelConfig
-from musictag.models.zoo import build_model
 from musictag.utils.atomic import atomic_open, atomic_path
+
+if TYPE_CHECKING:  # torch only where weights are read or written: finding a folder stays light
+    import torch
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -35,6 +34,8 @@ def is_model_folder(path: str | os.PathLike) -> bool:
 
 def save_model_folder(folder: str | os.PathLike, config: ModelConfig, state: dict[str, torch.Tensor]) -> Path:
     """Write weights then config, each atomically."""
+    from safetensors.torch import save_file
+
     folder = Path(folder)
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp))
@@ -43,15 +44,26 @@ def save_model_folder(folder: str | os.PathLike, config: ModelConfig, state: dic
     return folder
 
 
-def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module | ClassicalModel, ModelConfig]:
-    """Rebuild the model of a folder (a torch module in eval mode, or a classical model), with its config."""
+def read_config(folder: str | os.PathLike) -> ModelConfig:
+    """A model folder's config alone (names, labels, front end), without building the model."""
     folder = Path(folder)
     if not is_model_folder(folder):
         raise MusictagError(f"{folder}: not a model folder (needs {CONFIG_NAME} and {WEIGHTS_NAME})")
     try:
-        config = ModelConfig(**json.loads((folder / CONFIG_NAME).read_text()))
+        return ModelConfig(**json.loads((folder / CONFIG_NAME).read_text()))
     except (json.JSONDecodeError, TypeError) as exc:
         raise MusictagError(f"{folder / CONFIG_NAME}: invalid model config ({exc})") from None
+
+
+def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module | ClassicalModel, ModelConfig]:
+    """Rebuild the model of a folder (a torch module in eval mode, or a classical model), with its config."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from musictag.models.zoo import build_model
+
+    folder = Path(folder)
+    config = read_config(folder)
     if config.architecture == CLASSICAL:
         return load_classical(folder, config), config
     module = build_model(config.architecture, **config.model)
@@ -73,4 +85,6 @@ def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module | Clas
 
 def activate(logits: torch.Tensor, activation: str) -> torch.Tensor:
     """Scores from logits: softmax over classes or a sigmoid per tag (see :func:`activation_for`)."""
+    import torch
+
     return torch.softmax(logits, -1) if activation == "softmax" else torch.sigmoid(logits)

@@ -34,8 +34,6 @@ from musictag.pretrained.catalog import (
     PretrainedSpec,
     parse_experiment_result,
 )
-from musictag.pretrained.convert import convert, musicnn_mapping, vgg_mapping
-from musictag.pretrained.tf_bundle import read_checkpoint
 from musictag.utils.paths import cache_dir
 
 _CKPT_FILES = (".index", ".data-00000-of-00001", "experiment.result")
@@ -114,6 +112,9 @@ def _converted_in(folder: Path, spec: PretrainedSpec) -> Path | None:
 
 def convert_checkpoint(folder: Path, spec: PretrainedSpec, out_dir: Path) -> Path:
     """Convert the checkpoint in ``folder`` into a model folder at ``out_dir``."""
+    from musictag.pretrained.convert import convert, musicnn_mapping, vgg_mapping
+    from musictag.pretrained.tf_bundle import read_checkpoint
+
     mapping = musicnn_mapping() if spec.architecture == "musicnn" else vgg_mapping()
     state = convert(read_checkpoint(f"{folder}/"), mapping)  # musicnn's prefix is the folder itself
     result_file = folder / "experiment.result"

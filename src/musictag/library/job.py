@@ -1,0 +1,187 @@
+"""``musictag tag DIR --db F``: tag what is new or changed in a library, record it, resume after a kill.
+
+A file is skipped when its path, size and mtime match a row this model has results for (no
+reading, so a rerun on an unchanged library costs one ``stat`` per file). A new or changed file
+is hashed; content already tagged under another path is moved (the old path is gone) or copied
+(both exist), never tagged again. Results are committed every ``commit_every`` files, so a
+killed run loses at most those, and the next run starts where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from musictag.library.database import FAILED, MISSING, TAGGED, Library
+
+if TYPE_CHECKING:
+    from musictag.inference.results import FileError, TagResult
+    from musictag.inference.tagger import Tagger
+
+_HASH_BLOCK = 1 << 20
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """xxh3-128 of the file's bytes (hex)."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_fingerprint(folder: str | os.PathLike) -> str:
+    """A hash of a model folder's config and weights: a retrained model is a new model."""
+    import xxhash
+
+    digest = xxhash.xxh3_128()
+    for name in sorted(p.name for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(name.encode())
+        digest.update(content_hash(Path(folder) / name).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Plan:
+    """What a run has to do: files to tag (path, size, mtime, hash) and what it found done."""
+
+    todo: list[tuple[str, int, int, str | None]] = field(default_factory=list)
+    unchanged: int = 0
+    still_failing: list[tuple[str, str]] = field(default_factory=list)  # unchanged files that failed before
+    reused: int = 0  # content already tagged under another path (moved or copied)
+    missing: int = 0  # rows under the scanned folders whose file is gone
+
+
+def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[str]) -> Plan:
+    """Compare the files found with the database; marks gone files and records reused content."""
+    plan = Plan()
+    rows = library.files()
+    done = library.done(model_id)
+    found = {os.path.abspath(path) for path in files}
+    for raw in files:
+        path = os.path.abspath(raw)
+        try:
+            stat = os.stat(path)
+        except OSError:  # named on the command line but missing: the tagger reports it
+            plan.todo.append((path, 0, 0, None))
+            continue
+        row = rows.get(path)
+        if row and (row.size, row.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            if row.status == TAGGED and row.id in done:
+                plan.unchanged += 1
+                continue
+            if row.status == FAILED:  # the same bytes would fail the same way
+                plan.still_failing.append((path, row.error or f"{path}: failed"))
+                continue
+        try:
+            digest = content_hash(path)
+        except OSError:
+            plan.todo.append((path, stat.st_size, stat.st_mtime_ns, None))
+            continue
+        twin = library.tagged_with_hash(digest, model_id)
+        if twin is not None and twin.path != path:
+            _reuse(library, twin, path, stat, digest, model_id, moved=twin.path not in found and
+                   not os.path.exists(twin.path))  # fmt: skip
+            plan.reused += 1
+            continue
+        plan.todo.append((path, stat.st_size, stat.st_mtime_ns, digest))
+    gone = [path for path, row in library.files().items() if row.status != MISSING and path not in found
+            and _under(path, roots) and not os.path.exists(path)]  # fmt: skip
+    library.mark_missing(gone)
+    plan.missing = len(gone)
+    library.commit()
+    return plan
+
+
+def _reuse(library: Library, twin, path: str, stat: os.stat_result, digest: str, model_id: int, *, moved: bool) -> None:
+    if moved:
+        old = library.files().get(path)
+        if old is not None and old.id != twin.id:  # a stale row for the new path gives way
+            library.db.execute("DELETE FROM files WHERE id=?", (old.id,))
+        library.move(twin.id, path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+        return
+    duration = library.db.execute("SELECT duration FROM files WHERE id=?", (twin.id,)).fetchone()[0]
+    file_id = library.set_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=digest, status=TAGGED,
+                               duration=duration)  # fmt: skip
+    library.copy_result(twin.id, file_id, model_id)
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class LibraryJob:
+    """Tag the new and changed ``files`` into ``library`` with ``tagger``.
+
+    Planning happens on construction (``plan`` says what is to do); :meth:`run` tags and records
+    the files, yielding each result once stored. ``roots`` are the folders scanned: rows under them
+    whose file is gone are marked so.
+    """
+
+    def __init__(self, library: Library, folder: str | os.PathLike, files: list[str], *, roots: list[str],
+                 embed: str | None = None, timeline: bool = False):  # fmt: skip
+        from musictag.models.model_folder import read_config
+
+        config = read_config(folder)
+        self.library, self.embed, self.timeline = library, embed, timeline
+        self.model_id = library.model(config.name, model_fingerprint(folder), list(config.labels))
+        self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots])
+        self.tagged = self.failed = 0
+
+    def run(self, make_tagger: Callable[[], Tagger], *, workers: int = 0,
+            commit_every: int = 32) -> Iterator[TagResult | FileError]:  # fmt: skip
+        """Tag the plan's files, after the unchanged files that failed before (their errors, as stored);
+        the model is only loaded (``make_tagger()``) when there is anything to tag."""
+        from musictag.inference.results import FileError
+
+        library, plan = self.library, self.plan
+        for path, error in plan.still_failing:
+            self.failed += 1
+            yield FileError(path, error)
+        if not plan.todo:
+            return
+        tagger = make_tagger()
+        run_id = library.start_run(self.model_id)
+        stats = {path: (size, mtime, digest) for path, size, mtime, digest in plan.todo}
+        hop = tagger.hop_frames * tagger.frame_seconds
+        uncommitted = 0
+        results = tagger.tag_many(list(stats), embed=self.embed, workers=workers)
+        for result in results:
+            size, mtime, digest = stats[result.path]
+            if isinstance(result, FileError):
+                self.failed += 1
+                library.set_file(result.path, size=size, mtime_ns=mtime, hash=digest, status=FAILED,
+                                 error=result.error)  # fmt: skip
+            else:
+                self.tagged += 1
+                file_id = library.set_file(result.path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED,
+                                           duration=result.duration)  # fmt: skip
+                library.put_result(file_id, self.model_id, run_id, scores=result.scores, layer=self.embed,
+                                   embedding=result.embedding, hop=hop,
+                                   timeline=result.taggram if self.timeline else None,
+                                   warnings=result.warnings)  # fmt: skip
+            uncommitted += 1
+            if uncommitted >= commit_every:
+                library.commit()
+                uncommitted = 0
+            yield result
+        library.finish_run(run_id, self.counts())
+
+    def paths(self) -> list[str]:
+        """The files :meth:`run` yields results for, in order."""
+        return [path for path, _ in self.plan.still_failing] + [path for path, *_ in self.plan.todo]
+
+    def counts(self) -> dict[str, int]:
+        return {"tagged": self.tagged, "failed": self.failed, "unchanged": self.plan.unchanged,
+                "reused": self.plan.reused, "missing": self.plan.missing}  # fmt: skip
+
+    def line(self) -> str:
+        """The run in one line."""
+        c = self.counts()
+        return (f"{c['tagged']} tagged, {c['unchanged']} unchanged, {c['reused']} reused (same content elsewhere), "
+                f"{c['failed']} failed, {c['missing']} gone")  # fmt: skip
