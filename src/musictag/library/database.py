@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS models (
     name TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     labels TEXT NOT NULL,
+    folder TEXT NOT NULL,
     UNIQUE (name, fingerprint)
 );
 CREATE TABLE IF NOT EXISTS runs (
@@ -97,6 +98,7 @@ class ModelRow:
     name: str
     fingerprint: str
     labels: list[str]
+    folder: str  # where the weights were when it ran (to embed a file that is not in the library)
 
 
 class Library:
@@ -177,17 +179,17 @@ class Library:
         return FileRow(*row) if row else None
 
     # -- models and runs --------------------------------------------------------------------
-    def model(self, name: str, fingerprint: str, labels: list[str]) -> int:
+    def model(self, name: str, fingerprint: str, labels: list[str], folder: str) -> int:
         """The id of this model (added on first use)."""
-        self.db.execute("INSERT OR IGNORE INTO models (name, fingerprint, labels) VALUES (?, ?, ?)",
-                        (name, fingerprint, json.dumps(labels)))  # fmt: skip
+        self.db.execute("INSERT OR IGNORE INTO models (name, fingerprint, labels, folder) VALUES (?, ?, ?, ?)",
+                        (name, fingerprint, json.dumps(labels), folder))  # fmt: skip
         return self.db.execute("SELECT id FROM models WHERE name=? AND fingerprint=?", (name, fingerprint)).fetchone()[
             0
         ]
 
     def models(self) -> list[ModelRow]:
-        rows = self.db.execute("SELECT id, name, fingerprint, labels FROM models ORDER BY id")
-        return [ModelRow(i, n, f, json.loads(labels)) for i, n, f, labels in rows]
+        rows = self.db.execute("SELECT id, name, fingerprint, labels, folder FROM models ORDER BY id")
+        return [ModelRow(i, n, f, json.loads(labels), folder) for i, n, f, labels, folder in rows]
 
     def pick_model(self, name: str | None = None) -> ModelRow:
         """The model called ``name``, or the one with most results when not named."""

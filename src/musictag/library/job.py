@@ -129,7 +129,8 @@ class LibraryJob:
 
         config = read_config(folder)
         self.library, self.embed, self.timeline = library, embed, timeline
-        self.model_id = library.model(config.name, model_fingerprint(folder), list(config.labels))
+        self.model_id = library.model(config.name, model_fingerprint(folder), list(config.labels),
+                                      str(Path(folder).resolve()))
         self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots])
         self.tagged = self.failed = 0
 
