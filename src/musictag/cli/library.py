@@ -184,12 +184,17 @@ def run_similar(args: argparse.Namespace) -> int:
 def _embed_now(path: str, model: ModelRow, layer: str):
     """A file outside the library, embedded with the model the library's embeddings came from."""
     from musictag.errors import MusictagError
-    from musictag.inference.tagger import Tagger
     from musictag.library.job import model_fingerprint
 
-    if not os.path.isdir(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
+    if not os.path.exists(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
         raise MusictagError(f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} "
                             "to embed it")  # fmt: skip
+    if model.folder.endswith(".onnx"):
+        from musictag.inference.onnx_tagger import OnnxTagger
+
+        return OnnxTagger(model.folder).embed(path, layer=layer).embedding
+    from musictag.inference.tagger import Tagger
+
     return Tagger(model.folder).embed(path, layer=layer).embedding
 
 

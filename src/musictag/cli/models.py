@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from musictag.cli.options import model_name
 from musictag.pretrained.catalog import PRETRAINED
 
 
@@ -20,6 +21,11 @@ def add_parser(commands) -> None:
         "--weights", metavar="DIR", help="read the musicnn wheel or checkpoints from here instead of PyPI"
     )
     pull.set_defaults(run=run_pull)
+    export = actions.add_parser("export", help="write a model to ONNX, to tag with --backend onnx (no torch)")
+    export.add_argument("model", type=model_name, help=f"{', '.join(PRETRAINED)} or a model folder")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    export.add_argument("--weights", metavar="WHEEL|DIR", help="pretrained weights offline (as for 'tag')")
+    export.set_defaults(run=run_export)
 
 
 def _published(name: str) -> dict:
@@ -68,4 +74,13 @@ def run_pull(args: argparse.Namespace) -> int:
     names = list(PRETRAINED) if args.name == "all" else [args.name]
     for name in names:
         print(f"{name}: {ensure_weights(name, weights=args.weights)}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from musictag.models.onnx_export import export_onnx
+    from musictag.pretrained.store import resolve_model
+
+    out = export_onnx(resolve_model(args.model, weights=args.weights), args.onnx)
+    print(f"{args.model} -> {out}")
     return 0

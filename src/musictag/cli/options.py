@@ -47,10 +47,15 @@ def positive_seconds(text: str) -> float:
 
 
 def model_name(text: str) -> str:
-    """A pretrained model's name or an existing folder (what is in the folder is checked on loading)."""
-    if text in PRETRAINED or Path(text).expanduser().is_dir():
-        return str(Path(text).expanduser()) if text not in PRETRAINED else text
-    raise argparse.ArgumentTypeError(f"unknown model {text!r}: use one of {', '.join(PRETRAINED)} or a model folder")
+    """A pretrained model's name, an existing folder or an exported .onnx file (what is in it is checked
+    on loading)."""
+    path = Path(text).expanduser()
+    if text in PRETRAINED:
+        return text
+    if path.is_dir() or path.suffix == ".onnx" and path.is_file():
+        return str(path)
+    raise argparse.ArgumentTypeError(f"unknown model {text!r}: use one of {', '.join(PRETRAINED)}, a model folder "
+                                     "or an exported .onnx file")  # fmt: skip
 
 
 def existing_path(text: str) -> str:

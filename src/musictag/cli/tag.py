@@ -15,6 +15,7 @@ from musictag.cli.options import check_output, model_name, non_negative_int, pos
 from musictag.pretrained.catalog import PRETRAINED
 
 if TYPE_CHECKING:
+    from musictag.inference.onnx_tagger import OnnxTagger
     from musictag.inference.tagger import Tagger
 
 
@@ -22,7 +23,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs a tagging model over files."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
     parser.add_argument("--model", default="mtt-musicnn", type=model_name,
-                        help=f"{', '.join(PRETRAINED)}, or a model folder (default mtt-musicnn)")  # fmt: skip
+                        help=f"{', '.join(PRETRAINED)}, a model folder, or a .onnx file from 'models export' "
+                        "(default mtt-musicnn)")  # fmt: skip
+    parser.add_argument("--backend", choices=("torch", "onnx"),
+                        help="torch (default), or onnx: onnxruntime without torch (the default for a .onnx model)")
     parser.add_argument("--weights", metavar="WHEEL|DIR",
                         help="pretrained weights offline: the musicnn wheel, its unpacked folder, or a cache folder")
     parser.add_argument("--hop", type=positive_seconds, metavar="SECONDS",
@@ -89,15 +93,37 @@ def found_files(args: argparse.Namespace) -> list[str]:
     return files
 
 
-def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger:
+def uses_onnx(args: argparse.Namespace) -> bool:
+    """``--backend onnx``, or a .onnx model; an ONNX backend needs an exported file."""
+    from musictag.errors import ParameterError
+
+    exported = str(args.model).endswith(".onnx")
+    if args.backend == "onnx" and not exported:
+        raise ParameterError(f"--backend onnx runs an exported model: 'musictag models export {args.model} --onnx "
+                             "FILE.onnx', then --model FILE.onnx")  # fmt: skip
+    if args.backend == "torch" and exported:
+        raise ParameterError(f"{args.model}: an ONNX file runs with --backend onnx")
+    return exported
+
+
+def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger | OnnxTagger:
+    """The tagger the options ask for: torch's, or onnxruntime's for an exported model (torch never imported)."""
+    if uses_onnx(args):
+        from musictag.errors import ParameterError
+        from musictag.inference.onnx_tagger import OnnxTagger
+
+        if args.device != "cpu":
+            raise ParameterError("--backend onnx runs on the CPU here: leave out --device")
+        return OnnxTagger(model or args.model, hop=args.hop, batch_size=args.batch_size)
     from musictag.inference.tagger import Tagger
 
     return Tagger(model or args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size,
                   device=args.device)  # fmt: skip
 
 
-def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger]:
+def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | OnnxTagger]:
     """The files named on the command line (folders expanded) and the model to run on them."""
+    uses_onnx(args)  # a wrong option is said before the folders are read
     files = found_files(args)
     return files, make_tagger(args)
 
@@ -138,17 +164,26 @@ def run_library(args: argparse.Namespace) -> int:
     from musictag.errors import ParameterError
     from musictag.library.database import Library
     from musictag.library.job import LibraryJob
-    from musictag.pretrained.store import resolve_model
     from musictag.utils.progress import report
 
     if args.output:
         raise ParameterError("--db writes results to the database; leave out --output (use 'library export')")
+    onnx = uses_onnx(args)
     files = found_files(args)
-    folder = resolve_model(args.model, weights=args.weights)
+    if onnx:
+        from musictag.inference.onnx_tagger import read_onnx_config
+
+        model, config = Path(args.model), read_onnx_config(args.model)
+    else:
+        from musictag.models.model_folder import read_config
+        from musictag.pretrained.store import resolve_model
+
+        model = resolve_model(args.model, weights=args.weights)
+        config = read_config(model)
     roots = [path for path in args.paths if Path(path).is_dir()]
     with Library(args.db) as library:
-        job = LibraryJob(library, folder, files, roots=roots, embed=args.embed, timeline=args.timeline)
-        results = job.run(lambda: make_tagger(args, folder), workers=args.workers)
+        job = LibraryJob(library, model, config, files, roots=roots, embed=args.embed, timeline=args.timeline)
+        results = job.run(lambda: make_tagger(args, model), workers=args.workers)
         try:
             for _ in run_files(args, job.paths(), results):
                 pass

@@ -12,7 +12,7 @@ from scipy.fft import dct
 
 from musictag.errors import ParameterError
 from musictag.features.config import FrontendConfig
-from musictag.features.mel import mel_filterbank
+from musictag.features.filterbank import mel_filterbank
 
 GROUPS = ("mfcc", "chroma", "centroid", "bandwidth", "contrast", "rolloff", "zcr", "rms", "tempo")
 N_FFT, HOP = 2048, 512

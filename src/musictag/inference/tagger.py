@@ -18,6 +18,7 @@ from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import LogMel
 from musictag.features.patches import iter_patches
 from musictag.features.stream import stream_logmel
+from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.classical import ClassicalModel
 from musictag.models.config import LAYERS, ModelConfig
@@ -314,21 +315,9 @@ class _Patcher:
         state.warnings += self.warnings(state)
 
     def warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
-        """What makes a file's scores less trustworthy (the patch checks only for patch-based models)."""
-        patch = self.patch_frames * self.frame_seconds
-        hop = self.hop_frames * self.frame_seconds
-        found = []
-        if state.peak == 0:
-            found.append(f"{state.path}: digital silence; the scores say nothing about the music")
-        if not patches:
-            return found
-        if state.duration < patch:
-            found.append(f"{state.path}: {state.duration:.2f} s is shorter than one {patch:.2f} s patch; "
-                         "scored on the clip repeated to fill it")  # fmt: skip
-        elif hop > state.duration:
-            found.append(f"{state.path}: the hop ({hop:.2f} s) is longer than the file ({state.duration:.2f} s); "
-                         "only its first patch is scored")  # fmt: skip
-        return found
+        return file_warnings(state.path, duration=state.duration, peak=state.peak, patches=patches,
+                             patch_seconds=self.patch_frames * self.frame_seconds,
+                             hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
 
     def whole_file(self, source: str) -> _FileState:
         """All of a file's patches at once (in a worker process): the state carries them, or the error."""

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from musictag.library.database import FAILED, MISSING, TAGGED, Library
 
 if TYPE_CHECKING:
+    from musictag.inference.onnx_tagger import OnnxTagger
     from musictag.inference.results import FileError, TagResult
     from musictag.inference.tagger import Tagger
+    from musictag.models.config import ModelConfig
 
 _HASH_BLOCK = 1 << 20
 
@@ -36,9 +38,11 @@ def content_hash(path: str | os.PathLike) -> str:
 
 
 def model_fingerprint(folder: str | os.PathLike) -> str:
-    """A hash of a model folder's config and weights: a retrained model is a new model."""
+    """A hash of a model folder's config and weights (or of an exported file): a retrained model is a new model."""
     import xxhash
 
+    if Path(folder).is_file():
+        return content_hash(folder)
     digest = xxhash.xxh3_128()
     for name in sorted(p.name for p in Path(folder).iterdir() if p.is_file()):
         digest.update(name.encode())
@@ -116,25 +120,22 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 class LibraryJob:
-    """Tag the new and changed ``files`` into ``library`` with ``tagger``.
+    """Tag the new and changed ``files`` into ``library`` with ``model`` (a model folder or an .onnx file).
 
     Planning happens on construction (``plan`` says what is to do); :meth:`run` tags and records
     the files, yielding each result once stored. ``roots`` are the folders scanned: rows under them
     whose file is gone are marked so.
     """
 
-    def __init__(self, library: Library, folder: str | os.PathLike, files: list[str], *, roots: list[str],
-                 embed: str | None = None, timeline: bool = False):  # fmt: skip
-        from musictag.models.model_folder import read_config
-
-        config = read_config(folder)
+    def __init__(self, library: Library, model: str | os.PathLike, config: ModelConfig, files: list[str], *,
+                 roots: list[str], embed: str | None = None, timeline: bool = False):  # fmt: skip
         self.library, self.embed, self.timeline = library, embed, timeline
-        self.model_id = library.model(config.name, model_fingerprint(folder), list(config.labels),
-                                      str(Path(folder).resolve()))
+        self.model_id = library.model(config.name, model_fingerprint(model), list(config.labels),
+                                      str(Path(model).resolve()))
         self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots])
         self.tagged = self.failed = 0
 
-    def run(self, make_tagger: Callable[[], Tagger], *, workers: int = 0,
+    def run(self, make_tagger: Callable[[], Tagger | OnnxTagger], *, workers: int = 0,
             commit_every: int = 32) -> Iterator[TagResult | FileError]:  # fmt: skip
         """Tag the plan's files, after the unchanged files that failed before (their errors, as stored);
         the model is only loaded (``make_tagger()``) when there is anything to tag."""

@@ -39,7 +39,7 @@ class _ConvReluBN(nn.Module):
         ReLU and batch norm on the full maps, which cost a third of the model's time; the
         convolution itself runs as :class:`~musictag.models.banded_conv.BandedConvMax`.
         """
-        if self.training:
+        if self.training or torch.onnx.is_in_onnx_export():  # the export traces plain operators
             return self(x).amax(-1)
         key = (self.conv.weight._version, self.conv.bias._version, self.bn.weight._version)
         if self._kernel_key != key:  # parameters changed (loaded, trained): rebuild the kernel

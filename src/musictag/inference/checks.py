@@ -1,0 +1,20 @@
+"""What makes a file's scores less trustworthy: one line each (torch and ONNX taggers share these)."""
+
+from __future__ import annotations
+
+
+def file_warnings(path: str, *, duration: float, peak: float, patch_seconds: float, hop_seconds: float,
+                  patches: bool = True) -> list[str]:  # fmt: skip
+    """Digital silence; for patch-based models also a file shorter than a patch or than the hop."""
+    found = []
+    if peak == 0:
+        found.append(f"{path}: digital silence; the scores say nothing about the music")
+    if not patches:
+        return found
+    if duration < patch_seconds:
+        found.append(f"{path}: {duration:.2f} s is shorter than one {patch_seconds:.2f} s patch; "
+                     "scored on the clip repeated to fill it")  # fmt: skip
+    elif hop_seconds > duration:
+        found.append(f"{path}: the hop ({hop_seconds:.2f} s) is longer than the file ({duration:.2f} s); "
+                     "only its first patch is scored")  # fmt: skip
+    return found

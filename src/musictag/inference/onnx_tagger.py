@@ -1,0 +1,168 @@
+"""Tag with an exported ONNX model (``--backend onnx``): onnxruntime and numpy, never torch.
+
+Gives the same results as :class:`musictag.inference.tagger.Tagger` (within float rounding): the
+same decoding, numpy's log-mel (:mod:`musictag.features.numpy_mel`), the same patches and pooling.
+Patches are batched per file; a cold ``musictag tag --backend onnx`` skips torch's import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from musictag.audio.stream import AudioStream
+from musictag.errors import MusictagError, ParameterError, failure_line
+from musictag.features.numpy_mel import NumpyLogMel, patches
+from musictag.inference.checks import file_warnings
+from musictag.inference.results import EmbedResult, FileError, TagResult
+from musictag.models.config import LAYERS, ModelConfig
+
+CONFIG_KEY = "musictag_config"  # as musictag.models.onnx_export writes it (that module imports torch)
+
+
+def read_onnx_config(path: str | os.PathLike) -> ModelConfig:
+    """The model config stored in an exported ONNX file."""
+    session = _session(path)
+    return _config(session, path)
+
+
+def _session(path: str | os.PathLike):
+    import onnxruntime
+
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such ONNX file (make one with 'musictag models export MODEL --onnx {path}')")
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for damaged files
+        raise MusictagError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0]})") from None
+
+
+def _config(session, path) -> ModelConfig:
+    stored = session.get_modelmeta().custom_metadata_map.get(CONFIG_KEY)
+    if stored is None:
+        raise MusictagError(f"{path}: an ONNX model without musictag's config; export it with 'musictag models export'")
+    return ModelConfig(**json.loads(stored))
+
+
+class OnnxTagger:
+    """Tag and embed with an ONNX file written by :func:`musictag.models.onnx_export.export_onnx`."""
+
+    def __init__(self, model: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4):
+        if batch_size < 1:
+            raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
+        self.folder = Path(model)  # what identifies the model in a library
+        self.session = _session(model)
+        self.config = _config(self.session, model)
+        self.outputs = [output.name for output in self.session.get_outputs()]
+        self.frontend = NumpyLogMel(self.config.frontend_config())
+        fe = self.frontend.config
+        self.batch_size = batch_size
+        self.patch_frames = self.config.patch_frames
+        self.frame_seconds = fe.hop_length / fe.sample_rate
+        hop = self.config.patch_hop if hop is None else hop
+        if hop is not None and not 0 < hop < float("inf"):
+            raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
+        self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    def tag(self, path: str | os.PathLike) -> TagResult:
+        result = next(self.tag_many([path]))
+        if isinstance(result, FileError):
+            raise MusictagError(result.error)
+        return result
+
+    def tag_many(self, paths: Iterable[str | os.PathLike], *, embed: str | None = None,
+                 workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
+        """As :meth:`musictag.inference.tagger.Tagger.tag_many` (``workers`` is accepted and unused)."""
+        if embed:
+            self._check_layer(embed)
+        seconds = self.patch_frames * self.frame_seconds
+        for path, outputs, duration, warnings in self._run(paths):
+            if isinstance(outputs, str):
+                yield FileError(path, outputs)
+                continue
+            logits = outputs["logits"]
+            taggram = self._activate(logits)
+            pooled = self.config.score_pooling == "mean_logits"
+            scores = self._activate(logits.mean(axis=0)) if pooled else taggram.mean(axis=0)
+            starts = np.arange(len(logits)) * self.hop_frames * self.frame_seconds
+            embedding = outputs[embed].mean(axis=0) if embed else None
+            yield TagResult(path, self.name, duration, self.labels, scores, taggram, starts, seconds, warnings,
+                            embedding)  # fmt: skip
+
+    def embed_many(self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate",
+                   workers: int = 0) -> Iterator[EmbedResult | FileError]:  # fmt: skip
+        self._check_layer(layer)
+        for path, outputs, duration, warnings in self._run(paths):
+            if isinstance(outputs, str):
+                yield FileError(path, outputs)
+                continue
+            per_patch = self._activate(outputs["logits"]) if layer == "taggram" else outputs[layer]
+            starts = np.arange(len(per_patch)) * self.hop_frames * self.frame_seconds
+            yield EmbedResult(path, self.name, layer, duration, per_patch, starts, warnings)
+
+    def embed(self, path: str | os.PathLike, *, layer: str = "penultimate") -> EmbedResult:
+        result = next(self.embed_many([path], layer=layer))
+        if isinstance(result, FileError):
+            raise MusictagError(result.error)
+        return result
+
+    def _check_layer(self, layer: str) -> None:
+        available = {*self.outputs[1:], "taggram"}
+        if layer not in LAYERS:
+            raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
+        if layer not in available:
+            raise ParameterError(f"model {self.name} has no layer {layer!r}; it has {', '.join(sorted(available))}")
+
+    def _activate(self, logits: np.ndarray) -> np.ndarray:
+        logits = logits.astype(np.float32)
+        if self.config.activation == "softmax":
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return shifted / shifted.sum(axis=-1, keepdims=True)
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def _run(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, dict | str, float, list[str]]]:
+        """Per file: (path, every output per patch, or the error line; duration; warnings)."""
+        rate = self.frontend.config.sample_rate
+        for raw in paths:
+            path = str(raw)
+            peak = 0.0
+            try:
+                stream = AudioStream(path, rate)
+
+                def measured(blocks):
+                    nonlocal peak
+                    for block in blocks:
+                        if len(block):
+                            peak = max(peak, float(np.abs(block).max()))
+                        yield block
+
+                cut = list(patches(self.frontend.stream(measured(stream)), length=self.patch_frames,
+                                   hop=self.hop_frames))  # fmt: skip
+                if not cut:
+                    raise MusictagError(f"{path}: no audio to tag")
+                batch = np.concatenate(cut).astype(np.float32)
+                runs = [self.session.run(None, {"patches": batch[s : s + self.batch_size]})
+                        for s in range(0, len(batch), self.batch_size)]  # fmt: skip
+            except Exception as exc:  # a broken file must not stop the batch
+                yield path, failure_line(path, exc), 0.0, []
+                continue
+            outputs = {name: np.concatenate([run[i] for run in runs]) for i, name in enumerate(self.outputs)}
+            warnings = file_warnings(path, duration=stream.duration, peak=peak,
+                                     patch_seconds=self.patch_frames * self.frame_seconds,
+                                     hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
+            yield path, outputs, stream.duration, warnings

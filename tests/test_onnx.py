@@ -1,0 +1,107 @@
+"""ONNX export and the torch-free backend: the same scores as torch, and torch never imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from musictag.errors import MusictagError, ParameterError
+from musictag.features.config import MUSICNN
+from musictag.features.mel import LogMel
+from musictag.features.numpy_mel import NumpyLogMel, patches
+from musictag.features.patches import iter_patches
+from musictag.inference.onnx_tagger import OnnxTagger
+from musictag.inference.tagger import Tagger
+from musictag.models.onnx_export import export_onnx
+
+from conftest import music_like
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tiny_model_dir, tmp_path_factory):
+    return export_onnx(tiny_model_dir, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+def test_numpy_front_end_and_patches_match_torch():
+    audio = music_like(7.3, 16000, seed=2)
+    blocks = [audio[i : i + 5000] for i in range(0, len(audio), 5000)]
+    expected = LogMel(MUSICNN.with_(float16_quirk=False))(torch.from_numpy(audio)).numpy()
+    got = np.concatenate(list(NumpyLogMel(MUSICNN.with_(float16_quirk=False)).stream(blocks)))
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    frames = [expected[i : i + 50] for i in range(0, len(expected), 50)]
+    for length, hop in [(187, 187), (100, 30), (40, 90), (500, 500)]:  # hop past the patch, a clip too short
+        want = torch.cat(list(iter_patches([torch.from_numpy(f) for f in frames], length=length, hop=hop))).numpy()
+        np.testing.assert_array_equal(np.concatenate(list(patches(frames, length=length, hop=hop))), want)
+
+
+def test_onnx_tagger_matches_torch(tiny_model_dir, tiny_onnx, tmp_path):
+    paths = []
+    for i, seconds in enumerate([9.5, 1.2, 4.0]):
+        paths.append(tmp_path / f"t{i}.wav")
+        sf.write(paths[-1], music_like(seconds, 22050, seed=i), 22050)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000 * 4, np.float32), 16000)
+    paths += [silent, tmp_path / "missing.wav"]
+    for hop in (None, 1.0):
+        torch_results = list(Tagger(tiny_model_dir, hop=hop).tag_many(paths, embed="penultimate"))
+        onnx_results = list(OnnxTagger(tiny_onnx, hop=hop).tag_many(paths, embed="penultimate"))
+        for a, b in zip(torch_results, onnx_results, strict=True):
+            assert a.path == b.path
+            if hasattr(a, "error"):
+                assert b.error == a.error
+                continue
+            np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
+            np.testing.assert_allclose(b.taggram, a.taggram, atol=1e-4)
+            np.testing.assert_allclose(b.embedding, a.embedding, atol=1e-4)
+            np.testing.assert_allclose(b.patch_starts, a.patch_starts)
+            assert b.warnings == a.warnings and b.duration == pytest.approx(a.duration)
+    with pytest.raises(ParameterError, match="has no layer 'embedding'"):
+        next(OnnxTagger(tiny_onnx).embed_many(paths, layer="embedding"))
+
+
+def test_cli_onnx_backend_never_imports_torch(tiny_model_dir, tiny_onnx, tmp_path):
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, music_like(5.0, 16000), 16000)
+    code = ("import sys, json; from musictag.cli.main import main\n"
+            f"rc = main(['tag', {str(clip)!r}, '--model', {str(tiny_onnx)!r}, '--format', 'json', '--top-k', '0'])\n"
+            "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}), file=sys.stderr)\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    status = json.loads(done.stderr.strip().splitlines()[-1])
+    assert status == {"rc": 0, "torch": False}
+    scores = {row["tag"]: row["score"] for row in json.loads(done.stdout)[0]["tags"]}
+    expected = Tagger(tiny_model_dir).tag(clip)
+    for tag, score in zip(expected.labels, expected.scores, strict=True):
+        assert scores[tag] == pytest.approx(float(score), abs=1e-4)
+
+    library = subprocess.run([sys.executable, "-m", "musictag", "tag", str(tmp_path), "--db", str(tmp_path / "l.db"),
+                              "--model", str(tiny_onnx), "--embed", "penultimate", "-q"],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert library.returncode == 0 and "1 tagged" in library.stderr
+
+
+def test_onnx_errors_are_one_line(tmp_path, tiny_model_dir):
+    not_onnx = tmp_path / "x.onnx"
+    not_onnx.write_text("nope")
+    with pytest.raises(MusictagError, match="not a readable ONNX model"):
+        OnnxTagger(not_onnx)
+    with pytest.raises(ParameterError, match="no such ONNX file"):
+        OnnxTagger(tmp_path / "missing.onnx")
+    done = subprocess.run([sys.executable, "-m", "musictag", "tag", str(tmp_path), "--backend", "onnx",
+                           "--model", str(tiny_model_dir)], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "models export" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_pretrained_export_matches_torch_on_the_reference_clip(pretrained_weights, shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICTAG_CACHE", str(pretrained_weights))
+    clip = next((shared_data / "musicnn_example").glob("*.mp3"))
+    for name in ("mtt-musicnn", "msd-vgg"):
+        exported = OnnxTagger(export_onnx(pretrained_weights / "models" / name, tmp_path / f"{name}.onnx"))
+        a, b = Tagger(name).tag(clip), exported.tag(clip)
+        np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
+        np.testing.assert_allclose(b.taggram, a.taggram, atol=1e-4)
