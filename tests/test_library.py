@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -379,3 +380,60 @@ def test_workers_give_the_same_results_in_the_same_order(tiny_model_dir, tmp_pat
         if hasattr(a, "scores"):
             np.testing.assert_array_equal(a.scores, b.scores)
             np.testing.assert_array_equal(a.embedding, b.embedding)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A Ray cluster of 2 CPUs on 127.0.0.1 (``ray start --block`` in its own process group, stopped
+    afterwards without touching any other Ray cluster on the machine)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'musictag[ray]')")
+    import socket
+
+    # loopback only (Ray binds a cluster to the machine's outward address unless told it is a one-machine
+    # cluster), and with Ray's default token authentication
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+           "RAY_AUTH_MODE": "token"}  # fmt: skip
+    port = 46381  # not Ray's default: a user's own cluster may be running
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}", "--num-cpus=2",
+               "--include-dashboard=false", "--disable-usage-stats", "--block"]  # fmt: skip
+    head = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if head.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the local Ray cluster did not start")
+            time.sleep(0.5)
+        time.sleep(2)  # the raylet registers after the GCS listens
+        yield f"127.0.0.1:{port}"
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluster, tiny_model_dir, tmp_path):
+    from musictag.library.database import Library
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for i in range(6):
+        sf.write(folder / f"t{i}.wav", music_like(2.0 + i, 16000, seed=i), 16000)
+    (folder / "broken.mp3").write_text("not audio")
+    local, on_ray = tmp_path / "local.sqlite", tmp_path / "ray.sqlite"
+    args = ("tag", str(folder), "--model", str(tiny_model_dir), "--embed", "penultimate", "-q")
+    assert musictag(*args, "--db", str(local)).returncode == 1
+    done = musictag(*args, "--db", str(on_ray), "--ray", ray_cluster, "--workers", "2", timeout=600)
+    assert done.returncode == 1 and "6 tagged" in done.stderr and "broken.mp3: cannot decode" in done.stderr
+    with Library(local) as a, Library(on_ray) as b:
+        model_a, model_b = a.pick_model(), b.pick_model()
+        paths_a, _, scores_a = a.score_matrix(model_a)
+        paths_b, _, scores_b = b.score_matrix(model_b)
+        assert paths_a == paths_b and len(paths_a) == 6
+        np.testing.assert_allclose(scores_b, scores_a, atol=1e-5)
+        np.testing.assert_allclose(b.embeddings(model_b)[2], a.embeddings(model_a)[2], atol=1e-3)

@@ -294,8 +294,8 @@ def test_ctrl_c_keeps_the_files_already_tagged(capsys, tmp_path, write_audio, ti
     paths = [write_audio(f"m/{n}.wav", music_like(1.0, 16000, seed=n), 16000) for n in range(4)]
     real = Tagger.tag_many
 
-    def interrupted(self, files):
-        for n, result in enumerate(real(self, files)):
+    def interrupted(self, files, **options):
+        for n, result in enumerate(real(self, files, **options)):
             if n == 2:
                 raise KeyboardInterrupt
             yield result

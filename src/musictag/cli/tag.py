@@ -16,6 +16,7 @@ from musictag.pretrained.catalog import PRETRAINED
 
 if TYPE_CHECKING:
     from musictag.inference.onnx_tagger import OnnxTagger
+    from musictag.inference.ray_tagger import RayTagger
     from musictag.inference.tagger import Tagger
 
 
@@ -51,6 +52,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--output", "-o", metavar="FILE",
                         help="write results here (atomically; Ctrl-C keeps the files done) instead of stdout")
     parser.add_argument("--timeline", action="store_true", help="include per-patch scores with start/end times")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="run on a Ray cluster (pip install 'musictag[ray]'): at ADDRESS (host:port), or a "
+                        "local one started here; --workers sets the number of model actors (default: its CPUs)")
     library = parser.add_argument_group("library database (see 'musictag library')")
     library.add_argument("--db", metavar="FILE",
                          help="record results in this SQLite library instead of printing them; a rerun tags only "
@@ -106,8 +110,10 @@ def uses_onnx(args: argparse.Namespace) -> bool:
     return exported
 
 
-def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger | OnnxTagger:
+def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger | OnnxTagger | RayTagger:
     """The tagger the options ask for: torch's, or onnxruntime's for an exported model (torch never imported)."""
+    if getattr(args, "ray", None):
+        return ray_tagger(args, model)
     if uses_onnx(args):
         from musictag.errors import ParameterError
         from musictag.inference.onnx_tagger import OnnxTagger
@@ -119,6 +125,18 @@ def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None
 
     return Tagger(model or args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size,
                   device=args.device)  # fmt: skip
+
+
+def ray_tagger(args: argparse.Namespace, model: str | os.PathLike | None) -> RayTagger:
+    from musictag.errors import ParameterError
+    from musictag.inference.ray_tagger import RayTagger, connect
+    from musictag.pretrained.store import resolve_model
+
+    if uses_onnx(args):
+        raise ParameterError("--ray runs the torch backend; leave out --backend onnx")
+    connect(None if args.ray == "local" else args.ray, cpus=args.workers or None)
+    folder = resolve_model(model or args.model, weights=args.weights)
+    return RayTagger(folder, hop=args.hop, batch_size=args.batch_size, actors=args.workers or None)
 
 
 def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | OnnxTagger]:

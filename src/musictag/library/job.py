@@ -19,6 +19,7 @@ from musictag.library.database import FAILED, MISSING, TAGGED, Library
 
 if TYPE_CHECKING:
     from musictag.inference.onnx_tagger import OnnxTagger
+    from musictag.inference.ray_tagger import RayTagger
     from musictag.inference.results import FileError, TagResult
     from musictag.inference.tagger import Tagger
     from musictag.models.config import ModelConfig
@@ -135,7 +136,7 @@ class LibraryJob:
         self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots])
         self.tagged = self.failed = 0
 
-    def run(self, make_tagger: Callable[[], Tagger | OnnxTagger], *, workers: int = 0,
+    def run(self, make_tagger: Callable[[], Tagger | OnnxTagger | RayTagger], *, workers: int = 0,
             commit_every: int = 32) -> Iterator[TagResult | FileError]:  # fmt: skip
         """Tag the plan's files, after the unchanged files that failed before (their errors, as stored);
         the model is only loaded (``make_tagger()``) when there is anything to tag."""

@@ -38,7 +38,10 @@ class _Outputs(torch.nn.Module):
 
 def export_onnx(folder: str | os.PathLike, out: str | os.PathLike) -> Path:
     """Write the model of ``folder`` to ``out`` (atomically); returns ``out``."""
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise MusictagError("exporting to ONNX needs the onnx package: pip install 'musictag[onnx]'") from None
 
     module, config = load_model_folder(folder)
     if config.architecture == CLASSICAL:
