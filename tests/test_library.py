@@ -437,3 +437,20 @@ def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluste
         assert paths_a == paths_b and len(paths_a) == 6
         np.testing.assert_allclose(scores_b, scores_a, atol=1e-5)
         np.testing.assert_allclose(b.embeddings(model_b)[2], a.embeddings(model_a)[2], atol=1e-3)
+
+
+def test_tag_write_tags_tags_the_files_tagged_now(tiny_model_dir, tmp_path):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for i in range(2):
+        sf.write(folder / f"t{i}.flac", music_like(3.5, 22050, seed=i), 22050)
+    db = tmp_path / "lib.sqlite"
+    args = ("tag", str(folder), "--db", str(db), "--model", str(tiny_model_dir), "--top-k", "2", "-q")
+    done = musictag(*args, "--write-tags")
+    assert done.returncode == 0, done.stderr
+    for i in range(2):
+        fields = read_tags(folder / f"t{i}.flac")
+        assert len(fields["MUSICTAG_TAGS"]) == 2 and fields["MUSICTAG_MODEL"] == ["tiny"]
+    assert "0 tagged, 2 unchanged" in musictag(*args).stderr
+    refused = musictag("tag", str(folder), "--write-tags", "--model", str(tiny_model_dir))
+    assert refused.returncode == 1 and "add --db FILE" in refused.stderr

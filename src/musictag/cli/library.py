@@ -85,7 +85,7 @@ def run_write_tags(args: argparse.Namespace) -> int:
         for file_id, path, row in zip(ids, paths, scores, strict=True):
             top = _chosen(model.labels, row, top_k=args.top_k, threshold=args.threshold)
             plans.append((file_id, path, tag_fields(top, model.name), genre_of.get(path)))
-        return _rewrite(library, plans, args, verb="tagged")
+        return rewrite_files(library, plans, quiet=args.quiet, dry_run=args.dry_run)
 
 
 def run_clear_tags(args: argparse.Namespace) -> int:
@@ -93,8 +93,8 @@ def run_clear_tags(args: argparse.Namespace) -> int:
 
     with _open(args) as library:
         rows = [row for row in library.files().values() if row.status == TAGGED]
-        return _rewrite(library, [(row.id, row.path, {}, None) for row in sorted(rows, key=lambda r: r.path)], args,
-                        verb="cleared")  # fmt: skip
+        plans = [(row.id, row.path, {}, None) for row in sorted(rows, key=lambda r: r.path)]
+        return rewrite_files(library, plans, quiet=args.quiet, dry_run=args.dry_run, verb="cleared")
 
 
 def _chosen(labels: list[str], row, *, top_k: int, threshold: float | None) -> list[tuple[str, float]]:
@@ -110,19 +110,20 @@ def _genres(library: Library, name: str) -> dict[str, str]:
     return {path: model.labels[int(row.argmax())] for path, row in zip(paths, scores, strict=True)}
 
 
-def _rewrite(library: Library, plans: list, args: argparse.Namespace, *, verb: str) -> int:
-    """Write (or with --dry-run, show) each file's fields; the database learns each file's new size and
-    mtime, so the next ``tag --db`` does not take the rewritten files for changed music."""
+def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool = False, verb: str = "tagged") -> int:
+    """Write (or with ``dry_run``, show) each file's fields: ``plans`` holds (file id, path, fields, genre).
+    The database learns each file's new size and mtime, so the next ``tag --db`` does not take the
+    rewritten files for changed music. Returns the exit code (1 when some file was skipped)."""
     from musictag.errors import failure_line
     from musictag.library.filetags import write_tags
     from musictag.library.job import content_hash
     from musictag.utils.progress import progress, report
 
     failed = done = 0
-    with progress(len(plans), quiet=args.quiet or args.dry_run) as bar:
+    with progress(len(plans), quiet=quiet or dry_run) as bar:
         for file_id, path, fields, genre in plans:
             bar.update(1)
-            if args.dry_run:
+            if dry_run:
                 shown = "; ".join(fields.get("MUSICTAG_SCORES", [])) or "(musictag's fields removed)"
                 print(f"{path}: {shown}" + (f"; genre {genre}" if genre else ""))
                 continue
@@ -136,7 +137,7 @@ def _rewrite(library: Library, plans: list, args: argparse.Namespace, *, verb: s
             library.update_stat(file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=content_hash(path))
             library.commit()
             done += 1
-    if not args.dry_run:
+    if not dry_run:
         report(f"musictag: {done} files {verb}, {failed} skipped")
     return 1 if failed else 0
 

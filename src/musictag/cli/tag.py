@@ -59,6 +59,9 @@ def add_parser(commands) -> None:
     library.add_argument("--db", metavar="FILE",
                          help="record results in this SQLite library instead of printing them; a rerun tags only "
                          "new or changed files and marks files that are gone")  # fmt: skip
+    library.add_argument("--write-tags", action="store_true",
+                         help="with --db: also write the --top-k tags of the files tagged now into them "
+                         "(see 'library write-tags')")  # fmt: skip
     library.add_argument("--embed", metavar="LAYER",
                          help="with --db: also store this layer's mean activation (float16), for 'library similar'")
     parser.set_defaults(run=run)
@@ -149,10 +152,10 @@ def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | Onnx
 def run(args: argparse.Namespace) -> int:
     if args.db:
         return run_library(args)
-    if args.embed:
+    if args.embed or args.write_tags:
         from musictag.errors import ParameterError
 
-        raise ParameterError("--embed stores embeddings in a library: add --db FILE (or use 'musictag embed')")
+        raise ParameterError(f"{'--embed' if args.embed else '--write-tags'} works on a library: add --db FILE")
     from musictag.cli.formats import ResultWriter
     from musictag.inference.results import FileError
     from musictag.utils.atomic import atomic_open
@@ -202,11 +205,20 @@ def run_library(args: argparse.Namespace) -> int:
     with Library(args.db) as library:
         job = LibraryJob(library, model, config, files, roots=roots, embed=args.embed, timeline=args.timeline)
         results = job.run(lambda: make_tagger(args, model), workers=args.workers)
+        tagged = []  # (path, best tags) of this run, for --write-tags
         try:
-            for _ in run_files(args, job.paths(), results):
-                pass
+            for result in run_files(args, job.paths(), results):
+                if args.write_tags and hasattr(result, "scores"):
+                    tagged.append((result.path, result.top(args.top_k or len(config.labels))))
         except KeyboardInterrupt:
             report(f"musictag: interrupted; what was committed is kept in {args.db}: rerun to go on")
             return 130
-    report(f"musictag: {args.db}: {job.line()}")
+        report(f"musictag: {args.db}: {job.line()}")
+        if tagged:
+            from musictag.cli.library import rewrite_files
+            from musictag.library.filetags import tag_fields
+
+            ids = {path: row.id for path, row in library.files().items()}
+            plans = [(ids[path], path, tag_fields(top, config.name), None) for path, top in tagged]
+            return max(rewrite_files(library, plans, quiet=args.quiet), int(job.failed > 0))
     return 1 if job.failed else 0
