@@ -9,7 +9,8 @@ import importlib
 import sys
 
 #: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
-COMMANDS = ("tag", "library", "embed", "models", "data", "features", "train", "evaluate", "synth", "experiment")
+COMMANDS = ("tag", "library", "embed", "models", "data", "features", "train", "evaluate", "synth", "experiment",
+            "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

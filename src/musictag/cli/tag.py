@@ -203,6 +203,7 @@ def run_library(args: argparse.Namespace) -> int:
         config = read_config(model)
     roots = [path for path in args.paths if Path(path).is_dir()]
     with Library(args.db) as library:
+        library.add_roots(args.paths)
         job = LibraryJob(library, model, config, files, roots=roots, embed=args.embed, timeline=args.timeline)
         results = job.run(lambda: make_tagger(args, model), workers=args.workers)
         tagged = []  # (path, best tags) of this run, for --write-tags

@@ -12,6 +12,8 @@ Tables
     per-patch timeline (float16), and the run that wrote them.
 ``runs``
     One row per ``musictag tag --db`` run, with its counts.
+``roots``
+    The folders (and single files) ever scanned: ``musictag serve`` plays only files inside them.
 
 Scores are stored as blobs and filtered in numpy (:mod:`musictag.library.query`): 50,000 tracks of
 50 tags is 10 MB, read in well under a second, and no schema change is needed for a new model.
@@ -47,6 +49,7 @@ CREATE TABLE IF NOT EXISTS files (
     seen_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_hash ON files (hash);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS models (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -160,6 +163,12 @@ class Library:
     def update_stat(self, file_id: int, *, size: int, mtime_ns: int, hash: str) -> None:
         """After musictag rewrote a file's tags: the same music, new bytes."""
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=? WHERE id=?", (size, mtime_ns, hash, file_id))
+
+    def add_roots(self, paths: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(os.path.abspath(p),) for p in paths])
+
+    def roots(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT path FROM roots")]
 
     def mark_missing(self, paths: Iterable[str]) -> None:
         self.db.executemany("UPDATE files SET status=? WHERE path=?", [(MISSING, p) for p in paths])

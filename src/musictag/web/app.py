@@ -1,0 +1,316 @@
+"""``musictag serve``: a FastAPI app with a JSON API and two pages that use only that API.
+
+API (described at ``/docs``): ``POST /api/tag``, ``POST /api/embed``, ``GET /api/models``,
+``GET /api/tracks?query=&search=&offset=&limit=``, ``GET /api/tracks/{id}``,
+``GET /api/tracks/{id}/similar``, ``GET /api/tracks/{id}/audio``.
+
+Safety: a token (``Authorization: Bearer T``, or ``?token=T`` for the audio player) is checked on
+every request when one is set; uploads go to a private temporary folder, are limited in size and
+duration, are checked by decoding (not by name) and deleted after; audio is served only from files
+of the library that lie inside the folders it was made from (symlinks resolved); one model job runs
+at a time and at most ``queue`` wait (429 beyond). Every error is a 4xx with a one-line JSON
+``{"detail": ...}``; nothing answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+
+from musictag.errors import MusictagError
+from musictag.web.jobs import JobGate, QueueFull
+from musictag.web.pages import library_page, tag_page
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class ServeSettings:
+    model: str = "mtt-musicnn"
+    db: str | None = None
+    token: str | None = None
+    max_upload_mb: float = 200.0
+    max_minutes: float = 20.0
+    queue: int = 64
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """The app; the model is loaded on the first request that needs it."""
+    app = FastAPI(title="musictag", summary="Tag music and browse a tagged library", version="1")
+    state = _State(settings)
+    app.state.musictag = state  # the tests reach the job gate through it
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next):
+        if settings.token and request.url.path not in ("/favicon.ico",):
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            given = given or request.query_params.get("token", "")
+            if not hmac.compare_digest(given.encode(), settings.token.encode()):
+                return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+        return await call_next(request)
+
+    @app.exception_handler(Exception)
+    async def one_line(request: Request, exc: Exception):  # the last resort: never a traceback
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]},
+                            status_code=500)  # fmt: skip
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return tag_page(model=settings.model, has_library=settings.db is not None)
+
+    @app.get("/library", response_class=HTMLResponse, include_in_schema=False)
+    def library() -> str:
+        state.need_library()
+        return library_page(model=settings.model)
+
+    @app.get("/api/models", summary="the model that tags uploads, and those of the library")
+    def models() -> dict:
+        out = {"tagger": {"name": settings.model}, "library": []}
+        if settings.db:
+            with state.library() as lib:
+                out["library"] = [{"name": m.name, "labels": m.labels} for m in lib.models()]
+        return out
+
+    @app.post("/api/tag", summary="tag an uploaded audio file: top tags, scores and the taggram")
+    def tag(file: UploadFile = File(...), top_k: int = Query(10, ge=0, le=1000)) -> dict:
+        with state.upload(file) as path:
+            result = state.run(lambda tagger: tagger.tag(path))
+        record = result.to_dict(top_k=top_k)
+        record["path"] = file.filename
+        record["labels"] = result.labels
+        record["taggram"] = np.round(result.taggram, 4).tolist()
+        record["patch_starts"] = np.round(result.patch_starts, 3).tolist()
+        record["patch_seconds"] = result.patch_seconds
+        return record
+
+    @app.post("/api/embed", summary="an uploaded file's embedding (mean over patches)")
+    def embed(file: UploadFile = File(...), layer: str = Query("penultimate")) -> dict:
+        with state.upload(file) as path:
+            result = state.run(lambda tagger: tagger.embed(path, layer=layer))
+        return {"path": file.filename, "layer": layer, "model": result.model,
+                "embedding": np.round(result.embedding, 6).tolist()}  # fmt: skip
+
+    @app.get("/api/tracks", summary="library tracks, filtered by a tag query and a path search, paged")
+    def tracks(query: str = "", search: str = "", offset: int = Query(0, ge=0),
+               limit: int = Query(50, ge=1, le=500), model: str | None = None) -> dict:  # fmt: skip
+        return state.tracks(query=query, search=search, offset=offset, limit=limit, model=model)
+
+    @app.get("/api/tracks/{track_id}", summary="one track: its scores and where it is")
+    def track(track_id: int, model: str | None = None) -> dict:
+        return state.track(track_id, model=model)
+
+    @app.get("/api/tracks/{track_id}/similar", summary="the tracks that sound most like this one")
+    def similar(track_id: int, n: int = Query(10, ge=1, le=200), model: str | None = None) -> dict:
+        return state.similar(track_id, n=n, model=model)
+
+    @app.get("/api/tracks/{track_id}/audio", summary="the track's audio file (library files only)")
+    def audio(track_id: int) -> FileResponse:
+        return FileResponse(state.audio_path(track_id))
+
+    return app
+
+
+class _State:
+    def __init__(self, settings: ServeSettings):
+        self.settings = settings
+        self.gate = JobGate(settings.queue)
+        self._tagger = None
+        self._load = threading.Lock()
+        self._matrix: dict = {}  # (model id, db mtime) -> (ids, paths, scores)
+
+    # -- the model ----------------------------------------------------------------------
+    def run(self, job):
+        try:
+            with self.gate.turn():
+                return job(self.tagger())
+        except QueueFull as exc:
+            raise HTTPException(429, str(exc)) from None
+        except MusictagError as exc:
+            raise HTTPException(422, str(exc).splitlines()[0]) from None
+
+    def tagger(self):
+        with self._load:
+            if self._tagger is None:
+                from musictag.inference.tagger import Tagger
+
+                self._tagger = Tagger(self.settings.model)
+            return self._tagger
+
+    # -- uploads ----------------------------------------------------------------------------
+    def upload(self, file: UploadFile):
+        return _Upload(file, self.settings)
+
+    # -- the library ------------------------------------------------------------------------
+    def need_library(self) -> None:
+        if not self.settings.db:
+            raise HTTPException(404, "no library: start the server with --db library.sqlite")
+
+    def library(self):
+        from musictag.library.database import Library
+
+        self.need_library()
+        return Library(self.settings.db, create=False)
+
+    def _scores(self, lib, model: str | None):
+        try:
+            chosen = lib.pick_model(model)
+        except MusictagError as exc:
+            raise HTTPException(404, str(exc)) from None
+        key = (chosen.id, os.stat(self.settings.db).st_mtime_ns, _wal_mtime(self.settings.db))
+        if key not in self._matrix:  # a 50,000-track library is read once, not per page
+            self._matrix = {key: lib.score_matrix(chosen)}
+        return chosen, *self._matrix[key]
+
+    def tracks(self, *, query: str, search: str, offset: int, limit: int, model: str | None) -> dict:
+        from musictag.library.query import Query as TagQuery
+
+        with self.library() as lib:
+            chosen, ids, paths, scores = self._scores(lib, model)
+        keep = np.ones(len(ids), bool)
+        if query.strip():
+            try:
+                keep &= TagQuery(query, chosen.labels)(scores) if len(ids) else keep
+            except MusictagError as exc:
+                raise HTTPException(400, str(exc)) from None
+        if search.strip():
+            needle = search.lower()
+            keep &= np.array([needle in p.lower() for p in paths], bool)
+        rows = np.flatnonzero(keep)
+        page = rows[offset : offset + limit]
+        return {"model": chosen.name, "total": int(len(rows)), "offset": offset, "limit": limit,
+                "tracks": [_track_row(ids[i], paths[i], scores[i], chosen.labels) for i in page]}  # fmt: skip
+
+    def track(self, track_id: int, *, model: str | None) -> dict:
+        with self.library() as lib:
+            chosen, ids, paths, scores = self._scores(lib, model)
+        index = _index_of(ids, track_id)
+        return _track_row(ids[index], paths[index], scores[index], chosen.labels, top=len(chosen.labels))
+
+    def similar(self, track_id: int, *, n: int, model: str | None) -> dict:
+        with self.library() as lib:
+            chosen, ids, paths, scores = self._scores(lib, model)
+            embedded_paths, layer, vectors = lib.embeddings(chosen)
+        if not embedded_paths:
+            raise HTTPException(404, "the library has no embeddings: tag it with --embed penultimate")
+        target = paths[_index_of(ids, track_id)]
+        if target not in embedded_paths:
+            raise HTTPException(404, f"track {track_id} has no embedding")
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        similarity = unit @ unit[embedded_paths.index(target)]
+        by_path = {p: i for i, p in enumerate(paths)}
+        out = []
+        for j in np.argsort(-similarity, kind="stable"):
+            if embedded_paths[j] != target and embedded_paths[j] in by_path:
+                i = by_path[embedded_paths[j]]
+                out.append({**_track_row(ids[i], paths[i], scores[i], chosen.labels),
+                            "similarity": round(float(similarity[j]), 4)})  # fmt: skip
+            if len(out) == n:
+                break
+        return {"track": track_id, "layer": layer, "similar": out}
+
+    def audio_path(self, track_id: int) -> str:
+        with self.library() as lib:
+            row = lib.db.execute("SELECT path, status FROM files WHERE id=?", (track_id,)).fetchone()
+            roots = [os.path.realpath(r) for r in lib.roots()]
+        if row is None or row[1] != "tagged":
+            raise HTTPException(404, f"no track {track_id}")
+        real = os.path.realpath(row[0])
+        inside = any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+        if not inside or not os.path.isfile(real):
+            raise HTTPException(404, f"track {track_id} is not a file inside the library's folders")
+        return real
+
+
+def _wal_mtime(db: str) -> int:
+    try:
+        return os.stat(db + "-wal").st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _index_of(ids: list[int], track_id: int) -> int:
+    try:
+        return ids.index(track_id)
+    except ValueError:
+        raise HTTPException(404, f"no track {track_id}") from None
+
+
+def _track_row(track_id: int, path: str, row: np.ndarray, labels: list[str], *, top: int = 5) -> dict:
+    order = np.argsort(-row, kind="stable")[:top]
+    return {"id": int(track_id), "path": path, "name": os.path.basename(path),
+            "tags": [{"tag": labels[i], "score": round(float(row[i]), 4)} for i in order]}  # fmt: skip
+
+
+class _Upload:
+    """An upload saved to a private temporary folder (size-limited), checked by decoding, deleted after."""
+
+    def __init__(self, file: UploadFile, settings: ServeSettings):
+        self.file, self.settings = file, settings
+        self.folder: str | None = None
+
+    def __enter__(self) -> str:
+        limit = int(self.settings.max_upload_mb * 1024 * 1024)
+        self.folder = tempfile.mkdtemp(prefix="musictag-upload-")  # 0700: private to this user
+        suffix = Path(self.file.filename or "").suffix.lower()
+        path = os.path.join(self.folder, "upload" + (suffix if suffix.isascii() and len(suffix) <= 6 else ""))
+        written = 0
+        with open(path, "wb") as out:
+            while block := self.file.file.read(CHUNK):
+                written += len(block)
+                if written > limit:
+                    self._clean()
+                    raise HTTPException(413, f"upload larger than {self.settings.max_upload_mb:g} MB")
+                out.write(block)
+        if not written:
+            self._clean()
+            raise HTTPException(400, "empty upload")
+        self._check_audio(path)
+        return path
+
+    def _check_audio(self, path: str) -> None:
+        """Decode it all (the content decides, not the name); refuse what is not audio or too long."""
+        from musictag.audio.stream import AudioStream
+
+        rate, seconds = 8000, 0.0
+        limit = self.settings.max_minutes * 60
+        try:
+            for block in AudioStream(path, rate, block_seconds=30.0):
+                seconds += len(block) / rate
+                if seconds > limit:
+                    break
+        except MusictagError as exc:
+            self._clean()
+            name = self.file.filename or "upload"
+            raise HTTPException(415, f"{name}: not audio musictag can decode ({_reason(exc, path)})") from None
+        except Exception as exc:  # a decoder library's own error on a damaged file
+            self._clean()
+            raise HTTPException(415, f"{self.file.filename}: not decodable audio ({type(exc).__name__})") from None
+        if seconds > limit:
+            self._clean()
+            raise HTTPException(413, f"{self.file.filename}: longer than {self.settings.max_minutes:g} minutes")
+        if seconds == 0:
+            self._clean()
+            raise HTTPException(415, f"{self.file.filename}: no audio in it")
+
+    def __exit__(self, *exc) -> None:
+        self._clean()
+
+    def _clean(self) -> None:
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def _reason(exc: Exception, path: str) -> str:
+    """The decoder's reason without the temporary path."""
+    text = str(exc).splitlines()[0]
+    return text.replace(f"{path}: ", "").replace(path, "upload")
