@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-tools demo test lint bench clean
 
 $(BIN)/musictag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,15 @@ setup: $(BIN)/musictag
 demo: setup
 	$(BIN)/musictag tag examples/example.flac --top-k 5
 
-test: setup
+# What some tests use from Debian: ffmpeg/ffprobe (tags read back), Chromium and its driver (the
+# browser test). Best effort: tests that need a missing tool skip and say so.
+system-tools:
+	-@command -v ffprobe >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    (apt-get update -qq && apt-get install -y -qq ffmpeg chromium chromium-driver) >/dev/null 2>&1 || \
+	    echo "make: could not install ffmpeg/chromium/chromium-driver; the tests that need them will skip"; }
+
+test: setup system-tools
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
