@@ -119,3 +119,18 @@ def write_annotations(path, tags: list[str], rows: list[tuple[str, list[str], st
         writer.writerow(["clip_id", *tags, "mp3_path"])
         for clip, present, mp3 in rows:
             writer.writerow([clip, *("1" if t in present else "0" for t in tags), mp3])
+
+
+def wait_for_port(port: int, process, *, seconds: float, what: str) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; fail if ``process`` ends or time runs out."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start")
+        time.sleep(0.2)

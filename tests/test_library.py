@@ -24,7 +24,7 @@ from musictag.errors import ParameterError
 from musictag.library.filetags import read_genre, read_tags, write_tags
 from musictag.library.query import Query
 
-from conftest import music_like
+from conftest import music_like, wait_for_port
 
 FFMPEG = ffmpeg_executable()
 FFPROBE = shutil.which("ffprobe")
@@ -387,8 +387,6 @@ def ray_cluster():
     """A Ray cluster of 2 CPUs on 127.0.0.1 (``ray start --block`` in its own process group, stopped
     afterwards without touching any other Ray cluster on the machine)."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'musictag[ray]')")
-    import socket
-
     # loopback only (Ray binds a cluster to the machine's outward address unless told it is a one-machine
     # cluster), and with Ray's default token authentication
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -399,14 +397,7 @@ def ray_cluster():
     head = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if head.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the local Ray cluster did not start")
-            time.sleep(0.5)
+        wait_for_port(port, head, seconds=120, what="the local Ray cluster")
         time.sleep(2)  # the raylet registers after the GCS listens
         yield f"127.0.0.1:{port}"
     finally:

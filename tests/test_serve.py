@@ -7,14 +7,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import music_like
+from conftest import music_like, wait_for_port
 
 pytest.importorskip("fastapi", reason="the web server's packages are not installed (pip install 'musictag[serve]')")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -184,15 +183,8 @@ def server(library, tiny_model_dir):
     port = _free_port()
     command = [sys.executable, "-m", "musictag", "serve", "--model", str(tiny_model_dir), "--db", str(library[1]),
                "--port", str(port)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start: {process.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process, seconds=60, what="musictag serve")
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)

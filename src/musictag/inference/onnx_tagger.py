@@ -17,6 +17,7 @@ import numpy as np
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.numpy_mel import NumpyLogMel, patches
+from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.config import LAYERS, ModelConfig
@@ -51,7 +52,7 @@ def _config(session, path) -> ModelConfig:
     return ModelConfig(**json.loads(stored))
 
 
-class OnnxTagger:
+class OnnxTagger(ConfiguredTagger):
     """Tag and embed with an ONNX file written by :func:`musictag.models.onnx_export.export_onnx`."""
 
     def __init__(self, model: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4):
@@ -59,25 +60,10 @@ class OnnxTagger:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
         self.folder = Path(model)  # what identifies the model in a library
         self.session = _session(model)
-        self.config = _config(self.session, model)
+        self._set_geometry(_config(self.session, model), hop)
         self.outputs = [output.name for output in self.session.get_outputs()]
         self.frontend = NumpyLogMel(self.config.frontend_config())
-        fe = self.frontend.config
         self.batch_size = batch_size
-        self.patch_frames = self.config.patch_frames
-        self.frame_seconds = fe.hop_length / fe.sample_rate
-        hop = self.config.patch_hop if hop is None else hop
-        if hop is not None and not 0 < hop < float("inf"):
-            raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
-        self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.config.labels)
 
     def tag(self, path: str | os.PathLike) -> TagResult:
         result = next(self.tag_many([path]))

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from musictag.errors import MusictagError
+from musictag.inference.base import ConfiguredTagger
 from musictag.inference.results import FileError, TagResult
 from musictag.models.model_folder import read_config
 
@@ -95,7 +96,7 @@ class _ModelActor:
         return out
 
 
-class RayTagger:
+class RayTagger(ConfiguredTagger):
     """Tag files on a Ray cluster with a model folder; results come back in input order."""
 
     def __init__(self, folder: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4,
@@ -103,22 +104,9 @@ class RayTagger:
         import ray
 
         self.folder = Path(folder)
-        self.config = read_config(folder)
+        self._set_geometry(read_config(folder), hop)
         self.settings = {"hop": hop, "batch_size": batch_size}
         self.actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        fe = self.config.frontend_config()
-        self.frame_seconds = fe.hop_length / fe.sample_rate
-        self.patch_frames = self.config.patch_frames
-        hop = self.config.patch_hop if hop is None else hop
-        self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.config.labels)
 
     def tag_many(self, paths: Iterable[str | os.PathLike], *, embed: str | None = None,
                  workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip

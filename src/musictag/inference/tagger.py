@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import LogMel
 from musictag.features.patches import iter_patches
 from musictag.features.stream import stream_logmel
+from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.classical import ClassicalModel
@@ -51,7 +51,7 @@ class _FileState:
         self.warnings: list[str] = []
 
 
-class Tagger:
+class Tagger(ConfiguredTagger):
     """Tag audio with one model.
 
     Parameters
@@ -99,29 +99,15 @@ class Tagger:
                batch_size: int, device: str) -> None:  # fmt: skip
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
-        if hop is not None and not 0 < hop < math.inf:  # also refuses nan
-            raise ParameterError(f"hop must be a positive number of seconds, got {hop}")
-        self.module, self.config = module, config
+        self._set_geometry(config, hop)
+        self.module = module
         self.device = _device(device)
         self.classical = module if isinstance(module, ClassicalModel) else None
         if self.classical is None:
             self.module.to(self.device).eval()
         self.frontend = LogMel(self.config.frontend_config())
         self.batch_size = min(batch_size, MAX_BATCH)
-        fe = self.frontend.config
-        self.patch_frames = self.config.patch_frames
-        self.frame_seconds = fe.hop_length / fe.sample_rate
-        hop = self.config.patch_hop if hop is None else hop  # a model trained with overlapping patches
-        self.hop_frames = self.patch_frames if hop is None else max(1, round(hop / self.frame_seconds))
         self.patcher = _Patcher(self.frontend, self.patch_frames, self.hop_frames)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.config.labels)
 
     @property
     def sample_rate(self) -> int:
