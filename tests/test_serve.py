@@ -61,6 +61,11 @@ def test_tag_and_embed_an_upload(client, tmp_path):
     body = tagged.json()
     assert body["path"] == "my song.flac" and len(body["tags"]) == 3 and body["labels"] == [f"tag{i}" for i in range(5)]
     assert np.array(body["taggram"]).shape == (1, 5) and body["duration"] == pytest.approx(4.0, abs=0.01)
+    explained = client.post("/api/explain?target=tag2", files={"file": ("x.flac", data)})
+    assert explained.status_code == 200 and explained.json()["target"] == "tag2"
+    assert explained.json()["segments"][-1]["end"] == pytest.approx(2.992, abs=0.02)  # one 187-frame patch
+    unknown = client.post("/api/explain?target=nope", files={"file": ("x.flac", data)})
+    assert unknown.status_code == 422 and "unknown target" in unknown.json()["detail"]
     embedded = client.post("/api/embed", files={"file": ("x.flac", data)})
     assert embedded.status_code == 200 and len(embedded.json()["embedding"]) == 16
     assert client.get("/api/models").json()["library"][0]["name"] == "tiny"
@@ -220,6 +225,10 @@ def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
             ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
             "for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] < 250 || d[i + 1] < 250)) n++; return n;")
         assert painted > 1000, "the taggram canvas is empty"
+        browser.find_element(By.ID, "explain").click()
+        wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-explained") == "yes")
+        assert "most relevant at" in browser.find_element(By.ID, "explained").text
+        assert browser.find_element(By.ID, "hear").is_displayed()
         browser.save_screenshot(str(shots / "tag.png"))
 
         browser.get(server + "/library")

@@ -79,3 +79,26 @@ def spectrogram_png(image: np.ndarray, seconds: float, path: str | Path, *, titl
     ax.set(title=title, xlabel="seconds", ylabel="mel band")
     fig.tight_layout()
     _save(fig, path, dpi=80)
+
+
+def relevance_png(mel: np.ndarray, relevance: np.ndarray, frame_seconds: float, over_time: np.ndarray,
+                  segment_seconds: float, path: str | Path, *, title: str) -> None:  # fmt: skip
+    """The log-mel ``(frames, bands)`` in grey with positive relevance overlaid in colour, and relevance
+    per time segment beneath it."""
+    plt = _pyplot()
+    seconds = len(mel) * frame_seconds
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, height_ratios=(3, 1))
+    extent = (0, seconds, 0, mel.shape[1])
+    top.imshow(mel.T, origin="lower", aspect="auto", cmap="gray_r", extent=extent)
+    positive = np.clip(relevance, 0, None).T
+    peak = positive.max() or 1.0
+    top.imshow(np.ma.masked_where(positive < 0.05 * peak, positive), origin="lower", aspect="auto", cmap="autumn_r",
+               alpha=0.6, extent=extent, vmin=0, vmax=peak)  # fmt: skip
+    top.set(title=title, ylabel="mel band")
+    starts = np.arange(len(over_time)) * segment_seconds
+    bottom.bar(starts, over_time, width=segment_seconds, align="edge",
+               color=np.where(over_time >= 0, "tab:red", "tab:blue"))  # fmt: skip
+    bottom.axhline(0, color="black", linewidth=0.5)
+    bottom.set(xlabel="seconds", ylabel="relevance")
+    fig.tight_layout()
+    _save(fig, path, dpi=80)

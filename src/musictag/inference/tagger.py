@@ -7,6 +7,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,13 @@ class Tagger(ConfiguredTagger):
             per_patch = np.concatenate([o[layer] for o in state.outputs])
             yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts, state.warnings)
 
+    def file_patches(self, audio: str | os.PathLike) -> tuple[torch.Tensor, float]:
+        """A file's log-mel patches ``(n, patch_frames, n_mels)`` as the model sees them, and its duration."""
+        state = self.patcher.whole_file(str(audio))
+        if state.error:
+            raise MusictagError(state.error)
+        return torch.from_numpy(state.outputs[0]["patches"]), state.duration
+
     def _check_layer(self, layer: str) -> None:
         if layer not in LAYERS:
             raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
@@ -240,7 +248,7 @@ class Tagger(ConfiguredTagger):
                 yield state, self.patcher.patches(state)
             return
         sources = [path if isinstance(path, AudioArray) else str(path) for path in paths]
-        for state in _ordered_in_workers(self.patcher.whole_file, sources, workers):
+        for state in _ordered_in_workers(partial(_cut_in_worker, self.patcher), sources, workers):
             chunks = [torch.from_numpy(o["patches"]) for o in state.outputs]
             state.outputs = []
             yield state, iter(chunks)
@@ -305,15 +313,19 @@ class _Patcher:
                              patch_seconds=self.patch_frames * self.frame_seconds,
                              hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
 
-    def whole_file(self, source: str) -> _FileState:
-        """All of a file's patches at once (in a worker process): the state carries them, or the error."""
-        torch.set_num_threads(1)  # the parent's model has the cores; one thread per worker
+    def whole_file(self, source: str | AudioArray) -> _FileState:
+        """All of a file's patches at once: the state carries them (``outputs[0]["patches"]``), or the error."""
         state = _FileState(source)
         try:
             state.outputs = [{"patches": torch.cat(list(self.patches(state))).numpy()}]
         except Exception as exc:  # a broken file must not stop the batch
             state.error = failure_line(state.path, exc)
         return state
+
+
+def _cut_in_worker(patcher: _Patcher, source: str | AudioArray) -> _FileState:
+    torch.set_num_threads(1)  # the parent's model has the cores; one thread per worker
+    return patcher.whole_file(source)
 
 
 def _ordered_in_workers(function, items: list, workers: int) -> Iterator:

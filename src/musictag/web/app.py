@@ -92,6 +92,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
         record["patch_seconds"] = result.patch_seconds
         return record
 
+    @app.post("/api/explain", summary="where in the file the score of a label comes from (occlusion)")
+    def explain(file: UploadFile = File(...), target: str | None = None, top_k: int = Query(3, ge=1, le=50)) -> dict:
+        from musictag.explain.relevance import explain as relevance
+
+        with state.upload(file) as path:
+            found = state.run(lambda tagger: relevance(tagger, path, target=target))
+        record = found.to_dict(top_k=top_k)
+        record["path"] = file.filename
+        return record
+
     @app.post("/api/embed", summary="an uploaded file's embedding (mean over patches)")
     def embed(file: UploadFile = File(...), layer: str = Query("penultimate")) -> dict:
         with state.upload(file) as path:

@@ -54,6 +54,9 @@ def tag_page(*, model: str, has_library: bool) -> str:
 <div id=result hidden>
   <audio id=player controls></audio>
   <canvas id=taggram height=260></canvas>
+  <p><button id=explain>Explain the top tag</button> <button id=hear hidden>Hear the most relevant segments</button>
+  <span id=explained class=muted></span></p>
+  <canvas id=relevance height=70 hidden></canvas>
   <p class=muted>The taggram: the top tags (rows) over time (columns), darker is more (from the lowest
   to the highest score shown); the red line follows the player.</p>
   <table id=tags><thead><tr><th>tag</th><th>score</th><th></th></tr></thead><tbody></tbody></table>
@@ -69,6 +72,8 @@ drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove
 input.addEventListener('change', () => { if (input.files.length) upload(input.files[0]); });
 
 async function upload(file) {
+  uploaded = file; explanation = null;
+  document.getElementById('relevance').hidden = true; document.getElementById('hear').hidden = true;
   statusLine.className = 'muted'; statusLine.textContent = `Tagging ${file.name} ...`;
   const form = new FormData(); form.append('file', file);
   try {
@@ -109,7 +114,47 @@ function draw() {
   ctx.stroke();
   canvas.dataset.drawn = String(patches);
 }
-player.addEventListener('timeupdate', () => current && draw());
+player.addEventListener('timeupdate', () => { if (current) draw(); if (explanation) drawRelevance(); });
+
+let explanation = null, uploaded = null;
+document.getElementById('explain').onclick = async () => {
+  const note = document.getElementById('explained');
+  note.className = 'muted'; note.textContent = 'Explaining ...';
+  const form = new FormData(); form.append('file', uploaded);
+  try {
+    explanation = await api('/api/explain?top_k=3&target=' + encodeURIComponent(current.tags[0].tag),
+                            {method: 'POST', body: form});
+  } catch (error) { note.className = 'error'; note.textContent = error.message; return; }
+  note.textContent = `${explanation.target}: most relevant at ` +
+    explanation.top_segments.map((s) => `${s.start.toFixed(1)}-${s.end.toFixed(1)} s`).join(', ');
+  document.getElementById('relevance').hidden = false; document.getElementById('hear').hidden = false;
+  drawRelevance();
+  document.body.dataset.explained = 'yes';
+};
+function drawRelevance() {
+  const canvas = document.getElementById('relevance'), ctx = canvas.getContext('2d');
+  canvas.width = canvas.clientWidth;
+  const left = 110, width = canvas.width - left, mid = canvas.height / 2;
+  const values = explanation.segments.map((s) => s.relevance), peak = Math.max(1e-9, ...values.map(Math.abs));
+  const span = explanation.segments[explanation.segments.length - 1].end, scale = width / span;
+  ctx.clearRect(0, 0, canvas.width, canvas.height); ctx.fillStyle = '#222'; ctx.font = '12px system-ui';
+  ctx.textBaseline = 'middle'; ctx.fillText('relevance', 4, mid);
+  explanation.segments.forEach((s) => {
+    ctx.fillStyle = s.relevance >= 0 ? '#d33' : '#36c';
+    const h = (s.relevance / peak) * (mid - 2);
+    ctx.fillRect(left + s.start * scale, mid - Math.max(h, 0), Math.max(1, (s.end - s.start) * scale - 1), Math.abs(h));
+  });
+  const x = left + Math.min(1, player.currentTime / span) * width;
+  ctx.strokeStyle = '#d00'; ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, canvas.height); ctx.stroke();
+}
+document.getElementById('hear').onclick = async () => {  // each top segment in turn, in time order
+  const spans = [...explanation.top_segments].sort((a, b) => a.start - b.start);
+  for (const s of spans) {
+    player.currentTime = s.start; await player.play();
+    await new Promise((done) => setTimeout(done, (s.end - s.start) * 1000));
+    player.pause();
+  }
+};
 window.addEventListener('resize', () => current && draw());
 """
     return _page("Tag a file", body, script, has_library=has_library)

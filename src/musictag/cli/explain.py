@@ -1,0 +1,52 @@
+"""``musictag explain``: where in time and frequency a model's score comes from, per file."""
+
+from __future__ import annotations
+
+import argparse
+
+from musictag.cli.options import model_name, positive_int, positive_seconds
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("explain", help="relevance maps: which moments and bands make a model's score")
+    parser.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files")
+    parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="a pretrained model or model folder")
+    parser.add_argument("--target", metavar="LABEL", help="the label or tag to explain (default: the file's best)")
+    parser.add_argument("--method", choices=("occlusion", "integrated-gradients", "gradcam"), default="occlusion",
+                        help="captum attribution method (default occlusion)")  # fmt: skip
+    parser.add_argument("--segment", type=positive_seconds, default=0.5, metavar="SECONDS",
+                        help="length of the time segments relevance is summed over (default 0.5)")  # fmt: skip
+    parser.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="segments to list and play (3)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR",
+                        help="per file: PNG, JSON, the top segments alone and the track without them "
+                        "(WAV)")  # fmt: skip
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from musictag.errors import MusictagError, ParameterError
+    from musictag.explain.outputs import write_explanation
+    from musictag.explain.relevance import explain
+    from musictag.inference.tagger import Tagger
+    from musictag.utils.progress import progress, report
+
+    tagger = Tagger(args.model)
+    if args.target and args.target not in tagger.labels:
+        labels = ", ".join(tagger.labels)
+        raise ParameterError(f"unknown target {args.target!r} for {tagger.name}; its labels: {labels}")
+    failed = 0
+    with progress(len(args.paths), quiet=args.quiet) as bar:
+        for path in args.paths:
+            try:
+                found = explain(tagger, path, target=args.target, method=args.method, segment_seconds=args.segment)
+                written = write_explanation(found, args.output, sample_rate=tagger.sample_rate, top_k=args.top_k)
+            except MusictagError as exc:
+                failed += 1
+                report(f"musictag: {exc}")
+            else:
+                spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f} s" for s in found.top(args.top_k))
+                report(f"musictag: {path}: {found.target} {found.score:.2f}, most relevant at {spans} -> "
+                       f"{written['png']}")  # fmt: skip
+            bar.update(1)
+    return 1 if failed else 0

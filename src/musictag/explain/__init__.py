@@ -1,0 +1,1 @@
+"""Explanations: where a model's score comes from."""

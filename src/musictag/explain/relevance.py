@@ -1,0 +1,143 @@
+"""Where in time and frequency a model's score for one label comes from (captum attributions).
+
+Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
+silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 32 steps) and
+``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time). The
+attribution of every input cell is summed into time segments (``segment_seconds``) and ``bands``
+mel bands; the top segments are those with most positive relevance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from musictag.errors import ParameterError
+from musictag.inference.tagger import Tagger
+from musictag.models.model_folder import activate
+
+METHODS = ("occlusion", "integrated-gradients", "gradcam")
+
+
+@dataclass
+class Explanation:
+    """One file's relevance map for one target label."""
+
+    path: str
+    model: str
+    target: str
+    method: str
+    score: float  # the model's score for the target on the whole file
+    duration: float
+    frame_seconds: float
+    mel: np.ndarray  # (frames, n_mels) the log-mel the model saw (patches end to end)
+    relevance: np.ndarray  # (frames, n_mels) attribution per input cell
+    segment_seconds: float
+    bands: int
+    segments: list[dict] = field(default_factory=list)  # start, end, relevance (summed over bands)
+    band_edges: list[int] = field(default_factory=list)  # mel-bin edges of the bands
+
+    @property
+    def over_time(self) -> np.ndarray:
+        """Relevance per segment (summed over frequency)."""
+        return np.array([s["relevance"] for s in self.segments])
+
+    def per_band(self) -> np.ndarray:
+        """Relevance per (segment, band)."""
+        frames = max(1, round(self.segment_seconds / self.frame_seconds))
+        n_segments = len(self.segments)
+        out = np.zeros((n_segments, self.bands))
+        for i in range(n_segments):
+            block = self.relevance[i * frames : (i + 1) * frames]
+            for b in range(self.bands):
+                out[i, b] = block[:, self.band_edges[b] : self.band_edges[b + 1]].sum()
+        return out
+
+    def top(self, k: int = 3) -> list[dict]:
+        """The ``k`` segments with most positive relevance, best first, with their strongest band."""
+        bands = self.per_band()
+        order = np.argsort(-self.over_time, kind="stable")[:k]
+        return [{**self.segments[i], "band": int(bands[i].argmax()),
+                 "mel_bins": [self.band_edges[int(bands[i].argmax())], self.band_edges[int(bands[i].argmax()) + 1]]}
+                for i in order if self.segments[i]["relevance"] > 0]  # fmt: skip
+
+    def to_dict(self, *, top_k: int = 3) -> dict:
+        return {"path": self.path, "model": self.model, "target": self.target, "method": self.method,
+                "score": round(self.score, 6), "duration": round(self.duration, 3),
+                "segment_seconds": self.segment_seconds, "band_edges": self.band_edges,
+                "segments": [{k: round(v, 6) if isinstance(v, float) else v for k, v in s.items()}
+                             for s in self.segments],
+                "per_band": np.round(self.per_band(), 6).tolist(), "top_segments": self.top(top_k)}  # fmt: skip
+
+
+def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str = "occlusion",
+            segment_seconds: float = 0.5, bands: int = 8) -> Explanation:  # fmt: skip
+    """Explain ``tagger``'s score for ``target`` (default: its best label on this file) on ``path``."""
+    if method not in METHODS:
+        raise ParameterError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if tagger.classical is not None:
+        raise ParameterError(f"model {tagger.name} is a classical model: explain its features with a linear "
+                             "model's coefficients instead (not yet in musictag)")  # fmt: skip
+    if segment_seconds <= 0 or bands < 1:
+        raise ParameterError("segment_seconds must be positive and bands at least 1")
+    patches, duration = tagger.file_patches(path)
+    module = tagger.module
+
+    def scores(x: torch.Tensor) -> torch.Tensor:
+        return activate(module.forward_features(x)["logits"], tagger.config.activation)
+
+    with torch.no_grad():
+        per_patch = scores(patches)
+    mean = per_patch.mean(0)
+    if target is None:
+        index = int(mean.argmax())
+    elif target in tagger.labels:
+        index = tagger.labels.index(target)
+    else:
+        raise ParameterError(f"unknown target {target!r} for {tagger.name}; its labels: {', '.join(tagger.labels)}")
+    attribution = _attribute(method, scores, module, patches, index, tagger.frame_seconds)
+    mel = patches.reshape(-1, patches.shape[-1]).numpy()
+    relevance = attribution.reshape(-1, patches.shape[-1])
+    edges = np.linspace(0, mel.shape[1], bands + 1).round().astype(int).tolist()
+    frames = max(1, round(segment_seconds / tagger.frame_seconds))
+    segments = []
+    for start in range(0, len(relevance), frames):
+        block = relevance[start : start + frames]
+        end = min(start + frames, len(relevance))
+        segments.append({"start": start * tagger.frame_seconds, "end": end * tagger.frame_seconds,
+                         "relevance": float(block.sum())})  # fmt: skip
+    return Explanation(path=str(path), model=tagger.name, target=tagger.labels[index], method=method,
+                       score=float(mean[index]), duration=duration, frame_seconds=tagger.frame_seconds, mel=mel,
+                       relevance=relevance, segment_seconds=frames * tagger.frame_seconds, bands=bands,
+                       segments=segments, band_edges=edges)  # fmt: skip
+
+
+def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float) -> np.ndarray:
+    """Attribution per input cell, ``patches``' shape."""
+    from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
+
+    module.eval()
+    if method == "occlusion":
+        window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
+        found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
+                                            baselines=0.0, perturbations_per_eval=32)  # fmt: skip
+        return found.detach().numpy()
+    if method == "integrated-gradients":
+        found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
+                                                      internal_batch_size=64)  # fmt: skip
+        return found.detach().numpy()
+    layer = _last_conv(module)
+    cam = LayerGradCam(scores, layer).attribute(patches, target=index, relu_attributions=True)
+    while cam.dim() < 4:
+        cam = cam.unsqueeze(-1)
+    spread = LayerAttribution.interpolate(cam, (patches.shape[1], 1), interpolate_mode="bilinear")  # over time
+    return (spread[:, 0, :, 0:1].expand(-1, -1, patches.shape[-1]) / patches.shape[-1]).detach().numpy()
+
+
+def _last_conv(module: torch.nn.Module) -> torch.nn.Module:
+    convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d)]
+    if not convs:
+        raise ParameterError("gradcam needs a convolutional layer; this model has none: use occlusion")
+    return convs[-1]

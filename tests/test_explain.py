@@ -1,0 +1,91 @@
+"""Explanations with known answers: a model that looks at one time span and one band range."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from musictag.errors import MusictagError, ParameterError
+from musictag.explain.outputs import write_explanation
+from musictag.explain.relevance import explain
+from musictag.features.config import MUSICNN
+from musictag.inference.tagger import Tagger
+from musictag.models.config import ModelConfig
+
+from conftest import music_like
+
+pytest.importorskip("captum", reason="explanations need captum")
+
+FRAMES, BANDS = slice(100, 140), slice(60, 84)  # what the model looks at, within each 187-frame patch
+
+
+class LooksAtOneSpot(torch.nn.Module):
+    """Scores 'there' from the mean log-mel of frames 100-140 and bands 60-84 of a patch, 'elsewhere' from nothing."""
+
+    def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        spot = x[:, FRAMES, BANDS].mean(dim=(1, 2))
+        return {"logits": torch.stack([4 * spot - 2, torch.zeros_like(spot)], dim=1)}
+
+
+@pytest.fixture
+def spot_tagger() -> Tagger:
+    config = ModelConfig(name="spot", architecture="custom", labels=["there", "elsewhere"],
+                         frontend=MUSICNN.to_dict(), activation="sigmoid")  # fmt: skip
+    return Tagger.from_model(LooksAtOneSpot(), config)
+
+
+@pytest.mark.parametrize("method", ["occlusion", "integrated-gradients"])
+def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method):
+    path = write_audio("noise.wav", music_like(6.0, 16000, seed=1), 16000)
+    found = explain(spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4)
+    frame = spot_tagger.frame_seconds
+    spans = [((p * 187 + FRAMES.start) * frame, (p * 187 + FRAMES.stop) * frame) for p in range(2)]
+    near = [s for s in found.segments if any(s["end"] > a - 0.5 and s["start"] < b + 0.5 for a, b in spans)]
+    far = [s for s in found.segments if s not in near]
+    peak = max(s["relevance"] for s in found.segments)
+    assert far and max(abs(s["relevance"]) for s in far) < 0.02 * peak
+    for a, b in spans:  # every segment well inside the spot counts
+        assert all(s["relevance"] > 0.1 * peak for s in found.segments if s["start"] >= a and s["end"] <= b)
+    top = found.top(2)
+    assert all(s["mel_bins"][0] < BANDS.stop and s["mel_bins"][1] > BANDS.start for s in top)
+    per_band = found.per_band().sum(axis=0)
+    assert found.band_edges[int(per_band.argmax())] in range(48, 85)
+
+
+def test_files_written_and_bad_input(spot_tagger, write_audio, tmp_path):
+    path = write_audio("clip.wav", music_like(4.0, 16000, seed=2), 16000)
+    found = explain(spot_tagger, str(path), target="there")
+    written = write_explanation(found, tmp_path / "out", sample_rate=16000, top_k=2)
+    record = json.loads(written["json"].read_text())
+    assert record["target"] == "there" and len(record["top_segments"]) == 2
+    top, info = sf.read(written["top"])[0], sf.info(written["without"])
+    assert len(top) == pytest.approx(2 * found.segment_seconds * 16000 + 2 * 1600, abs=4)  # two segments, two pauses
+    assert info.duration == pytest.approx(4.0, abs=0.01) and written["png"].stat().st_size > 1000
+    without = sf.read(written["without"])[0]
+    a, b = int(record["top_segments"][0]["start"] * 16000), int(record["top_segments"][0]["end"] * 16000)
+    assert not np.any(without[a:b]) and np.any(without)
+    with pytest.raises(ParameterError, match="unknown target"):
+        explain(spot_tagger, str(path), target="nope")
+    with pytest.raises(ParameterError, match="unknown method"):
+        explain(spot_tagger, str(path), method="shap")
+    with pytest.raises(MusictagError, match="no such file"):
+        explain(spot_tagger, str(tmp_path / "missing.wav"))
+
+
+def test_cli_explain(tiny_model_dir, tmp_path):
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(4.0, 16000), 16000)
+    done = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), str(tmp_path / "gone.wav"),
+                           "--model", str(tiny_model_dir), "--method", "gradcam", "-o", str(tmp_path / "x"), "-q"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "gone.wav: no such file" in done.stderr and "Traceback" not in done.stderr
+    assert (tmp_path / "x" / "c.png").is_file() and (tmp_path / "x" / "c.top.wav").is_file()
+    bad = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), "--model", str(tiny_model_dir),
+                          "--target", "nope", "-o", str(tmp_path / "y")], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown target" in bad.stderr
