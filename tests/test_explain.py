@@ -89,3 +89,37 @@ def test_cli_explain(tiny_model_dir, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), "--model", str(tiny_model_dir),
                           "--target", "nope", "-o", str(tmp_path / "y")], capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown target" in bad.stderr
+
+
+def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
+    from musictag.data.load import open_dataset
+    from musictag.explain.features import explain_features
+    from musictag.training.classical import train_classical
+    from musictag.training.settings import ClassicalSettings
+
+    from conftest import noise, tone
+
+    rng = np.random.default_rng(0)
+    for n in range(6):
+        write_audio(f"d/low/{n}.wav", tone(2.0, 22050, 100 + 10 * n), 22050)
+        write_audio(f"d/noisy/{n}.wav", (0.2 * rng.standard_normal(2 * 22050)).astype(np.float32), 22050)
+    data = open_dataset(str(tmp_path / "d"))
+    settings = ClassicalSettings(classifier="logreg", inner_folds=2, Cs=[1.0], gammas=["scale"])
+    folder = train_classical(data, data.items, settings, tmp_path / "model", name="lr")
+    tagger = Tagger(folder)
+    clip = write_audio("new.wav", noise(3.0, 22050, 9, amp=0.2), 22050)
+    found = explain_features(tagger, str(clip), target="noisy")
+    scaler, linear = tagger.classical.pipeline[0], tagger.classical.pipeline[-1]
+    from musictag.audio.stream import load
+    from musictag.features.handcrafted import describe
+
+    vector, names = describe(load(clip, sample_rate=22050), 22050, groups=tuple(tagger.classical.groups))
+    logit_terms = linear.coef_[0] * scaler.transform(vector[None])[0]  # class 1 ("noisy") of a binary model
+    assert found.names == names and found.target == "noisy"
+    big = np.abs(logit_terms) > 1e-6
+    np.testing.assert_array_equal(np.sign(found.contributions[big]), np.sign(logit_terms[big]))
+    assert int(np.argmax(np.abs(found.contributions))) == int(np.argmax(np.abs(logit_terms)))
+    done = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), "--model", str(folder), "-o",
+                           str(tmp_path / "e"), "-q"], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "e" / "new.json").read_text())["method"] == "mean ablation"

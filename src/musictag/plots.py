@@ -102,3 +102,15 @@ def relevance_png(mel: np.ndarray, relevance: np.ndarray, frame_seconds: float, 
     bottom.set(xlabel="seconds", ylabel="relevance")
     fig.tight_layout()
     _save(fig, path, dpi=80)
+
+
+def contributions_png(names: list[str], values: np.ndarray, path: str | Path, *, title: str, top: int = 15) -> None:
+    """Horizontal bars of the ``top`` largest contributions (by size), positive red, negative blue."""
+    plt = _pyplot()
+    order = np.argsort(-np.abs(values), kind="stable")[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(order) + 1.2))
+    ax.barh([names[i] for i in order], values[order], color=np.where(values[order] >= 0, "tab:red", "tab:blue"))
+    ax.axvline(0, color="black", linewidth=0.5)
+    ax.set(title=title, xlabel="score drop when the feature is set to its training mean")
+    fig.tight_layout()
+    _save(fig, path, dpi=80)

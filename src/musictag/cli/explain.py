@@ -25,8 +25,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musictag.errors import MusictagError, ParameterError
-    from musictag.explain.outputs import write_explanation
+    from musictag.errors import MusictagError, ParameterError, failure_line
+    from musictag.explain.features import explain_features
+    from musictag.explain.outputs import write_explanation, write_feature_explanation
     from musictag.explain.relevance import explain
     from musictag.inference.tagger import Tagger
     from musictag.utils.progress import progress, report
@@ -39,11 +40,18 @@ def run(args: argparse.Namespace) -> int:
     with progress(len(args.paths), quiet=args.quiet) as bar:
         for path in args.paths:
             try:
+                if tagger.classical is not None:  # handcrafted descriptors: per-feature contributions
+                    found = explain_features(tagger, path, target=args.target)
+                    written = write_feature_explanation(found, args.output, top_k=max(args.top_k, 10))
+                    best = ", ".join(f"{f['feature']} {f['contribution']:+.3f}" for f in found.top(3))
+                    report(f"musictag: {path}: {found.target} {found.score:.2f}; features {best} -> {written['png']}")
+                    bar.update(1)
+                    continue
                 found = explain(tagger, path, target=args.target, method=args.method, segment_seconds=args.segment)
                 written = write_explanation(found, args.output, sample_rate=tagger.sample_rate, top_k=args.top_k)
             except MusictagError as exc:
                 failed += 1
-                report(f"musictag: {exc}")
+                report(f"musictag: {failure_line(path, exc)}")
             else:
                 spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f} s" for s in found.top(args.top_k))
                 report(f"musictag: {path}: {found.target} {found.score:.2f}, most relevant at {spans} -> "

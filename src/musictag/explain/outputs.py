@@ -42,3 +42,18 @@ def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate:
         with atomic_path(paths[kind]) as tmp:
             sf.write(tmp, samples, sample_rate, format="WAV")
     return paths
+
+
+def write_feature_explanation(explanation, out: str | Path, *, top_k: int = 10) -> dict[str, Path]:
+    """A classical model's explanation: ``STEM.json`` and the bar chart ``STEM.png``."""
+    from musictag.plots import contributions_png
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(explanation.path).stem
+    paths = {"png": out / f"{stem}.png", "json": out / f"{stem}.json"}
+    contributions_png(explanation.names, explanation.contributions, paths["png"],
+                      title=f"{stem}: {explanation.target} ({explanation.model})", top=max(top_k, 10))  # fmt: skip
+    with atomic_open(paths["json"], encoding="utf-8") as handle:
+        json.dump(explanation.to_dict(top_k=top_k), handle, indent=1)
+    return paths
