@@ -39,7 +39,7 @@ def timed(command: list[str]) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 1):
+    if done.returncode:  # the library has no broken files: any failure is the run's
         sys.exit(f"failed: {' '.join(command)}\n{done.stderr[-2000:]}")
     return elapsed
 

@@ -51,7 +51,9 @@ def connect(address: str | None, *, cpus: int | None = None) -> None:
         if address:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         else:
-            ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+            # "local": a new cluster of this process, even where another one runs on the machine
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR",
+                     log_to_driver=False)  # fmt: skip
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "this machine"
         raise MusictagError(f"cannot reach a Ray cluster at {where}: {exc}".splitlines()[0]) from None

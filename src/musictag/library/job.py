@@ -105,9 +105,9 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
 
 def _reuse(library: Library, twin, path: str, stat: os.stat_result, digest: str, model_id: int, *, moved: bool) -> None:
     if moved:
-        old = library.files().get(path)
-        if old is not None and old.id != twin.id:  # a stale row for the new path gives way
-            library.db.execute("DELETE FROM files WHERE id=?", (old.id,))
+        old = library.db.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
+        if old is not None and old[0] != twin.id:  # a stale row for the new path gives way
+            library.db.execute("DELETE FROM files WHERE id=?", (old[0],))
         library.move(twin.id, path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         return
     duration = library.db.execute("SELECT duration FROM files WHERE id=?", (twin.id,)).fetchone()[0]
