@@ -142,7 +142,7 @@ def ray_tagger(args: argparse.Namespace, model: str | os.PathLike | None) -> Ray
     return RayTagger(folder, hop=args.hop, batch_size=args.batch_size, actors=args.workers or None)
 
 
-def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | OnnxTagger]:
+def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | OnnxTagger | RayTagger]:
     """The files named on the command line (folders expanded) and the model to run on them."""
     uses_onnx(args)  # a wrong option is said before the folders are read
     files = found_files(args)
