@@ -122,7 +122,7 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
     if method == "occlusion":
         window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
         found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
-                                            baselines=0.0, perturbations_per_eval=32)  # fmt: skip
+                                            baselines=0.0, perturbations_per_eval=8)  # fmt: skip
         return found.detach().numpy()
     if method == "integrated-gradients":
         found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
