@@ -123,3 +123,16 @@ def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
                            str(tmp_path / "e"), "-q"], capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "e" / "new.json").read_text())["method"] == "mean ablation"
+
+
+def test_explanations_change_when_the_weights_are_random(pretrained_weights, shared_data, monkeypatch, tmp_path):
+    """Adebayo et al.'s check on mtt-musicnn and 9 s of a real clip: every method's map decorrelates."""
+    from musictag.audio.stream import load
+    from musictag.explain.sanity import PASS_BELOW, sanity_correlation
+
+    monkeypatch.setenv("MUSICTAG_CACHE", str(pretrained_weights))
+    clip = str(tmp_path / "clip.wav")
+    sf.write(clip, load(next((shared_data / "musicnn_example").glob("*.mp3")), sample_rate=16000)[: 9 * 16000], 16000)
+    tagger = Tagger("mtt-musicnn")
+    for method in ("occlusion", "integrated-gradients", "gradcam"):
+        assert sanity_correlation(tagger, clip, method=method) < PASS_BELOW, method
