@@ -163,9 +163,10 @@ def run_query(args: argparse.Namespace) -> int:
 
 
 def run_similar(args: argparse.Namespace) -> int:
-    import numpy as np
+    import itertools
 
     from musictag.errors import MusictagError
+    from musictag.library.similar import nearest
 
     with _open(args) as library:
         model = library.pick_model(args.model)
@@ -174,10 +175,8 @@ def run_similar(args: argparse.Namespace) -> int:
         raise MusictagError(f"{args.db}: no embeddings stored for {model.name}; tag with --embed penultimate")
     query = os.path.abspath(args.file)
     vector = vectors[paths.index(query)] if query in paths else _embed_now(args.file, model, layer)
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    similarity = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
-    order = [i for i in np.argsort(-similarity, kind="stable") if paths[i] != query][: args.n]
-    rows = [{"path": paths[i], "similarity": round(float(similarity[i]), 4)} for i in order]
+    found = itertools.islice(nearest(paths, vectors, vector, exclude=query), args.n)
+    rows = [{"path": path, "similarity": round(similarity, 4)} for path, similarity in found]
     _print_rows(rows, args.format, ["similarity"])
     return 0
 

@@ -223,10 +223,6 @@ class Library:
         self.db.commit()
 
     # -- results ------------------------------------------------------------------------------
-    def has_result(self, file_id: int, model_id: int) -> bool:
-        query = "SELECT 1 FROM results WHERE file_id=? AND model_id=?"
-        return self.db.execute(query, (file_id, model_id)).fetchone() is not None
-
     def done(self, model_id: int) -> set[int]:
         """Ids of the files that ``model_id`` has results for."""
         return {row[0] for row in self.db.execute("SELECT file_id FROM results WHERE model_id=?", (model_id,))}
@@ -271,23 +267,6 @@ class Library:
             return [], None, np.zeros((0, 0), np.float32)
         vectors = np.stack([np.frombuffer(r[2], dtype=np.float16) for r in rows]).astype(np.float32)
         return [r[0] for r in rows], rows[0][1], vectors
-
-    def result(self, path: str, model: ModelRow) -> dict | None:
-        """One file's stored result: scores, and the embedding and timeline when stored."""
-        row = self.db.execute(
-            "SELECT r.scores, r.layer, r.embedding, r.hop, r.timeline, f.duration FROM files f JOIN results r"
-            " ON r.file_id=f.id WHERE f.path=? AND r.model_id=?",
-            (path, model.id),
-        ).fetchone()
-        if row is None:
-            return None
-        scores = np.frombuffer(row[0], dtype=np.float32)
-        out = {"scores": scores, "layer": row[1], "hop": row[3], "duration": row[5],
-               "embedding": None if row[2] is None else np.frombuffer(row[2], dtype=np.float16).astype(np.float32),
-               "timeline": None}  # fmt: skip
-        if row[4] is not None:
-            out["timeline"] = np.frombuffer(row[4], dtype=np.float16).reshape(-1, len(scores)).astype(np.float32)
-        return out
 
     def status_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())

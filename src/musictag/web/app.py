@@ -214,17 +214,17 @@ class _State:
         target = paths[_index_of(ids, track_id)]
         if target not in embedded_paths:
             raise HTTPException(404, f"track {track_id} has no embedding")
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        similarity = unit @ unit[embedded_paths.index(target)]
+        from musictag.library.similar import nearest
+
         by_path = {p: i for i, p in enumerate(paths)}
         out = []
-        for j in np.argsort(-similarity, kind="stable"):
-            if embedded_paths[j] != target and embedded_paths[j] in by_path:
-                i = by_path[embedded_paths[j]]
-                out.append({**_track_row(ids[i], paths[i], scores[i], chosen.labels),
-                            "similarity": round(float(similarity[j]), 4)})  # fmt: skip
+        for path, similarity in nearest(embedded_paths, vectors, vectors[embedded_paths.index(target)], exclude=target):
             if len(out) == n:
                 break
+            if path in by_path:
+                i = by_path[path]
+                out.append({**_track_row(ids[i], paths[i], scores[i], chosen.labels),
+                            "similarity": round(similarity, 4)})  # fmt: skip
         return {"track": track_id, "layer": layer, "similar": out}
 
     def audio_path(self, track_id: int) -> str:
