@@ -114,3 +114,44 @@ def contributions_png(names: list[str], values: np.ndarray, path: str | Path, *,
     ax.set(title=title, xlabel="score drop when the feature is set to its training mean")
     fig.tight_layout()
     _save(fig, path, dpi=80)
+
+
+def tcav_heatmap(grids: list[np.ndarray], marks: list[list[list[str]]], layers: list[str], concepts: list[str],
+                 targets: list[str], path: str | Path, *, title: str) -> None:  # fmt: skip
+    """Concept x target TCAV scores, one panel per layer; a cell's mark says it is significant."""
+    plt = _pyplot()
+    width = 2 + 0.32 * len(targets)
+    fig, axes = plt.subplots(len(layers), 1, figsize=(max(6.0, width), 1.2 + len(layers) * (0.9 + 0.3 * len(concepts))),
+                             squeeze=False)  # fmt: skip
+    for ax, grid, mark, layer in zip(axes[:, 0], grids, marks, layers, strict=True):
+        image = ax.imshow(grid, cmap="RdBu_r", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(targets)), targets, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(concepts)), concepts, fontsize=7)
+        for i, row in enumerate(mark):
+            for j, text in enumerate(row):
+                if text:
+                    ax.text(j, i, text, ha="center", va="center", fontsize=8, fontweight="bold")
+        ax.set_title(f"{title}: layer {layer} (+/-: significant)", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
+    fig.tight_layout()
+    _save(fig, path, dpi=110)
+
+
+def presence_png(mel: np.ndarray, frame_seconds: float, starts: list[float], patch_seconds: float,
+                 probability: list[float], path: str | Path, *, title: str) -> None:  # fmt: skip
+    """The log-mel, and beneath it a concept's probability per patch (at the patch's centre)."""
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, height_ratios=[2, 1])
+    seconds = len(mel) * frame_seconds
+    top.imshow(mel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, mel.shape[1]))
+    top.set_ylabel("mel band")
+    top.set_title(title, fontsize=9)
+    centres = np.asarray(starts) + patch_seconds / 2
+    bottom.plot(centres, probability, marker=".")
+    bottom.axhline(0.5, color="grey", lw=0.8, ls="--")
+    bottom.set_ylim(-0.02, 1.02)
+    bottom.set_xlim(0, max(seconds, float(centres[-1]) if len(centres) else 0))
+    bottom.set_xlabel("seconds")
+    bottom.set_ylabel("concept probability")
+    fig.tight_layout()
+    _save(fig, path, dpi=100)

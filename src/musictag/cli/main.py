@@ -10,7 +10,7 @@ import sys
 
 #: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
 COMMANDS = ("tag", "library", "embed", "models", "data", "features", "train", "evaluate", "synth", "experiment",
-            "explain", "serve")
+            "explain", "concepts", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

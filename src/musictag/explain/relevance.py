@@ -2,7 +2,9 @@
 
 Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
 silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 32 steps) and
-``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time). The
+``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time) and
+``lime`` (per patch, a ridge regression of the score on which of the occlusion windows are kept,
+from 64 random subsets; captum's Lime with the windows as its feature mask). The
 attribution of every input cell is summed into time segments (``segment_seconds``) and ``bands``
 mel bands; the top segments are those with most positive relevance.
 """
@@ -18,7 +20,7 @@ from musictag.errors import ParameterError
 from musictag.inference.tagger import Tagger
 from musictag.models.model_folder import activate
 
-METHODS = ("occlusion", "integrated-gradients", "gradcam")
+METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime")
 
 
 @dataclass
@@ -128,12 +130,32 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
         found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
                                                       internal_batch_size=64)  # fmt: skip
         return found.detach().numpy()
+    if method == "lime":
+        return _lime(scores, patches, window=(max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4)),
+                     index=index)  # fmt: skip
     layer = _last_conv(module)
     cam = LayerGradCam(scores, layer).attribute(patches, target=index, relu_attributions=True)
     while cam.dim() < 4:
         cam = cam.unsqueeze(-1)
     spread = LayerAttribution.interpolate(cam, (patches.shape[1], 1), interpolate_mode="bilinear")  # over time
     return (spread[:, 0, :, 0:1].expand(-1, -1, patches.shape[-1]) / patches.shape[-1]).detach().numpy()
+
+
+def _lime(scores, patches: torch.Tensor, *, window: tuple[int, int], index: int, samples: int = 64) -> np.ndarray:
+    from captum._utils.models.linear_model import SkLearnRidge
+    from captum.attr import Lime
+
+    frames, mels = patches.shape[1:]
+    rows = torch.arange(frames) // window[0]
+    columns = torch.arange(mels) // window[1]
+    mask = (rows[:, None] * (int(columns.max()) + 1) + columns[None, :]).unsqueeze(0)  # one id per window
+    lime = Lime(scores, interpretable_model=SkLearnRidge(alpha=1.0))
+    torch.manual_seed(0)
+    found = [lime.attribute(patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples,
+                            perturbations_per_eval=16) for patch in patches]  # fmt: skip
+    # every cell of a window carries the window's coefficient; spread it so a window sums to it
+    counts = torch.bincount(mask.flatten()).float()[mask]
+    return torch.cat(found).detach().div(counts).numpy()
 
 
 def _last_conv(module: torch.nn.Module) -> torch.nn.Module:

@@ -253,11 +253,12 @@ def _drums(w: _Writer, groove: dict[int, str], bar: int, section_start: bool, fi
         w.note("drums", CRASH, bar * 4, 1.0, 100)
 
 
-def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0) -> Arrangement:
-    """Compose ``duration`` seconds of ``genre`` following ``prompt``, reproducibly from ``seed``."""
+def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0, style: Style | None = None) -> Arrangement:
+    """Compose ``duration`` seconds of ``genre`` following ``prompt``, reproducibly from ``seed``; ``style``
+    replaces the genre's (a concept bank changes one of its choices, such as the swing, and nothing else)."""
     if genre not in STYLES:
         raise ParameterError(f"no procedural style for genre {genre!r}; known: {', '.join(sorted(STYLES))}")
-    style, rng = STYLES[genre], random.Random(seed)
+    style, rng = style or STYLES[genre], random.Random(seed)
     mood = _words(prompt, MOODS) or rng.choice(list(MOODS))
     tempo = _words(prompt, TEMPOS) or rng.choice([t for t in style.tempo])
     low, high = style.tempo.get(tempo) or style.tempo[rng.choice(list(style.tempo))]

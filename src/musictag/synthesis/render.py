@@ -117,6 +117,14 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
 
 def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Mix the stems with the genre's production and master them to its loudness."""
+    mix, loudness = effects(stems, genre, sample_rate, rng)
+    return limit(mix * master_gain(mix, loudness), sample_rate)
+
+
+def effects(stems: dict[str, np.ndarray], genre: str, sample_rate: int,
+            rng: np.random.Generator) -> tuple[np.ndarray, float]:  # fmt: skip
+    """The stems mixed through the genre's production chain, before mastering, and the loudness
+    (RMS dBFS) the master should bring it to."""
     import pedalboard as pb
 
     settings = STYLES[genre].production
@@ -137,33 +145,45 @@ def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.
     chain += [pb.Reverb(room_size=0.3 + 0.6 * reverb, wet_level=0.35 * reverb, dry_level=1.0 - 0.3 * reverb)]
     chain += [pb.HighShelfFilter(cutoff_frequency_hz=5000, gain_db=settings.get("air", 6) * rng.random())]
     mix = pb.Pedalboard(chain)(mix[None].astype(np.float32), sample_rate)[0]
-    return master(mix, settings.get("loudness", -14) + rng.uniform(-3, 3), sample_rate)
+    return mix, settings.get("loudness", -14) + rng.uniform(-3, 3)
 
 
 def master(mix: np.ndarray, loudness: float, sample_rate: int, *, ceiling: float = 0.89) -> np.ndarray:
     """Bring the mix to an RMS of ``loudness`` dBFS with its peaks limited to ``ceiling``, as mastering
     does: commercial pop is loud and dense, classical recordings quiet and dynamic."""
+    return limit(mix * master_gain(mix, loudness), sample_rate, ceiling=ceiling)
+
+
+def master_gain(mix: np.ndarray, loudness: float) -> float:
+    """The gain that brings ``mix`` to an RMS of ``loudness`` dBFS (1 for silence)."""
+    rms = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
+    return 10 ** (loudness / 20) / rms if rms > 0 else 1.0
+
+
+def limit(mix: np.ndarray, sample_rate: int, *, ceiling: float = 0.89) -> np.ndarray:
+    """A look-ahead peak limiter: every sample gets at most the gain its own peak allows (held over
+    10 ms, then averaged over 5 ms, so the gain moves smoothly)."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    rms = float(np.sqrt(np.mean(mix.astype(np.float64) ** 2)))
-    if rms == 0:
-        return mix.astype(np.float32)
-    mix = mix * (10 ** (loudness / 20) / rms)
-    # the gain each sample needs, held over 10 ms and then averaged over 5 ms: every sample
-    # gets at most the gain its own peak allows, and the gain moves smoothly
     needed = np.minimum(1.0, ceiling / np.maximum(np.abs(mix), 1e-9))
     window = max(1, round(0.005 * sample_rate))
     gain = uniform_filter1d(minimum_filter1d(needed, 2 * window + 1), window)
     return np.clip(mix * gain, -ceiling, ceiling).astype(np.float32)
 
 
+def render_stems(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
+                 seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every role that has notes, synthesised on its own (mono float32, the clip's duration)."""
+    soundfont = soundfont or default_soundfont()
+    return {role: render_voice(arrangement, sample_rate, seed) if role == "voice" else
+            render_role(arrangement, role, sample_rate, soundfont)
+            for role in ROLES if any(n.role == role for n in arrangement.notes)}  # fmt: skip
+
+
 def render(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
            seed: int = 0) -> np.ndarray:  # fmt: skip
     """The finished mono clip: every role synthesised, mixed and produced."""
-    soundfont = soundfont or default_soundfont()
-    stems = {role: render_voice(arrangement, sample_rate, seed) if role == "voice" else
-             render_role(arrangement, role, sample_rate, soundfont)
-             for role in ROLES if any(n.role == role for n in arrangement.notes)}  # fmt: skip
+    stems = render_stems(arrangement, sample_rate=sample_rate, soundfont=soundfont, seed=seed)
     if not stems:
         return np.zeros(round(arrangement.duration * sample_rate), np.float32)
     return produce(stems, arrangement.genre, sample_rate, np.random.default_rng(seed))

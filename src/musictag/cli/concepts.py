@@ -1,0 +1,161 @@
+"""``musictag concepts render|score|locate``: concept banks, concept vectors (TCAV) and where a
+concept sounds in a recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from musictag.cli.options import model_name, positive_int, positive_seconds
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("concepts", help="concept banks, concept vectors (TCAV), where a concept sounds")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    render = actions.add_parser("render", help="render a concept bank: clips with a concept, matched clips "
+                                "without it, random sets", description="Render procedural clips that contain a "
+                                "concept and matched clips identical but for it (same arrangement, seed and mix), "
+                                "random sets and input clips. A rerun keeps the clips already there.")  # fmt: skip
+    render.add_argument("--out", "-o", required=True, metavar="DIR", help="the bank folder")
+    render.add_argument("--concepts", type=_names, metavar="A,B,...",
+                        help="which concepts (default: the ten standard ones; 'list' shows them all)")  # fmt: skip
+    render.add_argument("--per-concept", type=positive_int, default=100, metavar="N",
+                        help="clips (and matched clips) per concept (default 100)")  # fmt: skip
+    render.add_argument("--random-sets", type=positive_int, default=100, metavar="N",
+                        help="random sets of 5 clips (default 100)")  # fmt: skip
+    render.add_argument("--inputs", type=positive_int, default=40, metavar="N", help="random clips TCAV scores (40)")
+    render.add_argument("--seconds", type=positive_seconds, default=4.0, help="clip length (default 4)")
+    render.add_argument("--seed", type=int, default=0, help="bank seed (default 0)")
+    render.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    render.set_defaults(run=run_render)
+
+    score = actions.add_parser("score", help="TCAV: does a concept raise a class or tag's score?",
+                               description="Per concept, layer and target: the probe's accuracy, the TCAV score "
+                               "and its p-value against random concept vectors (Welch t-test, Bonferroni). Writes "
+                               "tcav.json, tcav.md and tcav.png.")  # fmt: skip
+    _model_and_bank(score)
+    score.add_argument("--layers", type=_names, metavar="L1,L2", help="module names (default: three deep layers)")
+    score.add_argument("--targets", type=_names, metavar="T1,T2", help="classes or tags (default: all)")
+    score.add_argument("--inputs", metavar="DIR", help="clips to score (default: the bank's inputs/)")
+    score.add_argument("--out", "-o", required=True, metavar="DIR", help="where to write the table and heat map")
+    score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.set_defaults(run=run_score)
+
+    locate = actions.add_parser("locate", help="where a concept sounds in a recording (PNG + JSON)")
+    locate.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files")
+    _model_and_bank(locate)
+    locate.add_argument("--concept", required=True, metavar="NAME", help="a concept of the bank")
+    locate.add_argument("--layers", type=_names, metavar="L1,L2",
+                        help="candidate layers; the probe uses the one that separates the concept best")  # fmt: skip
+    locate.add_argument("--hop", type=positive_seconds, default=0.5, metavar="SECONDS",
+                        help="seconds between patch starts (default 0.5)")  # fmt: skip
+    locate.add_argument("--out", "-o", required=True, metavar="DIR", help="per file: PNG and JSON")
+    locate.set_defaults(run=run_locate)
+
+
+def _model_and_bank(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="a pretrained model or model folder")
+    parser.add_argument("--concepts", required=True, metavar="DIR",
+                        help="a bank from 'concepts render', or a folder of concept folders of your own audio "
+                        "(with random/ sets and inputs/)")  # fmt: skip
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from musictag.cli.options import check_output
+    from musictag.explain.bank import CONCEPTS, bank_size, render_bank
+    from musictag.utils.progress import progress, report
+
+    if args.concepts == ["list"]:
+        for concept in CONCEPTS.values():
+            print(f"{concept.name:18s} {concept.description}")
+        return 0
+    out = check_output(args.out, folder=True)
+    total = bank_size(args.concepts, args.per_concept, args.random_sets, 5, args.inputs)
+    with progress(total, quiet=args.quiet, unit="clip") as bar:
+        manifest = render_bank(out, concepts=args.concepts, per_concept=args.per_concept, random_sets=args.random_sets,
+                               inputs=args.inputs, duration=args.seconds, seed=args.seed,
+                               on_clip=lambda: bar.update(1))  # fmt: skip
+    note = json.loads(manifest.read_text()).get("note")
+    if note:
+        report(f"musictag: note: {note}")
+    report(f"musictag: concept bank in {out} ({total} clips; {manifest.name} says what each is)")
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from musictag.cli.options import check_output
+    from musictag.explain.bank import audio_files, read_bank
+    from musictag.explain.tcav import heatmap_png, markdown_table, score_concepts
+    from musictag.inference.tagger import Tagger
+    from musictag.utils.atomic import atomic_open
+    from musictag.utils.progress import progress, report
+
+    bank = read_bank(args.concepts)
+    inputs = audio_files(Path(args.inputs)) if args.inputs else bank.inputs
+    tagger = Tagger(args.model)
+    out = check_output(args.out, folder=True)
+    with progress(len(args.targets or tagger.labels), quiet=args.quiet, unit="target") as bar:
+        result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched, layers=args.layers,
+                                targets=args.targets, on_step=lambda: bar.update(1))  # fmt: skip
+    with atomic_open(out / "tcav.json") as handle:
+        json.dump(result.to_dict(), handle, indent=1)
+    table = markdown_table(result)
+    with atomic_open(out / "tcav.md") as handle:
+        handle.write(table)
+    heatmap_png(result, out / "tcav.png")
+    found = [f"{c} -> {t}" for t in result.targets for c in result.concepts if result.significant(c, t)]
+    report(f"musictag: {len(found)} significant positive concept-target pairs"
+           f"{': ' + ', '.join(found[:12]) + (' ...' if len(found) > 12 else '') if found else ''}")  # fmt: skip
+    report(f"musictag: table {out / 'tcav.md'}, heat map {out / 'tcav.png'}")
+    return 0
+
+
+def run_locate(args: argparse.Namespace) -> int:
+    from musictag.cli.options import check_output
+    from musictag.errors import MusictagError, failure_line
+    from musictag.explain.bank import read_bank
+    from musictag.explain.tcav import locate
+    from musictag.inference.tagger import Tagger
+    from musictag.plots import presence_png
+    from musictag.utils.atomic import atomic_open
+    from musictag.utils.progress import report
+
+    bank = read_bank(args.concepts)
+    if args.concept not in bank.concepts:
+        from musictag.errors import ParameterError
+
+        raise ParameterError(f"unknown concept {args.concept!r}; {args.concepts} has {', '.join(bank.concepts)}")
+    tagger = Tagger(args.model)
+    out = check_output(args.out, folder=True)
+    failed = 0
+    for path in args.paths:
+        try:
+            found = locate(tagger, path, concept=args.concept, bank=bank.concepts, randoms=bank.randoms,
+                           matched=bank.matched.get(args.concept, []), layers=args.layers, hop=args.hop)  # fmt: skip
+            stem = out / f"{_stem(path)}.{args.concept}"
+            with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
+                json.dump(found.to_dict(), handle, indent=1)
+            patches, _ = tagger.file_patches(path)
+            presence_png(patches.reshape(-1, patches.shape[-1]).numpy(), tagger.frame_seconds, found.starts,
+                         found.patch_seconds, found.probability, stem.with_suffix(stem.suffix + ".png"),
+                         title=f"{path}: {args.concept} ({found.layer}, probe accuracy {found.accuracy:.2f})")  # fmt: skip
+        except MusictagError as exc:
+            failed += 1
+            report(f"musictag: {failure_line(path, exc)}")
+            continue
+        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in found.spans()) or "nowhere above 0.5"
+        report(f"musictag: {path}: {args.concept} at {spans} -> {stem}.png")
+    return 1 if failed else 0
+
+
+def _stem(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).stem

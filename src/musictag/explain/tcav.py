@@ -1,0 +1,415 @@
+"""Concept activation vectors (TCAV, Kim et al. 2018) with captum, their significance, and where a
+concept sounds in a recording.
+
+For every concept, layer and random set ``R_i`` a linear probe (logistic regression on the layer's
+flattened activations) separates the concept's clips from ``R_i``'s; its normal is the concept
+activation vector. A target's TCAV score is the share of input clips whose target logit grows
+along that vector. The null distribution is the same score for vectors between two random sets
+(``R_0`` against each ``R_i``); a concept's scores over the random sets are compared with it by
+Welch's t-test, Bonferroni-corrected over every concept, layer and target tested. The last
+random set also plays a concept (``random_control``): it is the check that a set of clips without
+a common concept is not called significant.
+"""
+
+from __future__ import annotations
+
+import os
+import random as pyrandom
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musictag.errors import ParameterError
+from musictag.inference.tagger import Tagger
+
+ALPHA = 0.05
+CONTROL = "random_control"
+
+
+class _Logits(torch.nn.Module):
+    """A model as captum sees it: log-mel patches in, logits out (layer names under ``model.``)."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.model = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features(x)["logits"]
+
+
+def _probe_class():
+    from captum.concept._utils.classifier import Classifier
+
+    class Probe(Classifier):
+        """Logistic regression on a layer's activations averaged over time (and frequency): a concept may
+        sound anywhere in a patch. The vector it learns, spread evenly back over the positions, is a
+        direction in the layer's own space, where TCAV takes its derivatives. Accuracy: a held-out third."""
+
+        def __init__(self, channels: dict[int, int], seed: int = 0):
+            self.channels, self.seed, self.model, self.positions = channels, seed, None, 1
+
+        def _pool(self, x: torch.Tensor) -> np.ndarray:
+            return x.double().reshape(len(x), self.channels[x.shape[1]], -1).mean(-1).numpy()
+
+        def train_and_eval(self, dataloader, test_split_ratio: float = 0.33, **kwargs):
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.model_selection import train_test_split
+
+            xs, ys = zip(*[(x, y) for x, y in dataloader], strict=True)
+            flat = torch.cat(xs)
+            x, y = self._pool(flat), torch.cat(ys).numpy()
+            self.positions = flat.shape[1] // x.shape[1]
+            train_x, test_x, train_y, test_y = train_test_split(x, y, test_size=test_split_ratio, stratify=y,
+                                                                random_state=self.seed)  # fmt: skip
+            self.scale = np.abs(train_x).mean() or 1.0  # one number per layer keeps the L2 penalty comparable
+            self.model = LogisticRegression(C=1.0, max_iter=2000).fit(train_x / self.scale, train_y)
+            return {"accs": torch.tensor(float((self.model.predict(test_x / self.scale) == test_y).mean()))}
+
+        def weights(self) -> torch.Tensor:
+            w = torch.from_numpy(self.model.coef_[0]).float().repeat_interleave(self.positions)
+            return torch.stack([-w, w])
+
+        def classes(self) -> list[int]:
+            return [int(c) for c in self.model.classes_]
+
+    return Probe
+
+
+def firing_layers(tagger: Tagger) -> list[str]:
+    """The model's convolution and linear layers that its logits depend on, in the order a forward pass
+    runs them (layers the pass skips, such as a fused front end, or whose output is not used, such as a
+    transfer backbone's own classifier, are left out), without the output layer."""
+    module = tagger.module
+    names = [name for name, m in module.named_modules() if isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d | torch.nn.Linear)]
+    found: dict[str, torch.Tensor] = {}
+    modules = dict(module.named_modules())
+    handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.setdefault(name, out))
+               for name in names]  # fmt: skip
+    try:
+        x = torch.zeros(1, tagger.patch_frames, tagger.frontend.config.n_mels, requires_grad=True)
+        logits = module.eval().forward_features(x)["logits"]
+    finally:
+        for handle in handles:
+            handle.remove()
+    fired = list(found)  # insertion order: the order the layers ran
+    grads = torch.autograd.grad(logits.sum(), [found[n] for n in fired], allow_unused=True)
+    used = [name for name, g in zip(fired, grads, strict=True) if g is not None]
+    return used[:-1]
+
+
+def default_layers(tagger: Tagger, count: int = 3) -> list[str]:
+    """``count`` layers spread over the deeper two thirds of the network, the last before the output included."""
+    layers = firing_layers(tagger)
+    deep = layers[len(layers) // 3 :] or layers
+    picks = np.linspace(0, len(deep) - 1, min(count, len(deep))).round().astype(int)
+    return [deep[i] for i in dict.fromkeys(picks.tolist())]
+
+
+def check_layers(tagger: Tagger, layers: list[str]) -> list[str]:
+    names = dict(tagger.module.named_modules())
+    for layer in layers:
+        if layer not in names or not layer:
+            raise ParameterError(f"unknown layer {layer!r} for {tagger.name}; layers: {', '.join(firing_layers(tagger))}")
+    return layers
+
+
+def clip_patches(tagger: Tagger, paths: list[Path]) -> torch.Tensor:
+    """Every whole patch of every clip, stacked ``(n, frames, mels)``."""
+    return torch.cat([tagger.file_patches(str(p))[0] for p in paths])
+
+
+@dataclass
+class TcavResult:
+    model: str
+    layers: list[str]
+    targets: list[str]
+    concepts: list[str]
+    inputs: int
+    random_sets: int
+    rows: list[dict] = field(default_factory=list)  # one per concept x layer x target
+    accuracy: dict[str, dict[str, float]] = field(default_factory=dict)  # concept -> layer -> probe accuracy
+
+    def significant(self, concept: str, target: str) -> dict | None:
+        """The layer row where ``concept`` is most significant and positive for ``target``, if any."""
+        rows = [r for r in self.rows if r["concept"] == concept and r["target"] == target and r["significant"]
+                and r["direction"] == "positive"]  # fmt: skip
+        return min(rows, key=lambda r: r["p_bonferroni"]) if rows else None
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "layers": self.layers, "targets": self.targets, "concepts": self.concepts,
+                "inputs": self.inputs, "random_sets": self.random_sets, "alpha": ALPHA,
+                "probe_accuracy": self.accuracy, "rows": self.rows}  # fmt: skip
+
+
+def _layer_outputs(tagger: Tagger, layers: list[str], x: torch.Tensor, *, grad: bool = False):
+    """The model's logits and each layer's output for ``x`` (kept in the graph when ``grad``)."""
+    modules = dict(tagger.module.named_modules())
+    found: dict[str, torch.Tensor] = {}
+    handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))
+               for name in layers]  # fmt: skip
+    try:
+        with torch.set_grad_enabled(grad):
+            logits = tagger.module.eval().forward_features(x.requires_grad_(grad))["logits"]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return logits, [found[name] for name in layers]
+
+
+def _file_activations(tagger: Tagger, layers: list[str], files: list[Path]) -> dict[Path, list[torch.Tensor]]:
+    """Each file's flattened activations per layer (one row per patch), in batches of 64 patches."""
+    per_file = [tagger.file_patches(str(f))[0] for f in files]
+    patches = torch.cat(per_file)
+    parts = [_layer_outputs(tagger, layers, patches[i : i + 64])[1] for i in range(0, len(patches), 64)]
+    flat = [torch.cat([part[k].flatten(1) for part in parts]) for k in range(len(layers))]
+    out, start = {}, 0
+    for f, p in zip(files, per_file, strict=True):
+        out[f] = [layer[start : start + len(p)] for layer in flat]
+        start += len(p)
+    return out
+
+
+def _split(files: list[Path], parts: int) -> list[list[Path]]:
+    """``files`` in ``parts`` disjoint groups of (nearly) equal size, in order."""
+    edges = np.linspace(0, len(files), parts + 1).round().astype(int)
+    return [files[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: list[list[Path]], inputs: list[Path], *,
+                   matched: dict[str, list[Path]] | None = None, layers: list[str] | None = None,
+                   targets: list[str] | None = None, subsets: int = 20, seed: int = 0,
+                   on_step=None) -> TcavResult:  # fmt: skip
+    """TCAV scores and their significance for every concept, layer and target.
+
+    A concept's clips are split into ``subsets`` disjoint groups; group ``k``'s vector separates it from
+    its matched clips (when the bank has them) or else from random set ``k``. The null vectors separate
+    two disjoint random sets each, so a concept is tested the way a set of random clips would be: the
+    ``random_control`` concept (the last ``subsets`` random sets, against the ``subsets`` before them)
+    is such a set, and must come out not significant.
+    """
+    from captum._utils.av import AV
+    from captum.concept import TCAV, Concept
+    from scipy.stats import ttest_ind
+
+    if tagger.classical is not None:
+        raise ParameterError(f"model {tagger.name} is a classical model: it has no layers for concept vectors")
+    if not inputs:
+        raise ParameterError("TCAV needs input clips to score (a bank's inputs/ folder, or --inputs DIR)")
+    smallest = min((len(f) for f in concepts.values()), default=0)
+    subsets = min(subsets, smallest // 2)
+    if subsets < 3 or len(randoms) < 2 * subsets + 10:
+        raise ParameterError(f"TCAV needs at least 6 clips per concept and {2 * max(subsets, 3) + 10} random sets "
+                             f"(found {smallest} and {len(randoms)}): render a bank with musictag concepts render")  # fmt: skip
+    layers = check_layers(tagger, layers or default_layers(tagger))
+    targets = targets or list(tagger.labels)
+    unknown = [t for t in targets if t not in tagger.labels]
+    if unknown:
+        raise ParameterError(f"unknown target {unknown[0]!r} for {tagger.name}; its labels: {', '.join(tagger.labels)}")
+    pyrandom.seed(seed)
+    torch.manual_seed(seed)
+    matched = {k: v for k, v in (matched or {}).items() if len(v) == len(concepts.get(k, ()))}
+    pool, control_negatives, control = randoms[: -2 * subsets], randoms[-2 * subsets : -subsets], randoms[-subsets:]
+    groups: dict[str, tuple[list[list[Path]], list[list[Path]]]] = {CONTROL: (control, control_negatives)}
+    for name, files in concepts.items():
+        negatives = _split(matched[name], subsets) if name in matched else [pool[k % len(pool)] for k in range(subsets)]
+        groups[name] = (_split(files, subsets), negatives)
+    groups = {name: groups[name] for name in [*concepts, CONTROL]}
+    wanted = list(dict.fromkeys(f for pos, neg in groups.values() for group in pos + neg for f in group))
+    wanted += [f for group in pool[: len(pool) // 2 * 2] for f in group if f not in set(wanted)]
+    activations = _file_activations(tagger, layers, list(dict.fromkeys(wanted)))
+    _, outs = _layer_outputs(tagger, layers, clip_patches(tagger, inputs[:1]))
+    channels = {out[0].numel(): out.shape[1] for out in outs}
+    qualified = [f"model.{layer}" for layer in layers]
+    names = list(groups)
+    result = TcavResult(tagger.name, layers, targets, names, 0, len(pool) // 2)
+    with tempfile.TemporaryDirectory(prefix="musictag-tcav-") as save:
+        ids = iter(range(10**6))
+
+        def concept(name: str, files: list[Path]) -> Concept:
+            made = Concept(next(ids), name, None)
+            for k, q in enumerate(qualified):
+                AV.save(save, "m", made.identifier, q, torch.cat([activations[f][k] for f in files]), "0")
+            return made
+
+        sets = {("null", i): [concept(f"random_{2 * i}", pool[2 * i]), concept(f"random_{2 * i + 1}", pool[2 * i + 1])]
+                for i in range(len(pool) // 2)}  # fmt: skip
+        for name, (positives, negatives) in groups.items():
+            for k, (pos, neg) in enumerate(zip(positives, negatives, strict=True)):
+                sets[name, k] = [concept(f"{name}_{k}", pos), concept(f"not_{name}_{k}", neg)]
+
+        class Precomputed(TCAV):  # activations are saved above, in one pass per file for all layers (captum's
+            def generate_activation(self, layers, concept) -> None:  # check for saved ones swaps layer and
+                pass  # concept, so it would recompute them from a data iterator, one pass per layer)
+
+        tcav = Precomputed(_Logits(tagger.module), qualified, model_id="m", classifier=_probe_class()(channels, seed),
+                           save_path=save)  # fmt: skip
+        tcav.compute_cavs(list(sets.values()))
+        vectors = {}
+        for key, pair in sets.items():
+            for layer, q in zip(layers, qualified, strict=True):
+                stats = tcav.cavs[_key(*pair)][q].stats
+                vectors[key, layer] = stats["weights"][list(stats["classes"]).index(pair[0].id)].float()
+                if key[0] != "null":
+                    result.accuracy.setdefault(key[0], {}).setdefault(layer, []).append(float(stats["accs"]))
+        for name in names:
+            result.accuracy[name] = {layer: round(float(np.mean(v)), 4) for layer, v in result.accuracy[name].items()}
+        x = clip_patches(tagger, inputs)
+        result.inputs = len(x)
+        logits, outs = _layer_outputs(tagger, layers, x, grad=True)
+        tests = len(names) * len(layers) * len(targets)
+        for target in targets:
+            grads = torch.autograd.grad(logits[:, tagger.labels.index(target)].sum(), outs, retain_graph=True)
+            for layer, g in zip(layers, grads, strict=True):
+                flat = g.flatten(1).float()
+
+                def share(key, flat=flat, layer=layer) -> float:
+                    return float((flat @ vectors[key, layer] > 0).float().mean())
+
+                null = np.array([share(("null", i)) for i in range(len(pool) // 2)])
+                for name in names:
+                    scores = np.array([share((name, k)) for k in range(subsets)])
+                    p = _welch(scores, null, ttest_ind)
+                    result.rows.append({"concept": name, "layer": layer, "target": target,
+                                        "score": round(float(scores.mean()), 4), "score_std": round(float(scores.std()), 4),
+                                        "null": round(float(null.mean()), 4), "p": p,
+                                        "p_bonferroni": min(1.0, p * tests), "significant": p * tests < ALPHA,
+                                        "direction": "positive" if scores.mean() > null.mean() else "negative"})  # fmt: skip
+            if on_step:
+                on_step()
+    return result
+
+
+def _key(first, second) -> str:
+    from captum.concept._utils.common import concepts_to_str
+
+    return concepts_to_str([first, second])
+
+
+def _welch(scores: np.ndarray, null: np.ndarray, test) -> float:
+    import warnings
+
+    if np.ptp(scores) == 0 and np.ptp(null) == 0:
+        return 0.0 if scores[0] != null[0] else 1.0
+    with warnings.catch_warnings():  # a concept scoring the same on every subset is fine, not "precision loss"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(test(scores, null, equal_var=False).pvalue)
+
+
+def markdown_table(result: TcavResult) -> str:
+    """Significant positive concepts per target (best layer), then every concept's probe accuracy."""
+    lines = [f"# TCAV: {result.model}", "",
+             f"{result.inputs} input patches, {result.random_sets - 1} random concept vectors per concept, "
+             f"Welch t-test, Bonferroni over {len(result.concepts)} concepts x {len(result.layers)} layers x "
+             f"{len(result.targets)} targets, "
+             f"alpha {ALPHA}.", "", "| target | concept | layer | TCAV score | null | p (Bonferroni) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for target in result.targets:
+        for concept in result.concepts:
+            row = result.significant(concept, target)
+            if row:
+                lines.append(f"| {target} | {concept} | {row['layer']} | {row['score']:.2f} ± {row['score_std']:.2f} "
+                             f"| {row['null']:.2f} | {row['p_bonferroni']:.2g} |")  # fmt: skip
+    lines += ["", "| concept | " + " | ".join(result.layers) + " |", "|---|" + "---|" * len(result.layers)]
+    for concept in result.concepts:
+        lines.append(f"| {concept} | " + " | ".join(f"{result.accuracy[concept][layer]:.2f}" for layer in result.layers) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def heatmap_png(result: TcavResult, path: str | os.PathLike) -> None:
+    """Concept x target TCAV scores, one panel per layer; significant cells marked (+ positive, - negative)."""
+    from musictag.plots import tcav_heatmap
+
+    grids, marks = [], []
+    for layer in result.layers:
+        rows = {(r["concept"], r["target"]): r for r in result.rows if r["layer"] == layer}
+        grids.append(np.array([[rows[c, t]["score"] for t in result.targets] for c in result.concepts]))
+        marks.append([[("+" if rows[c, t]["direction"] == "positive" else "-") if rows[c, t]["significant"] else ""
+                       for t in result.targets] for c in result.concepts])  # fmt: skip
+    tcav_heatmap(grids, marks, result.layers, result.concepts, result.targets, path, title=result.model)
+
+
+# -- where a concept sounds ---------------------------------------------------------------------
+
+
+@dataclass
+class Presence:
+    path: str
+    concept: str
+    layer: str
+    accuracy: float
+    starts: list[float]
+    patch_seconds: float
+    probability: list[float]
+
+    def spans(self, threshold: float = 0.5) -> list[tuple[float, float]]:
+        """Where the probability is above ``threshold``: merged (start, end) seconds of patch centres' hops."""
+        out: list[list[float]] = []
+        hop = self.starts[1] - self.starts[0] if len(self.starts) > 1 else self.patch_seconds
+        for start, p in zip(self.starts, self.probability, strict=True):
+            centre = start + self.patch_seconds / 2
+            if p >= threshold:
+                if out and centre - hop / 2 <= out[-1][1] + 1e-9:
+                    out[-1][1] = centre + hop / 2
+                else:
+                    out.append([max(0.0, centre - hop / 2), centre + hop / 2])
+        return [(round(a, 3), round(b, 3)) for a, b in out]
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "concept": self.concept, "layer": self.layer, "probe_accuracy": self.accuracy,
+                "patch_seconds": self.patch_seconds,
+                "patches": [{"start": round(s, 3), "probability": round(p, 4)}
+                            for s, p in zip(self.starts, self.probability, strict=True)],
+                "spans": self.spans()}  # fmt: skip
+
+
+def _activations(tagger: Tagger, layer: str, patches: torch.Tensor) -> np.ndarray:
+    from captum.attr import LayerActivation
+
+    module = dict(tagger.module.named_modules())[layer]
+    model = _Logits(tagger.module.eval())
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(patches), 64):
+            out.append(LayerActivation(model, module).attribute(patches[start : start + 64]).flatten(1).double().numpy())
+    return np.concatenate(out)
+
+
+def fit_probe(tagger: Tagger, concept: list[Path], negatives: list[Path], layers: list[str], *, seed: int = 0):
+    """The concept's probe at the layer where it separates the concept best (held-out third)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    pos, neg = clip_patches(tagger, concept), clip_patches(tagger, negatives)
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    best = None
+    for layer in layers:
+        x = _activations(tagger, layer, torch.cat([pos, neg]))
+        scale = np.abs(x).mean() or 1.0
+        tr_x, te_x, tr_y, te_y = train_test_split(x / scale, y, test_size=0.33, stratify=y, random_state=seed)
+        accuracy = float((LogisticRegression(C=1.0, max_iter=2000).fit(tr_x, tr_y).predict(te_x) == te_y).mean())
+        if best is None or accuracy > best[0]:
+            best = (accuracy, layer, LogisticRegression(C=1.0, max_iter=2000).fit(x / scale, y), scale)
+    return best
+
+
+def locate(tagger: Tagger, path: str, *, concept: str, bank: dict[str, list[Path]], randoms: list[list[Path]],
+           matched: list[Path], layers: list[str] | None = None, hop: float = 0.5, seed: int = 0) -> Presence:  # fmt: skip
+    """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
+    if concept not in bank:
+        raise ParameterError(f"unknown concept {concept!r}; the folder has {', '.join(bank) or 'none'}")
+    if tagger.classical is not None:
+        raise ParameterError(f"model {tagger.name} is a classical model: it has no layers for concept vectors")
+    layers = check_layers(tagger, layers or default_layers(tagger))
+    negatives = matched + [p for r in randoms[:1] for p in r]
+    if not negatives:
+        raise ParameterError("locating a concept needs negatives: matched clips or a random set in the folder")
+    accuracy, layer, probe, scale = fit_probe(tagger, bank[concept], negatives, layers, seed=seed)
+    hopped = Tagger.from_model(tagger.module, tagger.config, hop=hop)
+    patches, _ = hopped.file_patches(path)
+    probability = probe.predict_proba(_activations(tagger, layer, patches) / scale)[:, 1]
+    step = hopped.hop_frames * hopped.frame_seconds
+    return Presence(str(path), concept, layer, round(accuracy, 4), [k * step for k in range(len(patches))],
+                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability])  # fmt: skip
