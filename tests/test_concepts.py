@@ -86,7 +86,8 @@ def test_tcav_names_the_concept_the_model_reads(band_tagger, tone_bank):
 
 def test_locate_finds_where_the_concept_starts(band_tagger, tone_bank, write_audio):
     bank = read_bank(tone_bank)
-    path = write_audio("song.wav", np.concatenate([_clip(77, low=False, seconds=6), _clip(78, low=True, seconds=6)]), SR)
+    song = np.concatenate([_clip(77, low=False, seconds=6), _clip(78, low=True, seconds=6)])
+    path = write_audio("song.wav", song, SR)
     found = locate(band_tagger, str(path), concept="low_tone", bank=bank.concepts, randoms=bank.randoms,
                    matched=bank.matched["low_tone"], hop=0.5)  # fmt: skip
     centres = np.array(found.starts) + found.patch_seconds / 2
@@ -115,14 +116,13 @@ def test_bad_concept_input_is_one_clear_error(band_tagger, tone_bank, tmp_path):
 def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):
     out = tmp_path / "tcav"
     run = [sys.executable, "-m", "musictag", "concepts"]
-    done = subprocess.run([*run, "score", "--model", str(tiny_model_dir), "--concepts", str(tone_bank), "--out", str(out),
-                           "--targets", "tag0,tag1"], capture_output=True, text=True)  # fmt: skip
+    score = [*run, "score", "--model", str(tiny_model_dir), "--concepts", str(tone_bank), "--out", str(out)]
+    done = subprocess.run([*score, "--targets", "tag0,tag1"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "tcav.json").read_text())
     assert len(record["rows"]) == 2 * len(record["layers"]) * 2 and len(record["layers"]) == 3
     assert (out / "tcav.png").stat().st_size > 1000 and "| concept |" in (out / "tcav.md").read_text()
-    bad = subprocess.run([*run, "score", "--model", str(tiny_model_dir), "--concepts", str(tone_bank), "--out", str(out),
-                          "--layers", "midend.9"], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run([*score, "--layers", "midend.9"], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "unknown layer 'midend.9'" in bad.stderr
     song = write_audio("song.wav", _clip(3, low=True, seconds=5), SR)
     located = subprocess.run([*run, "locate", str(song), str(tmp_path / "missing.wav"), "--model", str(tiny_model_dir),
@@ -153,7 +153,8 @@ def test_a_pair_differs_only_in_the_concept_stem(name):
     assert pair.matched_arrangement.notes == [n for n in notes if n.role != concept.stem]
     stems = render_stems(pair.positive_arrangement, sample_rate=SR, seed=7)
     mixed, loudness = effects(stems, pair.genre, SR, np.random.default_rng(7))
-    without, _ = effects({r: a for r, a in stems.items() if r != concept.stem}, pair.genre, SR, np.random.default_rng(7))
+    others = {r: a for r, a in stems.items() if r != concept.stem}
+    without, _ = effects(others, pair.genre, SR, np.random.default_rng(7))
     gain = master_gain(mixed, loudness)  # the same master gain: every other stem at the same level
     np.testing.assert_array_equal(pair.positive, limit(mixed * gain, SR))
     np.testing.assert_array_equal(pair.matched, limit(without * gain, SR))

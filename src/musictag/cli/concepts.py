@@ -145,7 +145,8 @@ def run_locate(args: argparse.Namespace) -> int:
             patches, _ = tagger.file_patches(path)
             presence_png(patches.reshape(-1, patches.shape[-1]).numpy(), tagger.frame_seconds, found.starts,
                          found.patch_seconds, found.probability, stem.with_suffix(stem.suffix + ".png"),
-                         title=f"{path}: {args.concept} ({found.layer}, probe accuracy {found.accuracy:.2f})")  # fmt: skip
+                         title=f"{path}: {args.concept} ({found.layer}, probe accuracy "
+                         f"{found.accuracy:.2f})")  # fmt: skip
         except MusictagError as exc:
             failed += 1
             report(f"musictag: {failure_line(path, exc)}")

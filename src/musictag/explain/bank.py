@@ -112,7 +112,8 @@ def _overlay(arrangement: Arrangement, concept: Concept, rng: random.Random) -> 
 
 def _half_tempo(arrangement: Arrangement) -> Arrangement:
     """The same notes at half the tempo (the clip keeps its length, so it holds half as much music)."""
-    slow = [replace(n, start=2 * n.start, end=2 * n.end) for n in arrangement.notes if 2 * n.start < arrangement.duration]
+    slow = [replace(n, start=2 * n.start, end=2 * n.end) for n in arrangement.notes
+            if 2 * n.start < arrangement.duration]  # fmt: skip
     return replace(arrangement, bpm=arrangement.bpm / 2, notes=slow)
 
 
@@ -195,8 +196,9 @@ def _write(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, per_concept: int = 100,
-                random_sets: int = 100, set_size: int = 5, inputs: int = 40, duration: float = 4.0, sample_rate: int = 16000,
-                seed: int = 0, on_clip: Callable[[], None] | None = None) -> Path:  # fmt: skip
+                random_sets: int = 100, set_size: int = 5, inputs: int = 40, duration: float = 4.0,
+                sample_rate: int = 16000, seed: int = 0,
+                on_clip: Callable[[], None] | None = None) -> Path:  # fmt: skip
     """Render a concept bank into ``out`` (see the module docstring); clips already there are kept,
     so an interrupted run resumes. Returns the path of ``bank.json``."""
     from musictag.synthesis.render import default_soundfont, require_synthesizer, soundfont_note

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musictag.explain.bank import CONCEPTS, _arrangements, render_bank, read_bank
+from musictag.explain.bank import CONCEPTS, _arrangements, read_bank, render_bank
 from musictag.explain.relevance import METHODS, explain
 from musictag.synthesis.styles import STYLES
 from musictag.utils.atomic import atomic_open
@@ -232,8 +232,8 @@ def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step
             "false_concepts": sum(len(r["false_concepts"]) for r in runs)}  # fmt: skip
 
 
-def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept: int = 3, methods: list[str] | None = None,
-                  on_step=None) -> dict:  # fmt: skip
+def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept: int = 3,
+                  methods: list[str] | None = None, on_step=None) -> dict:  # fmt: skip
     """Every part of the benchmark; writes ``benchmark.json`` and ``benchmark.md`` into ``out``."""
     from musictag.inference.tagger import Tagger
 
@@ -242,8 +242,8 @@ def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept:
     (out / "cases").mkdir(parents=True, exist_ok=True)
     cases = [render_case(c, s, out / "cases") for c in LOCALISED for s in range(cases_per_concept)]
     taggers = {c: Tagger(train_detector(c, out / "detectors" / c)) for c in LOCALISED}
-    result = {"model": "concept detectors (logistic heads on msd-musicnn)", "cases": [{"file": str(c.path.relative_to(out)), "concept": c.concept,
-                                                 "target": c.target, "spans": c.spans} for c in cases]}  # fmt: skip
+    result = {"model": "concept detectors (logistic heads on msd-musicnn)",
+              "cases": [{"file": str(c.path.relative_to(out)), "concept": c.concept, "spans": c.spans} for c in cases]}
     result["localisation"] = localisation(taggers, cases, methods, on_step=on_step)
     result["sanity"] = sanity(taggers, cases[::cases_per_concept], methods)
     if seeds:
@@ -262,7 +262,8 @@ def markdown(result: dict) -> str:
              f"{len(result['cases'])} clips (concepts {', '.join(LOCALISED)} in known spans) explained "
              f"with {result['model']}; deletion: mean target score while segments are silenced (lower is better); "
              f"sanity: Spearman of trained vs re-initialised maps (passes below {PASS_BELOW}).", "",
-             "| method | segment ROC-AUC | pointing game | deletion AUC | sanity |", "|---|---|---|---|---|"]  # fmt: skip
+             "| method | segment ROC-AUC | pointing game | deletion AUC | sanity |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for name, row in result["localisation"].items():
         sanity = result["sanity"].get(name)
         verdict = "—" if sanity is None else f"{sanity:.3f} ({'pass' if sanity < PASS_BELOW else 'FAIL'})"

@@ -83,7 +83,8 @@ def firing_layers(tagger: Tagger) -> list[str]:
     runs them (layers the pass skips, such as a fused front end, or whose output is not used, such as a
     transfer backbone's own classifier, are left out), without the output layer."""
     module = tagger.module
-    names = [name for name, m in module.named_modules() if isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d | torch.nn.Linear)]
+    kinds = torch.nn.Conv1d | torch.nn.Conv2d | torch.nn.Linear
+    names = [name for name, m in module.named_modules() if isinstance(m, kinds)]
     found: dict[str, torch.Tensor] = {}
     modules = dict(module.named_modules())
     handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.setdefault(name, out))
@@ -112,7 +113,8 @@ def check_layers(tagger: Tagger, layers: list[str]) -> list[str]:
     names = dict(tagger.module.named_modules())
     for layer in layers:
         if layer not in names or not layer:
-            raise ParameterError(f"unknown layer {layer!r} for {tagger.name}; layers: {', '.join(firing_layers(tagger))}")
+            known = ", ".join(firing_layers(tagger))
+            raise ParameterError(f"unknown layer {layer!r} for {tagger.name}; layers: {known}")
     return layers
 
 
@@ -202,7 +204,8 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
     subsets = min(subsets, smallest // 2)
     if subsets < 3 or len(randoms) < 2 * subsets + 10:
         raise ParameterError(f"TCAV needs at least 6 clips per concept and {2 * max(subsets, 3) + 10} random sets "
-                             f"(found {smallest} and {len(randoms)}): render a bank with musictag concepts render")  # fmt: skip
+                             f"(found {smallest} and {len(randoms)}): render a bank with musictag concepts "
+                             "render")  # fmt: skip
     layers = check_layers(tagger, layers or default_layers(tagger))
     targets = targets or list(tagger.labels)
     unknown = [t for t in targets if t not in tagger.labels]
@@ -272,11 +275,11 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
                 for name in names:
                     scores = np.array([share((name, k)) for k in range(subsets)])
                     p = _welch(scores, null, ttest_ind)
-                    result.rows.append({"concept": name, "layer": layer, "target": target,
-                                        "score": round(float(scores.mean()), 4), "score_std": round(float(scores.std()), 4),
-                                        "null": round(float(null.mean()), 4), "p": p,
-                                        "p_bonferroni": min(1.0, p * tests), "significant": p * tests < ALPHA,
-                                        "direction": "positive" if scores.mean() > null.mean() else "negative"})  # fmt: skip
+                    result.rows.append({
+                        "concept": name, "layer": layer, "target": target, "score": round(float(scores.mean()), 4),
+                        "score_std": round(float(scores.std()), 4), "null": round(float(null.mean()), 4), "p": p,
+                        "p_bonferroni": min(1.0, p * tests), "significant": p * tests < ALPHA,
+                        "direction": "positive" if scores.mean() > null.mean() else "negative"})  # fmt: skip
             if on_step:
                 on_step()
     return result
@@ -314,7 +317,8 @@ def markdown_table(result: TcavResult) -> str:
                              f"| {row['null']:.2f} | {row['p_bonferroni']:.2g} |")  # fmt: skip
     lines += ["", "| concept | " + " | ".join(result.layers) + " |", "|---|" + "---|" * len(result.layers)]
     for concept in result.concepts:
-        lines.append(f"| {concept} | " + " | ".join(f"{result.accuracy[concept][layer]:.2f}" for layer in result.layers) + " |")
+        cells = " | ".join(f"{result.accuracy[concept][layer]:.2f}" for layer in result.layers)
+        lines.append(f"| {concept} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
@@ -373,7 +377,8 @@ def _activations(tagger: Tagger, layer: str, patches: torch.Tensor) -> np.ndarra
     out = []
     with torch.no_grad():
         for start in range(0, len(patches), 64):
-            out.append(LayerActivation(model, module).attribute(patches[start : start + 64]).flatten(1).double().numpy())
+            found = LayerActivation(model, module).attribute(patches[start : start + 64])
+            out.append(found.flatten(1).double().numpy())
     return np.concatenate(out)
 
 
@@ -396,7 +401,8 @@ def fit_probe(tagger: Tagger, concept: list[Path], negatives: list[Path], layers
 
 
 def locate(tagger: Tagger, path: str, *, concept: str, bank: dict[str, list[Path]], randoms: list[list[Path]],
-           matched: list[Path], layers: list[str] | None = None, hop: float = 0.5, seed: int = 0) -> Presence:  # fmt: skip
+           matched: list[Path], layers: list[str] | None = None, hop: float = 0.5,
+           seed: int = 0) -> Presence:  # fmt: skip
     """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
     if concept not in bank:
         raise ParameterError(f"unknown concept {concept!r}; the folder has {', '.join(bank) or 'none'}")
