@@ -84,6 +84,9 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
                              "model's coefficients instead (not yet in musictag)")  # fmt: skip
     if segment_seconds <= 0 or bands < 1:
         raise ParameterError("segment_seconds must be positive and bands at least 1")
+    if tagger.hop_frames != tagger.patch_frames:  # a model read with overlapping patches is explained on
+        tagger = Tagger.from_model(tagger.module, tagger.config,  # patches end to end: one time axis
+                                   hop=tagger.patch_frames * tagger.frame_seconds)  # fmt: skip
     patches, duration = tagger.file_patches(path)
     module = tagger.module
 
