@@ -21,6 +21,7 @@ from musictag.inference.tagger import Tagger
 from musictag.models.model_folder import activate
 
 METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime")
+CHUNK = 8  # patches attributed together
 
 
 @dataclass
@@ -102,7 +103,11 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
         index = tagger.labels.index(target)
     else:
         raise ParameterError(f"unknown target {target!r} for {tagger.name}; its labels: {', '.join(tagger.labels)}")
-    attribution = _attribute(method, scores, module, patches, index, tagger.frame_seconds)
+    # a few patches at a time: occlusion multiplies the batch by its perturbations, and a long file's
+    # activations would not fit in memory at once
+    frame = tagger.frame_seconds
+    attribution = np.concatenate([_attribute(method, scores, module, patches[i : i + CHUNK], index, frame)
+                                  for i in range(0, len(patches), CHUNK)])  # fmt: skip
     mel = patches.reshape(-1, patches.shape[-1]).numpy()
     relevance = attribution.reshape(-1, patches.shape[-1])
     edges = np.linspace(0, mel.shape[1], bands + 1).round().astype(int).tolist()
