@@ -40,8 +40,8 @@ def spot_tagger() -> Tagger:
     return Tagger.from_model(LooksAtOneSpot(), config)
 
 
-@pytest.mark.parametrize("method", ["occlusion", "integrated-gradients"])
-def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method):
+@pytest.mark.parametrize(("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1)])
+def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method, noise):
     path = write_audio("noise.wav", music_like(6.0, 16000, seed=1), 16000)
     found = explain(spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4)
     frame = spot_tagger.frame_seconds
@@ -49,7 +49,7 @@ def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method)
     near = [s for s in found.segments if any(s["end"] > a - 0.5 and s["start"] < b + 0.5 for a, b in spans)]
     far = [s for s in found.segments if s not in near]
     peak = max(s["relevance"] for s in found.segments)
-    assert far and max(abs(s["relevance"]) for s in far) < 0.02 * peak
+    assert far and max(abs(s["relevance"]) for s in far) < noise * peak  # LIME's surrogate is fitted to 64 samples
     for a, b in spans:  # every segment well inside the spot counts
         assert all(s["relevance"] > 0.1 * peak for s in found.segments if s["start"] >= a and s["end"] <= b)
     top = found.top(2)
