@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
-from musictag.explain.bank import CONCEPTS, read_bank
+from musictag.explain.bank import CONCEPTS, random_sets, read_bank
 from musictag.explain.tcav import firing_layers, locate, score_concepts
 from musictag.features.config import MUSICNN
 from musictag.inference.tagger import Tagger
@@ -111,6 +111,10 @@ def test_bad_concept_input_is_one_clear_error(band_tagger, tone_bank, tmp_path):
         read_bank(tone_bank)
     with pytest.raises(ParameterError, match="concept folder not found"):
         read_bank(tmp_path / "missing")
+    with pytest.raises(ParameterError, match="random-set folder not found"):
+        random_sets(tmp_path / "missing")
+    assert random_sets(tone_bank) == bank.randoms  # a bank, or its random/ folder, gives the same sets
+    assert random_sets(tone_bank / "random") == bank.randoms
 
 
 def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):

@@ -63,6 +63,19 @@ def _model_and_bank(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concepts", required=True, metavar="DIR",
                         help="a bank from 'concepts render', or a folder of concept folders of your own audio "
                         "(with random/ sets and inputs/)")  # fmt: skip
+    parser.add_argument("--random", metavar="DIR",
+                        help="random sets: a folder of folders of audio, or a bank "
+                        "(default: CONCEPTS/random)")  # fmt: skip
+
+
+def _bank(args: argparse.Namespace):
+    """The concept folder, its random sets replaced by ``--random``'s when given."""
+    from musictag.explain.bank import random_sets, read_bank
+
+    bank = read_bank(args.concepts)
+    if args.random:
+        bank.randoms = random_sets(args.random)
+    return bank
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -91,13 +104,13 @@ def run_score(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from musictag.cli.options import check_output
-    from musictag.explain.bank import audio_files, read_bank
+    from musictag.explain.bank import audio_files
     from musictag.explain.tcav import heatmap_png, markdown_table, score_concepts
     from musictag.inference.tagger import Tagger
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import progress, report
 
-    bank = read_bank(args.concepts)
+    bank = _bank(args)
     inputs = audio_files(Path(args.inputs)) if args.inputs else bank.inputs
     tagger = Tagger(args.model)
     out = check_output(args.out, folder=True)
@@ -120,14 +133,13 @@ def run_score(args: argparse.Namespace) -> int:
 def run_locate(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
     from musictag.errors import MusictagError, failure_line
-    from musictag.explain.bank import read_bank
     from musictag.explain.tcav import locate
     from musictag.inference.tagger import Tagger
     from musictag.plots import presence_png
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import report
 
-    bank = read_bank(args.concepts)
+    bank = _bank(args)
     if args.concept not in bank.concepts:
         from musictag.errors import ParameterError
 

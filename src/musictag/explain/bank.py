@@ -291,6 +291,16 @@ def read_bank(root: str | os.PathLike) -> Bank:
     if empty:
         raise ParameterError(f"{root / empty[0]}: concept folder has no audio files")
     matched = {p.name: audio_files(p / "matched") for p in folders if (p / "matched").is_dir()}
-    randoms = [audio_files(p) for p in sorted((root / "random").glob("*")) if p.is_dir()]
+    randoms = random_sets(root / "random") if (root / "random").is_dir() else []
     inputs = audio_files(root / "inputs") if (root / "inputs").is_dir() else []
-    return Bank(concepts, {k: v for k, v in matched.items() if v}, [r for r in randoms if r], inputs)
+    return Bank(concepts, {k: v for k, v in matched.items() if v}, randoms, inputs)
+
+
+def random_sets(folder: str | os.PathLike) -> list[list[Path]]:
+    """The random sets in ``folder``: its subfolders of audio (a bank folder: those under ``random/``)."""
+    folder = Path(folder)
+    if (folder / "random").is_dir():
+        folder = folder / "random"
+    if not folder.is_dir():
+        raise ParameterError(f"{folder}: random-set folder not found")
+    return [files for p in sorted(folder.iterdir()) if p.is_dir() and (files := audio_files(p))]
