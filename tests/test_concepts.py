@@ -13,7 +13,7 @@ import torch
 
 from musictag.errors import ParameterError
 from musictag.explain.bank import CONCEPTS, random_sets, read_bank
-from musictag.explain.tcav import firing_layers, locate, score_concepts
+from musictag.explain.tcav import firing_layers, fit_probe, locate, score_concepts
 from musictag.features.config import MUSICNN
 from musictag.inference.tagger import Tagger
 from musictag.models.config import ModelConfig
@@ -88,14 +88,15 @@ def test_locate_finds_where_the_concept_starts(band_tagger, tone_bank, write_aud
     bank = read_bank(tone_bank)
     song = np.concatenate([_clip(77, low=False, seconds=6), _clip(78, low=True, seconds=6)])
     path = write_audio("song.wav", song, SR)
-    found = locate(band_tagger, str(path), concept="low_tone", bank=bank.concepts, randoms=bank.randoms,
-                   matched=bank.matched["low_tone"], hop=0.5)  # fmt: skip
+    probe = fit_probe(band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms,
+                      matched=bank.matched["low_tone"])  # fmt: skip
+    found = locate(band_tagger, str(path), probe, hop=0.5)
     centres = np.array(found.starts) + found.patch_seconds / 2
     p = np.array(found.probability)
     assert p[centres < 4.5].max() < 0.5 < p[centres > 7.5].min()
     assert found.spans()[0][0] == pytest.approx(6.0, abs=1.0)
     with pytest.raises(ParameterError, match="unknown concept"):
-        locate(band_tagger, str(path), concept="cowbell", bank=bank.concepts, randoms=bank.randoms, matched=[])
+        fit_probe(band_tagger, "cowbell", bank=bank.concepts, randoms=bank.randoms, matched=[])
 
 
 def test_bad_concept_input_is_one_clear_error(band_tagger, tone_bank, tmp_path):

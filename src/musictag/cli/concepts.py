@@ -133,24 +133,21 @@ def run_score(args: argparse.Namespace) -> int:
 def run_locate(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
     from musictag.errors import MusictagError, failure_line
-    from musictag.explain.tcav import locate
+    from musictag.explain.tcav import fit_probe, locate
     from musictag.inference.tagger import Tagger
     from musictag.plots import presence_png
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import report
 
     bank = _bank(args)
-    if args.concept not in bank.concepts:
-        from musictag.errors import ParameterError
-
-        raise ParameterError(f"unknown concept {args.concept!r}; {args.concepts} has {', '.join(bank.concepts)}")
     tagger = Tagger(args.model)
+    probe = fit_probe(tagger, args.concept, bank=bank.concepts, randoms=bank.randoms,
+                      matched=bank.matched.get(args.concept, []), layers=args.layers)  # fmt: skip
     out = check_output(args.out, folder=True)
     failed = 0
     for path in args.paths:
         try:
-            found = locate(tagger, path, concept=args.concept, bank=bank.concepts, randoms=bank.randoms,
-                           matched=bank.matched.get(args.concept, []), layers=args.layers, hop=args.hop)  # fmt: skip
+            found = locate(tagger, path, probe, hop=args.hop)
             stem = out / f"{_stem(path)}.{args.concept}"
             with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
                 json.dump(found.to_dict(), handle, indent=1)

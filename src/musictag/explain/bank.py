@@ -136,6 +136,12 @@ def _arrangements(concept: Concept, genre: str, seed: int, duration: float,
     return arrangement, arrangement
 
 
+def host(concept: Concept, seed: int) -> tuple[random.Random, str]:
+    """The random stream of ``concept``'s clip number ``seed`` and the host genre it draws first."""
+    rng = random.Random(f"{concept.name}:{seed}")
+    return rng, rng.choice(concept.hosts)
+
+
 def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_rate: int = 16000,
                 soundfont: Path | None = None) -> Pair:  # fmt: skip
     """Render ``concept``'s clip number ``seed`` and its matched clip.
@@ -147,8 +153,7 @@ def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_ra
     from musictag.synthesis.render import default_soundfont, effects, limit, master_gain, render_role, render_stems
 
     soundfont = soundfont or default_soundfont()
-    rng = random.Random(f"{concept.name}:{seed}")
-    genre = rng.choice(concept.hosts)
+    rng, genre = host(concept, seed)
     with_it, without = _arrangements(concept, genre, seed, duration, rng)
     stems = render_stems(with_it, sample_rate=sample_rate, soundfont=soundfont, seed=seed)
     if concept.stem and concept.stem not in stems:
@@ -220,7 +225,7 @@ def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, pe
             positive = out / name / "positive" / f"{name}_{k:03d}.flac"
             matched = out / name / "matched" / f"{name}_{k:03d}.flac"
             clip_seed = seed * 1_000_003 + index * 10_007 + k
-            genre = random.Random(f"{name}:{clip_seed}").choice(concept.hosts)
+            genre = host(concept, clip_seed)[1]
             if not (positive.exists() and matched.exists()):
                 pair = render_pair(concept, clip_seed, duration=duration, sample_rate=sample_rate, soundfont=soundfont)
                 _write(matched, pair.matched, sample_rate)

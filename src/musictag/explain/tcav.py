@@ -1,20 +1,19 @@
 """Concept activation vectors (TCAV, Kim et al. 2018) with captum, their significance, and where a
 concept sounds in a recording.
 
-For every concept, layer and random set ``R_i`` a linear probe (logistic regression on the layer's
-flattened activations) separates the concept's clips from ``R_i``'s; its normal is the concept
-activation vector. A target's TCAV score is the share of input clips whose target logit grows
-along that vector. The null distribution is the same score for vectors between two random sets
-(``R_0`` against each ``R_i``); a concept's scores over the random sets are compared with it by
-Welch's t-test, Bonferroni-corrected over every concept, layer and target tested. The last
-random set also plays a concept (``random_control``): it is the check that a set of clips without
+A concept's clips are split into disjoint subsets; for every subset and layer a linear probe
+(logistic regression on the layer's activations averaged over time) separates the subset from its
+matched clips, or from a random set; its normal is the concept activation vector. A target's TCAV
+score is the share of input clips whose target logit grows along that vector. The null distribution
+is the same score for vectors between two disjoint random sets; a concept's scores over its subsets
+are compared with it by Welch's t-test, Bonferroni-corrected over every concept, layer and target
+tested. Random sets also play a concept (``random_control``): the check that a set of clips without
 a common concept is not called significant.
 """
 
 from __future__ import annotations
 
 import os
-import random as pyrandom
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,19 +81,10 @@ def firing_layers(tagger: Tagger) -> list[str]:
     """The model's convolution and linear layers that its logits depend on, in the order a forward pass
     runs them (layers the pass skips, such as a fused front end, or whose output is not used, such as a
     transfer backbone's own classifier, are left out), without the output layer."""
-    module = tagger.module
     kinds = torch.nn.Conv1d | torch.nn.Conv2d | torch.nn.Linear
-    names = [name for name, m in module.named_modules() if isinstance(m, kinds)]
-    found: dict[str, torch.Tensor] = {}
-    modules = dict(module.named_modules())
-    handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.setdefault(name, out))
-               for name in names]  # fmt: skip
-    try:
-        x = torch.zeros(1, tagger.patch_frames, tagger.frontend.config.n_mels, requires_grad=True)
-        logits = module.eval().forward_features(x)["logits"]
-    finally:
-        for handle in handles:
-            handle.remove()
+    names = [name for name, m in tagger.module.named_modules() if isinstance(m, kinds)]
+    x = torch.zeros(1, tagger.patch_frames, tagger.frontend.config.n_mels)
+    logits, found = _layer_outputs(tagger, names, x, grad=True)
     fired = list(found)  # insertion order: the order the layers ran
     grads = torch.autograd.grad(logits.sum(), [found[n] for n in fired], allow_unused=True)
     used = [name for name, g in zip(fired, grads, strict=True) if g is not None]
@@ -130,7 +120,8 @@ class TcavResult:
     targets: list[str]
     concepts: list[str]
     inputs: int
-    random_sets: int
+    subsets: int  # concept activation vectors per concept
+    null_vectors: int  # random-pair vectors of the null distribution
     rows: list[dict] = field(default_factory=list)  # one per concept x layer x target
     accuracy: dict[str, dict[str, float]] = field(default_factory=dict)  # concept -> layer -> probe accuracy
 
@@ -142,12 +133,14 @@ class TcavResult:
 
     def to_dict(self) -> dict:
         return {"model": self.model, "layers": self.layers, "targets": self.targets, "concepts": self.concepts,
-                "inputs": self.inputs, "random_sets": self.random_sets, "alpha": ALPHA,
+                "inputs": self.inputs, "subsets": self.subsets, "null_vectors": self.null_vectors, "alpha": ALPHA,
                 "probe_accuracy": self.accuracy, "rows": self.rows}  # fmt: skip
 
 
-def _layer_outputs(tagger: Tagger, layers: list[str], x: torch.Tensor, *, grad: bool = False):
-    """The model's logits and each layer's output for ``x`` (kept in the graph when ``grad``)."""
+def _layer_outputs(tagger: Tagger, layers: list[str], x: torch.Tensor, *,
+                   grad: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """The model's logits and the output of each of ``layers`` that ran, in the order they ran (kept in
+    the graph when ``grad``)."""
     modules = dict(tagger.module.named_modules())
     found: dict[str, torch.Tensor] = {}
     handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))
@@ -158,15 +151,19 @@ def _layer_outputs(tagger: Tagger, layers: list[str], x: torch.Tensor, *, grad: 
     finally:
         for handle in handles:
             handle.remove()
-    return logits, [found[name] for name in layers]
+    return logits, found
+
+
+def _activations(tagger: Tagger, layers: list[str], patches: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer's flattened activations for ``patches`` (one row per patch), 64 patches per pass."""
+    parts = [_layer_outputs(tagger, layers, patches[i : i + 64])[1] for i in range(0, len(patches), 64)]
+    return [torch.cat([part[name].flatten(1) for part in parts]) for name in layers]
 
 
 def _file_activations(tagger: Tagger, layers: list[str], files: list[Path]) -> dict[Path, list[torch.Tensor]]:
-    """Each file's flattened activations per layer (one row per patch), in batches of 64 patches."""
+    """Each file's flattened activations per layer (one row per patch)."""
     per_file = [tagger.file_patches(str(f))[0] for f in files]
-    patches = torch.cat(per_file)
-    parts = [_layer_outputs(tagger, layers, patches[i : i + 64])[1] for i in range(0, len(patches), 64)]
-    flat = [torch.cat([part[k].flatten(1) for part in parts]) for k in range(len(layers))]
+    flat = _activations(tagger, layers, torch.cat(per_file))
     out, start = {}, 0
     for f, p in zip(files, per_file, strict=True):
         out[f] = [layer[start : start + len(p)] for layer in flat]
@@ -211,8 +208,6 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
     unknown = [t for t in targets if t not in tagger.labels]
     if unknown:
         raise ParameterError(f"unknown target {unknown[0]!r} for {tagger.name}; its labels: {', '.join(tagger.labels)}")
-    pyrandom.seed(seed)
-    torch.manual_seed(seed)
     matched = {k: v for k, v in (matched or {}).items() if len(v) == len(concepts.get(k, ()))}
     pool, control_negatives, control = randoms[: -2 * subsets], randoms[-2 * subsets : -subsets], randoms[-subsets:]
     groups: dict[str, tuple[list[list[Path]], list[list[Path]]]] = {CONTROL: (control, control_negatives)}
@@ -220,14 +215,13 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
         negatives = _split(matched[name], subsets) if name in matched else [pool[k % len(pool)] for k in range(subsets)]
         groups[name] = (_split(files, subsets), negatives)
     groups = {name: groups[name] for name in [*concepts, CONTROL]}
-    wanted = list(dict.fromkeys(f for pos, neg in groups.values() for group in pos + neg for f in group))
-    wanted += [f for group in pool[: len(pool) // 2 * 2] for f in group if f not in set(wanted)]
-    activations = _file_activations(tagger, layers, list(dict.fromkeys(wanted)))
+    used = [group for pos, neg in groups.values() for group in pos + neg] + pool[: len(pool) // 2 * 2]
+    activations = _file_activations(tagger, layers, list(dict.fromkeys(f for group in used for f in group)))
     _, outs = _layer_outputs(tagger, layers, clip_patches(tagger, inputs[:1]))
-    channels = {out[0].numel(): out.shape[1] for out in outs}
+    channels = {out[0].numel(): out.shape[1] for out in outs.values()}
     qualified = [f"model.{layer}" for layer in layers]
     names = list(groups)
-    result = TcavResult(tagger.name, layers, targets, names, 0, len(pool) // 2)
+    result = TcavResult(tagger.name, layers, targets, names, 0, subsets, len(pool) // 2)
     with tempfile.TemporaryDirectory(prefix="musictag-tcav-") as save:
         ids = iter(range(10**6))
 
@@ -262,6 +256,7 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
         x = clip_patches(tagger, inputs)
         result.inputs = len(x)
         logits, outs = _layer_outputs(tagger, layers, x, grad=True)
+        outs = [outs[layer] for layer in layers]
         tests = len(names) * len(layers) * len(targets)
         for target in targets:
             grads = torch.autograd.grad(logits[:, tagger.labels.index(target)].sum(), outs, retain_graph=True)
@@ -304,7 +299,8 @@ def _welch(scores: np.ndarray, null: np.ndarray, test) -> float:
 def markdown_table(result: TcavResult) -> str:
     """Significant positive concepts per target (best layer), then every concept's probe accuracy."""
     lines = [f"# TCAV: {result.model}", "",
-             f"{result.inputs} input patches, {result.random_sets - 1} random concept vectors per concept, "
+             f"{result.inputs} input patches, {result.subsets} vectors per concept (disjoint subsets), "
+             f"{result.null_vectors} between pairs of random sets for the null, "
              f"Welch t-test, Bonferroni over {len(result.concepts)} concepts x {len(result.layers)} layers x "
              f"{len(result.targets)} targets, "
              f"alpha {ALPHA}.", "", "| target | concept | layer | TCAV score | null | p (Bonferroni) |",
@@ -369,41 +365,24 @@ class Presence:
                 "spans": self.spans()}  # fmt: skip
 
 
-def _activations(tagger: Tagger, layer: str, patches: torch.Tensor) -> np.ndarray:
-    from captum.attr import LayerActivation
+@dataclass
+class ConceptProbe:
+    """A concept's probe at the layer where it separates the concept best."""
 
-    module = dict(tagger.module.named_modules())[layer]
-    model = _Logits(tagger.module.eval())
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(patches), 64):
-            found = LayerActivation(model, module).attribute(patches[start : start + 64])
-            out.append(found.flatten(1).double().numpy())
-    return np.concatenate(out)
+    concept: str
+    layer: str
+    accuracy: float  # on a held-out third
+    model: object  # sklearn LogisticRegression on activations / scale
+    scale: float
 
 
-def fit_probe(tagger: Tagger, concept: list[Path], negatives: list[Path], layers: list[str], *, seed: int = 0):
-    """The concept's probe at the layer where it separates the concept best (held-out third)."""
+def fit_probe(tagger: Tagger, concept: str, *, bank: dict[str, list[Path]], randoms: list[list[Path]],
+              matched: list[Path], layers: list[str] | None = None, seed: int = 0) -> ConceptProbe:  # fmt: skip
+    """``concept``'s clips against its matched clips and the first random set, at each candidate layer
+    (one forward pass for all); the layer with the best held-out accuracy wins."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
 
-    pos, neg = clip_patches(tagger, concept), clip_patches(tagger, negatives)
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    best = None
-    for layer in layers:
-        x = _activations(tagger, layer, torch.cat([pos, neg]))
-        scale = np.abs(x).mean() or 1.0
-        tr_x, te_x, tr_y, te_y = train_test_split(x / scale, y, test_size=0.33, stratify=y, random_state=seed)
-        accuracy = float((LogisticRegression(C=1.0, max_iter=2000).fit(tr_x, tr_y).predict(te_x) == te_y).mean())
-        if best is None or accuracy > best[0]:
-            best = (accuracy, layer, LogisticRegression(C=1.0, max_iter=2000).fit(x / scale, y), scale)
-    return best
-
-
-def locate(tagger: Tagger, path: str, *, concept: str, bank: dict[str, list[Path]], randoms: list[list[Path]],
-           matched: list[Path], layers: list[str] | None = None, hop: float = 0.5,
-           seed: int = 0) -> Presence:  # fmt: skip
-    """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
     if concept not in bank:
         raise ParameterError(f"unknown concept {concept!r}; the folder has {', '.join(bank) or 'none'}")
     if tagger.classical is not None:
@@ -412,10 +391,26 @@ def locate(tagger: Tagger, path: str, *, concept: str, bank: dict[str, list[Path
     negatives = matched + [p for r in randoms[:1] for p in r]
     if not negatives:
         raise ParameterError("locating a concept needs negatives: matched clips or a random set in the folder")
-    accuracy, layer, probe, scale = fit_probe(tagger, bank[concept], negatives, layers, seed=seed)
+    pos, neg = clip_patches(tagger, bank[concept]), clip_patches(tagger, negatives)
+    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+    best, best_accuracy = None, -1.0
+    for layer, found in zip(layers, _activations(tagger, layers, torch.cat([pos, neg])), strict=True):
+        x = found.double().numpy()
+        scale = np.abs(x).mean() or 1.0
+        tr_x, te_x, tr_y, te_y = train_test_split(x / scale, y, test_size=0.33, stratify=y, random_state=seed)
+        accuracy = float((LogisticRegression(C=1.0, max_iter=2000).fit(tr_x, tr_y).predict(te_x) == te_y).mean())
+        if accuracy > best_accuracy:
+            model = LogisticRegression(C=1.0, max_iter=2000).fit(x / scale, y)
+            best, best_accuracy = ConceptProbe(concept, layer, round(accuracy, 4), model, scale), accuracy
+    return best
+
+
+def locate(tagger: Tagger, path: str, probe: ConceptProbe, *, hop: float = 0.5) -> Presence:
+    """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
     hopped = Tagger.from_model(tagger.module, tagger.config, hop=hop)
     patches, _ = hopped.file_patches(path)
-    probability = probe.predict_proba(_activations(tagger, layer, patches) / scale)[:, 1]
+    activations = _activations(tagger, [probe.layer], patches)[0].double().numpy()
+    probability = probe.model.predict_proba(activations / probe.scale)[:, 1]
     step = hopped.hop_frames * hopped.frame_seconds
-    return Presence(str(path), concept, layer, round(accuracy, 4), [k * step for k in range(len(patches))],
+    return Presence(str(path), probe.concept, probe.layer, probe.accuracy, [k * step for k in range(len(patches))],
                     hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability])  # fmt: skip
