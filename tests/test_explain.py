@@ -91,6 +91,17 @@ def test_cli_explain(tiny_model_dir, tmp_path):
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown target" in bad.stderr
 
 
+def test_gradients_after_tagging(tiny_model_dir, tmp_path):
+    """musicnn's fast front-end kernel, first built while tagging (inference mode), must not break the
+    input gradients of a later explanation with the same tagger."""
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(4.0, 16000), 16000)
+    tagger = Tagger(tiny_model_dir)
+    tagger.tag(clip)
+    found = explain(tagger, str(clip), method="integrated-gradients")
+    assert np.isfinite(found.relevance).all() and np.abs(found.relevance).sum() > 0
+
+
 def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
     from musictag.data.load import open_dataset
     from musictag.explain.features import explain_features

@@ -22,6 +22,7 @@ ZOO = [
     ("multiscale-cnn", {"n_mels": 128, "n_frames": 64, "width": 8, "hidden": 16}, "multiscale", 64),
     ("vggish", {"stages": [[8], [16]], "dense": 32, "embedding": 16}, "vggish", 96),
     ("ast", {"config": TINY_AST}, "ast", 100),
+    ("framewise-cnn", {"channels": 4, "hidden": 8}, "musicnn", 64),
 ]
 
 
@@ -68,3 +69,17 @@ def test_shortchunk_default_is_the_published_size():
 def test_multiscale_default_takes_a_whole_mtt_clip():
     model = build_model("multiscale-cnn").eval()  # 128 mels x 628 frames (29.1 s at 11025 Hz, hop 512)
     assert model.flat_bn.num_features == 70 * 8 * 9 and model(torch.randn(1, 628, 128)).shape == (1, 50)
+
+
+def test_framewise_scores_are_local_and_their_mean_is_the_clip_score():
+    """A frame's score hears about a quarter second: changing the input 40 frames away leaves it alone."""
+    torch.manual_seed(0)
+    model = build_model("framewise-cnn", n_classes=2, channels=4, hidden=8).eval()
+    x = torch.randn(1, 120, 96)
+    features = model.forward_features(x)
+    torch.testing.assert_close(features["logits"], features["frame_logits"].mean(-1))
+    changed = x.clone()
+    changed[:, 80:] = torch.randn(1, 40, 96)
+    after = model.forward_features(changed)["frame_logits"]
+    torch.testing.assert_close(after[..., :60], features["frame_logits"][..., :60])
+    assert not torch.allclose(after[..., 80:], features["frame_logits"][..., 80:])

@@ -1,5 +1,9 @@
 """Where in time and frequency a model's score for one label comes from (captum attributions).
 
+What is explained is each patch's log-odds of the target, ``log(p / (1 - p))``: additive evidence,
+unlike the probability, which saturates (removing half of what a confident patch rests on barely moves
+a probability of 0.999, so occlusion and gradients would find almost nothing there).
+
 Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
 silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 32 steps) and
 ``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time) and
@@ -91,11 +95,15 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
     patches, duration = tagger.file_patches(path)
     module = tagger.module
 
-    def scores(x: torch.Tensor) -> torch.Tensor:
+    def probabilities(x: torch.Tensor) -> torch.Tensor:
         return activate(module.forward_features(x)["logits"], tagger.config.activation)
 
+    def scores(x: torch.Tensor) -> torch.Tensor:  # log-odds: additive evidence that does not saturate, so a
+        p = probabilities(x).clamp(1e-6, 1 - 1e-6)  # patch the model is already sure of still shows its parts
+        return torch.log(p) - torch.log1p(-p)
+
     with torch.no_grad():
-        per_patch = scores(patches)
+        per_patch = probabilities(patches)
     mean = per_patch.mean(0)
     if target is None:
         index = int(mean.argmax())

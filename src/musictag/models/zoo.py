@@ -6,6 +6,7 @@ from torch import nn
 
 from musictag.errors import ParameterError
 from musictag.models.ast import AST
+from musictag.models.framewise import FramewiseCNN
 from musictag.models.multiscale import MultiScaleCNN
 from musictag.models.musicnn import MusiCNN
 from musictag.models.shortchunk import ShortChunkCNN, ShortChunkResNet
@@ -22,6 +23,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "shortchunk-res": ShortChunkResNet,
     "vggish": VGGish,
     "ast": AST,
+    "framewise-cnn": FramewiseCNN,
 }
 
 
