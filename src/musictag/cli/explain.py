@@ -15,7 +15,7 @@ def add_parser(commands) -> None:
     parser.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files (or the word 'benchmark')")
     parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="a pretrained model or model folder")
     parser.add_argument("--target", metavar="LABEL", help="the label or tag to explain (default: the file's best)")
-    parser.add_argument("--method", choices=("occlusion", "integrated-gradients", "gradcam", "lime"),
+    parser.add_argument("--method", choices=("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap"),
                         default="occlusion",
                         help="captum attribution method (default occlusion)")  # fmt: skip
     parser.add_argument("--segment", type=positive_seconds, default=0.5, metavar="SECONDS",

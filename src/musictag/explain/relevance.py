@@ -8,7 +8,8 @@ Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the
 silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 32 steps) and
 ``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time) and
 ``lime`` (per patch, a ridge regression of the score on which of the occlusion windows are kept,
-from 64 random subsets; captum's Lime with the windows as its feature mask). The
+from 64 random subsets; captum's Lime with the windows as its feature mask) and ``kernel-shap``
+(the same windows and samples, weighted by the Shapley kernel: captum's KernelShap). The
 attribution of every input cell is summed into time segments (``segment_seconds``) and ``bands``
 mel bands; the top segments are those with most positive relevance.
 """
@@ -24,7 +25,7 @@ from musictag.errors import ParameterError
 from musictag.inference.tagger import Tagger
 from musictag.models.model_folder import activate
 
-METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime")
+METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap")
 CHUNK = 12  # patches attributed together (a 30-s track at once; occlusion evaluates 8 perturbations of each)
 
 
@@ -146,9 +147,9 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
         found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
                                                       internal_batch_size=64)  # fmt: skip
         return found.detach().numpy()
-    if method == "lime":
-        return _lime(scores, patches, window=(max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4)),
-                     index=index)  # fmt: skip
+    if method in ("lime", "kernel-shap"):
+        return _surrogate(method, scores, patches, index=index,
+                          window=(max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4)))  # fmt: skip
     layer = _last_conv(module)
     cam = LayerGradCam(scores, layer).attribute(patches, target=index, relu_attributions=True)
     while cam.dim() < 4:
@@ -157,18 +158,20 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
     return (spread[:, 0, :, 0:1].expand(-1, -1, patches.shape[-1]) / patches.shape[-1]).detach().numpy()
 
 
-def _lime(scores, patches: torch.Tensor, *, window: tuple[int, int], index: int, samples: int = 64) -> np.ndarray:
+def _surrogate(method: str, scores, patches: torch.Tensor, *, window: tuple[int, int], index: int,
+               samples: int = 64) -> np.ndarray:  # fmt: skip
+    """LIME or KernelSHAP per patch, one feature per occlusion window."""
     from captum._utils.models.linear_model import SkLearnRidge
-    from captum.attr import Lime
+    from captum.attr import KernelShap, Lime
 
     frames, mels = patches.shape[1:]
     rows = torch.arange(frames) // window[0]
     columns = torch.arange(mels) // window[1]
     mask = (rows[:, None] * (int(columns.max()) + 1) + columns[None, :]).unsqueeze(0)  # one id per window
-    lime = Lime(scores, interpretable_model=SkLearnRidge(alpha=1.0))
+    explainer = Lime(scores, interpretable_model=SkLearnRidge(alpha=1.0)) if method == "lime" else KernelShap(scores)
     torch.manual_seed(0)
-    found = [lime.attribute(patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples,
-                            perturbations_per_eval=16) for patch in patches]  # fmt: skip
+    found = [explainer.attribute(patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples,
+                                 perturbations_per_eval=16) for patch in patches]  # fmt: skip
     # every cell of a window carries the window's coefficient; spread it so a window sums to it
     counts = torch.bincount(mask.flatten()).float()[mask]
     return torch.cat(found).detach().div(counts).numpy()
