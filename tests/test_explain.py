@@ -40,7 +40,8 @@ def spot_tagger() -> Tagger:
     return Tagger.from_model(LooksAtOneSpot(), config)
 
 
-@pytest.mark.parametrize(("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1), ("kernel-shap", 0.1)])
+@pytest.mark.parametrize(("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1),
+                                              ("kernel-shap", 0.1)])
 def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method, noise):
     path = write_audio("noise.wav", music_like(6.0, 16000, seed=1), 16000)
     found = explain(spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4)

@@ -142,7 +142,8 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
         window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
         found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
                                             baselines=0.0, perturbations_per_eval=8)  # fmt: skip
-        return found.detach().numpy()
+        # captum gives every cell its window's whole drop; share it out, so a segment sums to its drop
+        return found.detach().div(window[0] * window[1]).numpy()
     if method == "integrated-gradients":
         found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
                                                       internal_batch_size=64)  # fmt: skip
