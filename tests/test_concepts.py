@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
-from musictag.explain.bank import CONCEPTS, random_sets, read_bank
+from musictag.explain.bank import CONCEPTS, audio_files, random_sets, read_bank
 from musictag.explain.tcav import firing_layers, fit_probe, locate, score_concepts
 from musictag.features.config import MUSICNN
 from musictag.inference.tagger import Tagger
@@ -108,12 +108,15 @@ def test_bad_concept_input_is_one_clear_error(band_tagger, tone_bank, tmp_path):
     with pytest.raises(ParameterError, match="random sets"):
         score_concepts(band_tagger, bank.concepts, bank.randoms[:5], bank.inputs)
     (tone_bank / "empty").mkdir()
+    (tone_bank / "empty" / "._resource_fork.wav").write_bytes(b"not audio")  # hidden files are never audio
     with pytest.raises(ParameterError, match="empty: concept folder has no audio files"):
         read_bank(tone_bank)
     with pytest.raises(ParameterError, match="concept folder not found"):
         read_bank(tmp_path / "missing")
     with pytest.raises(ParameterError, match="random-set folder not found"):
         random_sets(tmp_path / "missing")
+    with pytest.raises(ParameterError, match="missing: folder not found"):  # e.g. concepts score --inputs DIR
+        audio_files(tmp_path / "missing")
     assert random_sets(tone_bank) == bank.randoms  # a bank, or its random/ folder, gives the same sets
     assert random_sets(tone_bank / "random") == bank.randoms
 

@@ -35,7 +35,6 @@ from musictag.synthesis.compose import Arrangement, Note, compose
 from musictag.synthesis.styles import KICK, STYLES
 from musictag.utils.atomic import atomic_open, atomic_path
 
-AUDIO_SUFFIXES = (".flac", ".wav", ".mp3", ".ogg", ".opus", ".m4a", ".aiff", ".aif", ".au")
 _DRUMMED = ("blues", "country", "disco", "hiphop", "metal", "pop", "reggae", "rock")
 _FOUR_ON_THE_FLOOR = "x...x...x...x..."
 _OTHER_KICKS = ("x.......x.x.....", "x......x..x.....", "x.x.......x..x..", "x.....x.x.......")
@@ -267,10 +266,15 @@ def bank_size(concepts: list[str] | None, per_concept: int, random_sets: int, se
 
 
 def audio_files(folder: Path) -> list[Path]:
-    """The audio files directly in ``folder`` (or in its ``positive`` subfolder), sorted."""
+    """The audio files directly in ``folder`` (or in its ``positive`` subfolder), sorted, by the folder
+    walker's rule (audio extensions, no hidden files)."""
+    from musictag.audio.discover import find_audio
+
     if (folder / "positive").is_dir():
         folder = folder / "positive"
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    if not folder.is_dir():
+        raise ParameterError(f"{folder}: folder not found")
+    return [Path(p) for p in find_audio([folder])]
 
 
 @dataclass
