@@ -60,7 +60,7 @@ def render_case(concept: str, seed: int, out: Path, *, duration: float = 15.0, s
     """A clip whose ``concept`` stem plays only in two spans (20 ms fades), mastered like a bank pair."""
     import soundfile as sf
 
-    from musictag.synthesis.render import effects, limit, master_gain, render_stems
+    from musictag.synthesis.render import effects, master, render_stems
 
     spec = CONCEPTS[concept]
     rng = random.Random(f"case:{concept}:{seed}")
@@ -78,7 +78,7 @@ def render_case(concept: str, seed: int, out: Path, *, duration: float = 15.0, s
     stems[spec.stem] = stems[spec.stem] * gate
     mix, loudness = effects(stems, genre, sample_rate, np.random.default_rng(seed))
     path = out / f"{concept}_{seed}.wav"
-    sf.write(path, limit(mix * master_gain(mix, loudness), sample_rate), sample_rate)
+    sf.write(path, master(mix, loudness, sample_rate), sample_rate)
     return Case(path, concept, concept, spans, duration)
 
 

@@ -117,8 +117,7 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
 
 def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
     """Mix the stems with the genre's production and master them to its loudness."""
-    mix, loudness = effects(stems, genre, sample_rate, rng)
-    return limit(mix * master_gain(mix, loudness), sample_rate)
+    return master(*effects(stems, genre, sample_rate, rng), sample_rate)
 
 
 def effects(stems: dict[str, np.ndarray], genre: str, sample_rate: int,
