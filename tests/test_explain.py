@@ -59,6 +59,34 @@ def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method,
     assert found.band_edges[int(per_band.argmax())] in range(48, 85)
 
 
+class SureOfOneSpot(torch.nn.Module):
+    """LooksAtOneSpot, but so sure that its probability for 'there' rounds to 1 in float32."""
+
+    def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        spot = x[:, FRAMES, BANDS].mean(dim=(1, 2))
+        return {"logits": torch.stack([400 * spot, torch.zeros_like(spot)], dim=1)}
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
+def test_a_saturated_score_is_still_explained(write_audio, activation):
+    """Relevance is of the log-odds, computed from the logits: silencing part of the spot lowers them
+    by 400 x its share of the spot, though the probability stays 1.0."""
+    config = ModelConfig(name="sure", architecture="custom", labels=["there", "elsewhere"],
+                         frontend=MUSICNN.to_dict(), activation=activation)  # fmt: skip
+    tagger = Tagger.from_model(SureOfOneSpot(), config)
+    path = write_audio("noise.wav", music_like(3.0, 16000, seed=1), 16000)
+    found = explain(tagger, str(path), target="there", method="occlusion", segment_seconds=0.5, bands=4)
+    assert found.score == 1.0
+    patch = torch.from_numpy(found.mel[:187].copy())
+    spot = (FRAMES.start * tagger.frame_seconds, FRAMES.stop * tagger.frame_seconds)
+    touching = [s["end"] > spot[0] and s["start"] < spot[1] for s in found.segments]
+    assert any(touching)
+    for segment, touches in zip(found.segments, touching, strict=True):
+        assert (segment["relevance"] > 0) if touches else (segment["relevance"] == 0)
+    # the whole map adds up to the log-odds lost when every window is silenced in turn: 400 x the spot's mean
+    assert found.relevance.sum() == pytest.approx(400 * float(patch[FRAMES, BANDS].mean()), rel=1e-3)
+
+
 def test_files_written_and_bad_input(spot_tagger, write_audio, tmp_path):
     path = write_audio("clip.wav", music_like(4.0, 16000, seed=2), 16000)
     found = explain(spot_tagger, str(path), target="there")

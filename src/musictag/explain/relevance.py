@@ -96,15 +96,11 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
     patches, duration = tagger.file_patches(path)
     module = tagger.module
 
-    def probabilities(x: torch.Tensor) -> torch.Tensor:
-        return activate(module.forward_features(x)["logits"], tagger.config.activation)
-
-    def scores(x: torch.Tensor) -> torch.Tensor:  # log-odds: additive evidence that does not saturate, so a
-        p = probabilities(x).clamp(1e-6, 1 - 1e-6)  # patch the model is already sure of still shows its parts
-        return torch.log(p) - torch.log1p(-p)
+    def scores(x: torch.Tensor) -> torch.Tensor:
+        return log_odds(module.forward_features(x)["logits"], tagger.config.activation)
 
     with torch.no_grad():
-        per_patch = probabilities(patches)
+        per_patch = activate(module.forward_features(patches)["logits"], tagger.config.activation)
     mean = per_patch.mean(0)
     if target is None:
         index = int(mean.argmax())
@@ -131,6 +127,18 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
                        score=float(mean[index]), duration=duration, frame_seconds=tagger.frame_seconds, mel=mel,
                        relevance=relevance, segment_seconds=frames * tagger.frame_seconds, bands=bands,
                        segments=segments, band_edges=edges)  # fmt: skip
+
+
+def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    """``log(p / (1 - p))`` of every label, from the logits, exactly (computing it from ``p`` would
+    saturate where ``p`` rounds to 1): a sigmoid's logit itself; for a softmax, a class's logit minus the
+    log-sum-exp of the others'."""
+    classes = logits.shape[-1]
+    if activation != "softmax" or classes == 1:
+        return logits
+    others = logits.unsqueeze(1).expand(-1, classes, -1)
+    others = others.masked_fill(torch.eye(classes, dtype=torch.bool, device=logits.device), float("-inf"))
+    return logits - torch.logsumexp(others, -1)
 
 
 def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float) -> np.ndarray:
