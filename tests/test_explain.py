@@ -131,6 +131,34 @@ def test_gradients_after_tagging(tiny_model_dir, tmp_path):
     assert np.isfinite(found.relevance).all() and np.abs(found.relevance).sum() > 0
 
 
+def test_musicnn_occlusion_reuses_the_front_end_exactly(tiny_model_dir, tmp_path, monkeypatch):
+    """Occlusion of a musicnn recomputes the timbral front end only near the occluded frames; its map must
+    equal the one from whole forward passes (and a partial front end must equal the whole one's slice)."""
+    from musictag.explain import relevance
+
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(7.0, 16000), 16000)
+    tagger = Tagger(tiny_model_dir)
+    patches, _ = tagger.file_patches(clip)
+    with torch.no_grad():
+        whole = tagger.module.timbral_front(patches)
+        torch.testing.assert_close(tagger.module.timbral_front(patches, frames=(0, 40)), whole[..., :40])
+        torch.testing.assert_close(tagger.module.timbral_front(patches, frames=(150, 187)), whole[..., 150:])
+    fast = explain(tagger, str(clip), target="tag2")
+
+    class WholeForward:
+        def __init__(self, module, patches, activation):
+            self.module, self.activation = module, activation
+
+        def __call__(self, x):
+            return relevance.log_odds(self.module.forward_features(x)["logits"], self.activation)
+
+    monkeypatch.setattr(relevance, "_ReusedFront", WholeForward)
+    slow = explain(tagger, str(clip), target="tag2")
+    assert np.abs(slow.relevance).max() > 0
+    np.testing.assert_allclose(fast.relevance, slow.relevance, rtol=1e-4, atol=1e-6 * np.abs(slow.relevance).max())
+
+
 def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
     from musictag.data.load import open_dataset
     from musictag.explain.features import explain_features

@@ -24,6 +24,7 @@ import torch
 from musictag.errors import ParameterError
 from musictag.inference.tagger import Tagger
 from musictag.models.model_folder import activate
+from musictag.models.musicnn import MusiCNN
 
 METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap")
 CHUNK = 12  # patches attributed together (a 30-s track at once; occlusion evaluates 8 perturbations of each)
@@ -94,13 +95,13 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
         tagger = Tagger.from_model(tagger.module, tagger.config,  # patches end to end: one time axis
                                    hop=tagger.patch_frames * tagger.frame_seconds)  # fmt: skip
     patches, duration = tagger.file_patches(path)
-    module = tagger.module
+    module, activation = tagger.module, tagger.config.activation
 
     def scores(x: torch.Tensor) -> torch.Tensor:
-        return log_odds(module.forward_features(x)["logits"], tagger.config.activation)
+        return log_odds(module.forward_features(x)["logits"], activation)
 
     with torch.no_grad():
-        per_patch = activate(module.forward_features(patches)["logits"], tagger.config.activation)
+        per_patch = activate(module.forward_features(patches)["logits"], activation)
     mean = per_patch.mean(0)
     if target is None:
         index = int(mean.argmax())
@@ -111,7 +112,7 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
     # CHUNK patches at a time: occlusion multiplies the batch by its perturbations, and a long file's
     # activations would not fit in memory at once
     frame = tagger.frame_seconds
-    attribution = np.concatenate([_attribute(method, scores, module, patches[i : i + CHUNK], index, frame)
+    attribution = np.concatenate([_attribute(method, scores, module, patches[i : i + CHUNK], index, frame, activation)
                                   for i in range(0, len(patches), CHUNK)])  # fmt: skip
     mel = patches.reshape(-1, patches.shape[-1]).numpy()
     relevance = attribution.reshape(-1, patches.shape[-1])
@@ -141,13 +142,16 @@ def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:
     return logits - torch.logsumexp(others, -1)
 
 
-def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float) -> np.ndarray:
+def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float,
+               activation: str) -> np.ndarray:  # fmt: skip
     """Attribution per input cell, ``patches``' shape."""
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
     module.eval()
     if method == "occlusion":
         window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
+        if isinstance(module, MusiCNN) and module.input_norm == "none":
+            scores = _ReusedFront(module, patches, activation)
         found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
                                             baselines=0.0, perturbations_per_eval=8)  # fmt: skip
         # captum gives every cell its window's whole drop; share it out, so a segment sums to its drop
@@ -165,6 +169,36 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
         cam = cam.unsqueeze(-1)
     spread = LayerAttribution.interpolate(cam, (patches.shape[1], 1), interpolate_mode="bilinear")  # over time
     return (spread[:, 0, :, 0:1].expand(-1, -1, patches.shape[-1]) / patches.shape[-1]).detach().numpy()
+
+
+class _ReusedFront:
+    """``scores`` of copies of ``patches`` that differ from them in a run of frames (occlusion's
+    perturbations), for a musicnn: each copy's timbral front end, most of the model's time, is
+    recomputed only around the frames that changed and taken from its patch elsewhere."""
+
+    def __init__(self, module: MusiCNN, patches: torch.Tensor, activation: str):
+        self.module, self.patches, self.activation = module, patches, activation
+        with torch.no_grad():
+            self.front = module.timbral_front(patches)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return log_odds(self.module.forward_features(x, timbral=self._front(x))["logits"], self.activation)
+
+    def _front(self, x: torch.Tensor) -> torch.Tensor | None:
+        copies, extra = divmod(len(x), len(self.patches))
+        if extra or x.shape[1:] != self.patches.shape[1:]:
+            return None
+        changed = (x != self.patches.repeat(copies, 1, 1)).any(-1)  # (N, frames)
+        frames = changed.shape[1]
+        first = changed.int().argmax(1)
+        stop = frames - changed.flip(1).int().argmax(1)
+        front = self.front.repeat(copies, 1, 1)
+        reach = self.module.TIMBRAL_REACH
+        for a, b in {(int(a), int(b)) for a, b, c in zip(first, stop, changed.any(1), strict=True) if c}:
+            rows = torch.nonzero((first == a) & (stop == b) & changed.any(1)).flatten()
+            lo, hi = max(0, a - reach), min(frames, b + reach)
+            front[rows, :, lo:hi] = self.module.timbral_front(x[rows], frames=(lo, hi))
+        return front
 
 
 def _surrogate(method: str, scores, patches: torch.Tensor, *, window: tuple[int, int], index: int,

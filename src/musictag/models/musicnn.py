@@ -124,23 +124,47 @@ class MusiCNN(nn.Module):
             "max_pool": self.pool_channels,
         }
 
-    def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    #: frames each side of an output frame that the timbral front end reads (its filters are 7 frames tall)
+    TIMBRAL_REACH = 3
+
+    def timbral_front(self, x: torch.Tensor, *, frames: tuple[int, int] | None = None) -> torch.Tensor:
+        """The timbral branches' maps ``(B, C, T)`` of patches ``x``, or only output frames ``[start, stop)``.
+
+        A change to input frames ``[a, b)`` moves only output frames ``[a - 3, b + 3)``, so occlusion
+        recomputes those alone (this branch is most of the model's time). With ``input_norm`` every frame
+        depends on the whole patch, so ``frames`` is refused there.
+        """
+        if frames is not None and self.input_norm != "none":
+            raise ParameterError("timbral_front(frames=...) needs input_norm 'none'")
+        return self._timbral(self._normalised(x), frames)
+
+    def _normalised(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_norm != "none":
+            x = x - x.mean(dim=(1, 2) if self.input_norm == "level" else 1, keepdim=True)
+        return self.input_bn(x.unsqueeze(1))  # (B, 1, T, F)
+
+    def _timbral(self, x: torch.Tensor, frames: tuple[int, int] | None = None) -> torch.Tensor:
+        start, stop = frames or (0, x.shape[2])
+        reach = self.TIMBRAL_REACH  # 'same' padding in time only: frequency is pooled away
+        padded = F.pad(x, (0, 0, reach, reach))[:, :, start : stop + 2 * reach]
+        return torch.cat([block.forward_max(padded) for block in self.timbral], dim=1)
+
+    def forward_features(self, x: torch.Tensor, *, timbral: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Run the network and return every named representation.
 
         Returns a dict with ``logits`` ``(B, n_classes)``, ``penultimate`` ``(B, units)``,
         ``mean_pool`` and ``max_pool`` ``(B, 753)``, ``timbral``/``temporal``
-        ``(B, T, C)`` and the mid-end maps ``cnn1``..``cnn3`` ``(B, T, 64)``.
+        ``(B, T, C)`` and the mid-end maps ``cnn1``..``cnn3`` ``(B, T, 64)``. ``timbral``: the
+        maps :meth:`timbral_front` gives for ``x``, when the caller already has them.
         """
-        if self.input_norm != "none":
-            x = x - x.mean(dim=(1, 2) if self.input_norm == "level" else 1, keepdim=True)
-        x = self.input_bn(x.unsqueeze(1))  # (B, 1, T, F)
-        padded = F.pad(x, (0, 0, 3, 3))  # 'same' in time only: frequency is pooled away
-        timbral = [block.forward_max(padded) for block in self.timbral]  # (B, C, T)
+        x = self._normalised(x)
+        if timbral is None:
+            timbral = self._timbral(x)  # (B, C, T)
         temporal = []
         for k, block in zip(self.temporal_kernels, self.temporal, strict=True):
             before = (k - 1) // 2  # TensorFlow's 'same' puts the extra pad at the end
             temporal.append(block.forward_max(F.pad(x, (0, 0, before, k - 1 - before))))
-        front = torch.cat(timbral + temporal, dim=1)  # (B, 561, T)
+        front = torch.cat([timbral, *temporal], dim=1)  # (B, 561, T)
 
         cnn1 = self.midend[0](front)
         cnn2 = self.midend[1](cnn1) + cnn1
@@ -156,7 +180,7 @@ class MusiCNN(nn.Module):
             "penultimate": hidden,
             "mean_pool": mean_pool,
             "max_pool": max_pool,
-            "timbral": torch.cat(timbral, dim=1).transpose(1, 2),
+            "timbral": timbral.transpose(1, 2),
             "temporal": torch.cat(temporal, dim=1).transpose(1, 2),
             "cnn1": cnn1.transpose(1, 2),
             "cnn2": cnn2.transpose(1, 2),
