@@ -216,6 +216,20 @@ def test_patch_heads_on_two_backbones_score_a_short_clip_exactly_as_fitted(two_c
     assert result.top(1)[0][0] == "noise"
 
 
+@pytest.mark.parametrize("hidden", [[6], [6, 4]])
+def test_an_mlp_ensemble_is_one_network_giving_the_members_mean_logits(hidden):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    y = (x[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(int) + (x[:, 1] > 1)
+    settings = TransferSettings(heads=["mlp"], hidden=hidden, alphas=[0.1], ensemble=3)
+    fitted = fit_head(x, y, "single-label", settings)
+    assert fitted.hidden == [3 * width for width in hidden] and fitted.chosen["members"] == 3
+    members = [fit_head(x, y, "single-label", replace(settings, ensemble=1, seed=k)) for k in range(3)]
+    np.testing.assert_allclose(fitted.logits(x), np.mean([m.logits(x) for m in members], axis=0), atol=1e-9)
+    with pytest.raises(ParameterError, match="ensemble"):
+        TransferSettings(ensemble=0)
+
+
 def test_cross_validation_scores_held_out_excerpts(two_classes, settings):
     result = cross_validate_transfer(open_dataset(str(two_classes)), replace(settings, samples="patches", crops=2),
                                      folds=3, excerpts=Excerpts(1.0, 2.0, per_item=3))  # fmt: skip

@@ -124,6 +124,7 @@ class TransferSettings:
     short random crops per track, ``crop_seconds`` long, as new clips will be; ``tracks`` on each
     track's mean embedding. ``heads``: ``logreg`` (strength from ``Cs``) and/or ``mlp`` (``hidden``
     widths, weight decay from ``alphas``), the inner CV picking the best on held-out tracks' crops.
+    ``ensemble``: MLPs fitted with as many seeds and averaged (stored as one wider MLP).
     """
 
     backbones: list[str] = field(default_factory=lambda: ["msd-musicnn"])
@@ -137,10 +138,15 @@ class TransferSettings:
     Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0])
     hidden: list[int] = field(default_factory=lambda: [256])
     alphas: list[float] = field(default_factory=lambda: [0.1, 1.0])
+    ensemble: int = 1
     inner_folds: int = 5
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if "mlp" in self.heads and not self.hidden:
+            raise ParameterError("transfer.hidden must name at least one layer width for the mlp head")
+        if self.ensemble < 1:
+            raise ParameterError(f"transfer.ensemble must be at least 1, got {self.ensemble}")
         if self.samples not in ("patches", "tracks"):
             raise ParameterError(f"transfer.samples must be patches or tracks, got {self.samples!r}")
         unknown = set(self.heads) - {"logreg", "mlp"}

@@ -158,6 +158,21 @@ def _layers(clf) -> list[tuple[np.ndarray, np.ndarray]]:
     return layers
 
 
+def _averaged(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One network whose logits are the mean of ``members``' (same shapes, at least one hidden layer):
+    their hidden units side by side, each member's connected only to its own, the output divided by
+    their number."""
+    from scipy.linalg import block_diag
+
+    if len(members) == 1:
+        return members[0]
+    first = (np.concatenate([m[0][0] for m in members]), np.concatenate([m[0][1] for m in members]))
+    middle = [(block_diag(*[m[depth][0] for m in members]), np.concatenate([m[depth][1] for m in members]))
+              for depth in range(1, len(members[0]) - 1)]  # fmt: skip
+    last = (np.concatenate([m[-1][0] for m in members], axis=1) / len(members), np.mean([m[-1][1] for m in members], 0))
+    return [first, *middle, last]
+
+
 def _fit_quietly(clf, x, y):
     with warnings.catch_warnings():  # convergence and scikit-learn's future-default notices
         warnings.simplefilter("ignore")
@@ -197,8 +212,10 @@ def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings
                   for head, value in grid]  # fmt: skip
         best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
         head, value = grid[best]
-        layers = _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z, y))
-        chosen.update(head=head, **{"C" if head == "logreg" else "alpha": value})
+        members = settings.ensemble if head == "mlp" else 1  # logistic regression has one optimum
+        layers = _averaged([_layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y))
+                            for k in range(members)])  # fmt: skip
+        chosen.update(head=head, **{"C" if head == "logreg" else "alpha": value}, members=members)
         if not np.isnan(scores[best]):
             chosen["inner_cv_crop_accuracy"] = scores[best]
     else:  # one logistic regression per tag
