@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.abc
+import importlib.machinery
+import signal
 import sys
+import threading
 
 #: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
 COMMANDS = ("tag", "library", "embed", "models", "data", "features", "train", "evaluate", "synth", "experiment",
@@ -25,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not any(isinstance(finder, _TorchImportHoldsCtrlC) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _TorchImportHoldsCtrlC())
     try:
         return _parse_and_run(argv)
     except KeyboardInterrupt:  # also while a command is still importing its engine
@@ -46,6 +52,42 @@ def _parse_and_run(argv: list[str] | None) -> int:
         with contextlib.suppress(Exception):
             sys.stdout.close()
         return 0
+
+
+class _HoldCtrlC(importlib.abc.Loader):
+    """Runs a module's import with Ctrl-C held back until it is done (then raised): an interrupt that
+    lands inside torch's native initialisation aborts the process (SIGABRT) instead of raising."""
+
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def __getattr__(self, name: str):  # resource readers and the like: the real loader's
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return self.loader.exec_module(module)
+        held = []
+        previous = signal.signal(signal.SIGINT, lambda *_: held.append(True))
+        try:
+            self.loader.exec_module(module)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if held:
+            raise KeyboardInterrupt
+
+
+class _TorchImportHoldsCtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path, target=None):
+        if name != "torch":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _HoldCtrlC(spec.loader)
+        return spec
 
 
 if __name__ == "__main__":
