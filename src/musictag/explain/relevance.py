@@ -189,13 +189,13 @@ class _ReusedFront:
         if extra or x.shape[1:] != self.patches.shape[1:]:
             return None
         changed = (x != self.patches.repeat(copies, 1, 1)).any(-1)  # (N, frames)
-        frames = changed.shape[1]
-        first = changed.int().argmax(1)
+        frames, touched = changed.shape[1], changed.any(1)
+        first = changed.int().argmax(1)  # each copy's first and one-past-last changed frame
         stop = frames - changed.flip(1).int().argmax(1)
         front = self.front.repeat(copies, 1, 1)
         reach = self.module.TIMBRAL_REACH
-        for a, b in {(int(a), int(b)) for a, b, c in zip(first, stop, changed.any(1), strict=True) if c}:
-            rows = torch.nonzero((first == a) & (stop == b) & changed.any(1)).flatten()
+        for a, b in {(int(a), int(b)) for a, b in zip(first[touched], stop[touched], strict=True)}:
+            rows = torch.nonzero((first == a) & (stop == b) & touched).flatten()
             lo, hi = max(0, a - reach), min(frames, b + reach)
             front[rows, :, lo:hi] = self.module.timbral_front(x[rows], frames=(lo, hi))
         return front
