@@ -95,6 +95,13 @@ def test_locate_finds_where_the_concept_starts(band_tagger, tone_bank, write_aud
     p = np.array(found.probability)
     assert p[centres < 4.5].max() < 0.5 < p[centres > 7.5].min()
     assert found.spans()[0][0] == pytest.approx(6.0, abs=1.0)
+    # the log-mel for the picture comes from the same patches: the file's frames end to end
+    end_to_end = Tagger.from_model(band_tagger.module, band_tagger.config, hop=found.patch_seconds)
+    whole, _ = end_to_end.file_patches(path)
+    whole = whole.reshape(-1, whole.shape[-1]).numpy()
+    common = min(len(found.mel), len(whole))
+    assert common > 0.95 * len(whole)
+    np.testing.assert_allclose(found.mel[:common], whole[:common], atol=1e-5)
     with pytest.raises(ParameterError, match="unknown concept"):
         fit_probe(band_tagger, "cowbell", bank=bank.concepts, randoms=bank.randoms, matched=[])
 

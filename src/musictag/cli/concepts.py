@@ -151,8 +151,7 @@ def run_locate(args: argparse.Namespace) -> int:
             stem = out / f"{_stem(path)}.{args.concept}"
             with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
                 json.dump(found.to_dict(), handle, indent=1)
-            patches, _ = tagger.file_patches(path)
-            presence_png(patches.reshape(-1, patches.shape[-1]).numpy(), tagger.frame_seconds, found.starts,
+            presence_png(found.mel, tagger.frame_seconds, found.starts,
                          found.patch_seconds, found.probability, stem.with_suffix(stem.suffix + ".png"),
                          title=f"{path}: {args.concept} ({found.layer}, probe accuracy "
                          f"{found.accuracy:.2f})")  # fmt: skip

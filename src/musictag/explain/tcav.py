@@ -343,6 +343,7 @@ class Presence:
     starts: list[float]
     patch_seconds: float
     probability: list[float]
+    mel: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) the file's log-mel, end to end
 
     def spans(self, threshold: float = 0.5) -> list[tuple[float, float]]:
         """Where the probability is above ``threshold``: merged (start, end) seconds of patch centres' hops."""
@@ -412,5 +413,8 @@ def locate(tagger: Tagger, path: str, probe: ConceptProbe, *, hop: float = 0.5) 
     activations = _activations(tagger, [probe.layer], patches)[0].double().numpy()
     probability = probe.model.predict_proba(activations / probe.scale)[:, 1]
     step = hopped.hop_frames * hopped.frame_seconds
+    # each patch's first hop of frames, then the last patch whole: the file's log-mel without a second decode
+    head = min(hopped.hop_frames, hopped.patch_frames)
+    mel = torch.cat([patches[:-1, :head].reshape(-1, patches.shape[-1]), patches[-1]]).numpy()
     return Presence(str(path), probe.concept, probe.layer, probe.accuracy, [k * step for k in range(len(patches))],
-                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability])  # fmt: skip
+                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability], mel)  # fmt: skip
