@@ -148,8 +148,8 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
     module.eval()
+    window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
     if method == "occlusion":
-        window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
         if isinstance(module, MusiCNN) and module.input_norm == "none":
             scores = _ReusedFront(module, patches, activation)
         found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
@@ -161,8 +161,7 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
                                                       internal_batch_size=64)  # fmt: skip
         return found.detach().numpy()
     if method in ("lime", "kernel-shap"):
-        return _surrogate(method, scores, patches, index=index,
-                          window=(max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4)))  # fmt: skip
+        return _surrogate(method, scores, patches, index=index, window=window)
     layer = _last_conv(module)
     cam = LayerGradCam(scores, layer).attribute(patches, target=index, relu_attributions=True)
     while cam.dim() < 4:
