@@ -84,6 +84,29 @@ def test_tcav_names_the_concept_the_model_reads(band_tagger, tone_bank):
     assert result.accuracy["low_tone"]["bands"] >= 0.9
 
 
+def test_a_concept_vector_is_the_mean_change_and_pairs_are_held_out_together():
+    """Concept clips that add one small, fixed change to clips whose arrangements differ far more: the
+    vector is that change (not whatever tells a few arrangements apart), and a clip is never tested
+    while its matched twin was fitted."""
+    from musictag.explain.tcav import _held_out, _probe_class
+
+    rng = np.random.default_rng(0)
+    pairs, channels, positions = 12, 6, 4
+    arrangement = np.repeat(rng.normal(0, 10, (pairs, channels)), positions, axis=1)
+    change = np.repeat(np.eye(channels)[2], positions)
+    positive = arrangement + change + rng.normal(0, 0.05, arrangement.shape)
+    matched = arrangement + rng.normal(0, 0.05, arrangement.shape)
+    probe = _probe_class()({channels * positions: channels}, {0: np.arange(pairs), 1: np.arange(pairs)})
+    probe.train_and_eval([(torch.tensor(positive), torch.zeros(pairs)), (torch.tensor(matched), torch.ones(pairs))])
+    vector = probe.weights()[probe.classes().index(0)].numpy()
+    cosine = vector @ change / np.linalg.norm(vector) / np.linalg.norm(change)
+    assert cosine > 0.99
+    y, groups = np.r_[np.ones(pairs), np.zeros(pairs)], np.r_[np.arange(pairs), np.arange(pairs)]
+    train, test = _held_out(y, groups, seed=3)
+    assert not set(groups[train]) & set(groups[test])
+    assert set(y[train]) == set(y[test]) == {0.0, 1.0} and 0.2 < len(test) / len(y) < 0.5
+
+
 def test_locate_finds_where_the_concept_starts(band_tagger, tone_bank, write_audio):
     bank = read_bank(tone_bank)
     song = np.concatenate([_clip(77, low=False, seconds=6), _clip(78, low=True, seconds=6)])
