@@ -45,7 +45,8 @@ class Concept:
     """How one concept is rendered and what its matched clip lacks.
 
     ``stem``: the role the matched clip leaves out; ``overlay``: a General MIDI percussion key played
-    in ``pattern`` (16 steps per bar) on top of the drums, left out of the matched clip; ``change``:
+    in ``pattern`` (16 steps per bar) on top of the drums at ``level_db`` above the soundfont's level, left
+    out of the matched clip; ``change``:
     ``swing`` | ``four_on_the_floor`` | ``fast_tempo``, the one choice the matched clip makes otherwise.
     """
 
@@ -56,6 +57,7 @@ class Concept:
     stem: str | None = None
     overlay: int | None = None
     pattern: str = "x...x...x...x..."
+    level_db: float = 10.0  # at the soundfont's level a cowbell sits 12-20 dB under the mix; 10 dB up, 6-12
     change: str | None = None
 
 
@@ -163,6 +165,7 @@ def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_ra
         other = {role: audio for role, audio in stems.items() if role != concept.stem}
         if concept.overlay is not None:
             extra = render_role(_overlay(with_it, concept, rng), "drums", sample_rate, soundfont)
+            extra = extra * np.float32(10 ** (concept.level_db / 20))
             stems = {**stems, "drums": stems.get("drums", 0) + extra}
     mixed, loudness = effects(stems, genre, sample_rate, np.random.default_rng(seed))
     matched, matched_loudness = effects(other, genre, sample_rate, np.random.default_rng(seed))
