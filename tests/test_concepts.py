@@ -181,7 +181,7 @@ synth = pytest.mark.skipif(
 @synth
 @pytest.mark.parametrize("name", ["drums", "singing_voice", "piano", "bass_line"])
 def test_a_pair_differs_only_in_the_concept_stem(name):
-    from musictag.explain.bank import render_pair
+    from musictag.explain.bank import AUDIBLE_DB, _audible, render_pair
     from musictag.synthesis.render import effects, limit, master_gain, render_stems
 
     concept = CONCEPTS[name]
@@ -190,8 +190,13 @@ def test_a_pair_differs_only_in_the_concept_stem(name):
     assert any(n.role == concept.stem for n in notes)
     assert pair.matched_arrangement.notes == [n for n in notes if n.role != concept.stem]
     stems = render_stems(pair.positive_arrangement, sample_rate=SR, seed=7)
-    mixed, loudness = effects(stems, pair.genre, SR, np.random.default_rng(7))
     others = {r: a for r, a in stems.items() if r != concept.stem}
+    # the concept's stem is raised to AUDIBLE_DB against the rest when it is quieter, never lowered
+    rest = sum(others.values())
+    raised = _audible(stems[concept.stem], rest)
+    level = 10 * np.log10(np.mean(raised**2) / np.mean(rest**2))
+    assert level >= AUDIBLE_DB - 0.01 and np.all(np.abs(raised) >= np.abs(stems[concept.stem]))
+    mixed, loudness = effects({**stems, concept.stem: raised}, pair.genre, SR, np.random.default_rng(7))
     without, _ = effects(others, pair.genre, SR, np.random.default_rng(7))
     gain = master_gain(mixed, loudness)  # the same master gain: every other stem at the same level
     np.testing.assert_array_equal(pair.positive, limit(mixed * gain, SR))

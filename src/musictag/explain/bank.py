@@ -35,6 +35,10 @@ from musictag.synthesis.compose import Arrangement, Note, compose
 from musictag.synthesis.styles import KICK, STYLES
 from musictag.utils.atomic import atomic_open, atomic_path
 
+#: a concept's stem or overlay quieter than this against the rest of the mix (RMS, dB) is raised to it:
+#: at the SoundFont's levels a piano comp sat 13-24 dB and a cowbell 12-20 dB under the mix, where a
+#: listener, or a model, hardly hears it
+AUDIBLE_DB = -6.0
 _DRUMMED = ("blues", "country", "disco", "hiphop", "metal", "pop", "reggae", "rock")
 _FOUR_ON_THE_FLOOR = "x...x...x...x..."
 _OTHER_KICKS = ("x.......x.x.....", "x......x..x.....", "x.x.......x..x..", "x.....x.x.......")
@@ -45,8 +49,7 @@ class Concept:
     """How one concept is rendered and what its matched clip lacks.
 
     ``stem``: the role the matched clip leaves out; ``overlay``: a General MIDI percussion key played
-    in ``pattern`` (16 steps per bar) on top of the drums at ``level_db`` above the soundfont's level, left
-    out of the matched clip; ``change``:
+    in ``pattern`` (16 steps per bar) on top of the drums, left out of the matched clip; ``change``:
     ``swing`` | ``four_on_the_floor`` | ``fast_tempo``, the one choice the matched clip makes otherwise.
     """
 
@@ -57,7 +60,6 @@ class Concept:
     stem: str | None = None
     overlay: int | None = None
     pattern: str = "x...x...x...x..."
-    level_db: float = 10.0  # at the soundfont's level a cowbell sits 12-20 dB under the mix; 10 dB up, 6-12
     change: str | None = None
 
 
@@ -163,10 +165,11 @@ def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_ra
         other = render_stems(without, sample_rate=sample_rate, soundfont=soundfont, seed=seed)
     else:
         other = {role: audio for role, audio in stems.items() if role != concept.stem}
+        if concept.stem:
+            stems = {**stems, concept.stem: _audible(stems[concept.stem], sum(other.values()))}
         if concept.overlay is not None:
             extra = render_role(_overlay(with_it, concept, rng), "drums", sample_rate, soundfont)
-            extra = extra * np.float32(10 ** (concept.level_db / 20))
-            stems = {**stems, "drums": stems.get("drums", 0) + extra}
+            stems = {**stems, "drums": stems.get("drums", 0) + _audible(extra, sum(stems.values()))}
     mixed, loudness = effects(stems, genre, sample_rate, np.random.default_rng(seed))
     matched, matched_loudness = effects(other, genre, sample_rate, np.random.default_rng(seed))
     # one master gain for both clips keeps every shared stem at the same level; a changed choice
@@ -176,6 +179,12 @@ def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_ra
     return Pair(limit(mixed * gain, sample_rate), limit(matched * matched_gain, sample_rate), genre, with_it,
                 without if concept.change else replace(with_it, notes=[n for n in with_it.notes
                                                                        if n.role != concept.stem]))  # fmt: skip
+
+
+def _audible(concept: np.ndarray, rest: np.ndarray | int) -> np.ndarray:
+    """``concept`` raised to :data:`AUDIBLE_DB` against ``rest`` when it is quieter (never lowered)."""
+    ratio_db = 10 * np.log10((np.mean(concept**2) + 1e-12) / (np.mean(np.square(rest)) + 1e-12))
+    return concept * np.float32(10 ** (max(0.0, AUDIBLE_DB - ratio_db) / 20))
 
 
 def render_random(seed: int, *, duration: float = 4.0, sample_rate: int = 16000,
