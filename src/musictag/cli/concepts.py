@@ -26,8 +26,8 @@ def add_parser(commands) -> None:
                         help="which concepts (default: the ten standard ones; 'list' shows them all)")  # fmt: skip
     render.add_argument("--per-concept", type=positive_int, default=100, metavar="N",
                         help="clips (and matched clips) per concept (default 100)")  # fmt: skip
-    render.add_argument("--random-sets", type=positive_int, default=100, metavar="N",
-                        help="random sets of 5 clips (default 100)")  # fmt: skip
+    render.add_argument("--random-sets", type=positive_int, default=200, metavar="N",
+                        help="random sets of 5 clips (default 200)")  # fmt: skip
     render.add_argument("--inputs", type=positive_int, default=40, metavar="N", help="random clips TCAV scores (40)")
     render.add_argument("--seconds", type=positive_seconds, default=4.0, help="clip length (default 4)")
     render.add_argument("--seed", type=int, default=0, help="bank seed (default 0)")

@@ -212,7 +212,7 @@ def _write(path: Path, audio: np.ndarray, sample_rate: int) -> None:
 
 
 def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, per_concept: int = 100,
-                random_sets: int = 100, set_size: int = 5, inputs: int = 40, duration: float = 4.0,
+                random_sets: int = 200, set_size: int = 5, inputs: int = 40, duration: float = 4.0,
                 sample_rate: int = 16000, seed: int = 0,
                 on_clip: Callable[[], None] | None = None) -> Path:  # fmt: skip
     """Render a concept bank into ``out`` (see the module docstring); clips already there are kept,
