@@ -132,10 +132,7 @@ def train_detector(concept: str, out: Path, *, pairs: int = 200, epochs: int = 4
     the evidence it rests on is where the concept sounds: the ground truth an explanation is held to."""
     import soundfile as sf
 
-    from musictag.data.label_folders import load_label_folders
     from musictag.explain.bank import render_pair
-    from musictag.training.neural import train_neural
-    from musictag.training.settings import NeuralSettings
 
     data = out / "data"
     for label in (concept, f"no_{concept}"):
@@ -144,10 +141,20 @@ def train_detector(concept: str, out: Path, *, pairs: int = 200, epochs: int = 4
         pair = render_pair(CONCEPTS[concept], 90_000 + k)
         sf.write(data / concept / f"{k:03d}.flac", pair.positive, 16000)
         sf.write(data / f"no_{concept}" / f"{k:03d}.flac", pair.matched, 16000)
+    return train_framewise(data, out, f"{concept}-detector", epochs=epochs)
+
+
+def train_framewise(data: Path, out: Path, name: str, *, epochs: int) -> Path:
+    """A frame-level CNN trained from scratch on the label folders in ``data`` (3-s patches, 4 crops per
+    clip and epoch), saved under ``out``."""
+    from musictag.data.label_folders import load_label_folders
+    from musictag.training.neural import train_neural
+    from musictag.training.settings import NeuralSettings
+
     dataset = load_label_folders(data)
     settings = NeuralSettings(architecture="framewise-cnn", patch_seconds=3.0, epochs=epochs, crops_per_track=4,
                               cache=str(out / "cache"))  # fmt: skip
-    return train_neural(dataset, settings, out, train=dataset.items, name=f"{concept}-detector", quiet=True)
+    return train_neural(dataset, settings, out, train=dataset.items, name=name, quiet=True)
 
 
 def localisation(taggers: dict, cases: list[Case], methods: list[str], *, on_step=None) -> dict:
@@ -234,18 +241,6 @@ def overlay_effects(tagger, planted: str, out: Path, *, clips: int = 6) -> dict[
     return effects
 
 
-def train_genre_model(data: Path, out: Path, name: str, *, epochs: int = 15) -> Path:
-    """A frame-level CNN genre model trained from scratch on the label folders in ``data``."""
-    from musictag.data.label_folders import load_label_folders
-    from musictag.training.neural import train_neural
-    from musictag.training.settings import NeuralSettings
-
-    dataset = load_label_folders(data)
-    settings = NeuralSettings(architecture="framewise-cnn", patch_seconds=3.0, epochs=epochs, crops_per_track=4,
-                              cache=str(out / "cache"))  # fmt: skip
-    return train_neural(dataset, settings, out, train=dataset.items, name=name, quiet=True)
-
-
 def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step=None) -> dict:
     """For each seed: train a genre model with a cowbell planted in one genre, then TCAV over the
     percussion overlays (see the module docstring). A concept is *named* when it is significant and
@@ -262,7 +257,7 @@ def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step
     for seed in range(seeds):
         planted = GENRES[seed % len(GENRES)]
         data = _synthetic_genres(out / f"genres_seed{seed}", planted, seed, per_genre)
-        tagger = Tagger(train_genre_model(data, out / f"model_seed{seed}", f"planted-{planted}"))
+        tagger = Tagger(train_framewise(data, out / f"model_seed{seed}", f"planted-{planted}", epochs=15))
         inputs = sorted((data / planted).iterdir())
         result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched,
                                 targets=list(GENRES), subsets=10)  # fmt: skip
