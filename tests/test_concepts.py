@@ -78,6 +78,7 @@ def test_tcav_names_the_concept_the_model_reads(band_tagger, tone_bank):
     result = score_concepts(band_tagger, bank.concepts, bank.randoms, bank.inputs, matched=bank.matched, subsets=6)
     low = result.significant("low_tone", "low")
     assert low and low["score"] == 1.0 and low["p_bonferroni"] < 0.05
+    assert result.significant("low_tone", "low", "bands") == low and not result.significant("low_tone", "low", "out")
     against = next(r for r in result.rows if r["concept"] == "low_tone" and r["target"] == "not_low")
     assert against["score"] == 0.0 and against["direction"] == "negative"
     assert not any(r["significant"] for r in result.rows if r["concept"] == "random_control")

@@ -261,23 +261,18 @@ def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step
         inputs = sorted((data / planted).iterdir())
         result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched,
                                 targets=list(GENRES), subsets=10)  # fmt: skip
-        by_layer = {layer: [c for c in OVERLAYS if _named(result, c, planted, layer)] for layer in result.layers}
+        by_layer = {layer: [c for c in OVERLAYS if result.significant(c, planted, layer)] for layer in result.layers}
         named = by_layer[result.layers[-1]]
         runs.append({"seed": seed, "planted_genre": planted, "layer": result.layers[-1], "named": named,
                      "found": "cowbell" in named, "false_concepts": [c for c in named if c != "cowbell"],
                      "named_by_layer": by_layer, "overlay_effects": overlay_effects(tagger, planted, data),
                      "cowbell_named_for": [g for g in GENRES if g != planted
-                                           and _named(result, "cowbell", g, result.layers[-1])],
+                                           and result.significant("cowbell", g, result.layers[-1])],
                      "control_significant": any(r["significant"] for r in result.rows if r["concept"] == "random_control")})  # fmt: skip  # noqa: E501
         if on_step:
             on_step()
     return {"runs": runs, "found": sum(r["found"] for r in runs), "seeds": seeds,
             "false_concepts": sum(len(r["false_concepts"]) for r in runs)}  # fmt: skip
-
-
-def _named(result, concept: str, target: str, layer: str) -> bool:
-    return any(r["significant"] and r["direction"] == "positive" for r in result.rows
-               if r["concept"] == concept and r["target"] == target and r["layer"] == layer)  # fmt: skip
 
 
 def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept: int = 3,

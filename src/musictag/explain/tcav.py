@@ -155,10 +155,11 @@ class TcavResult:
     rows: list[dict] = field(default_factory=list)  # one per concept x layer x target
     accuracy: dict[str, dict[str, float]] = field(default_factory=dict)  # concept -> layer -> probe accuracy
 
-    def significant(self, concept: str, target: str) -> dict | None:
-        """The layer row where ``concept`` is most significant and positive for ``target``, if any."""
+    def significant(self, concept: str, target: str, layer: str | None = None) -> dict | None:
+        """The row (of ``layer``, or of the layer where it is most significant) where ``concept`` is
+        significant and positive for ``target``, if any."""
         rows = [r for r in self.rows if r["concept"] == concept and r["target"] == target and r["significant"]
-                and r["direction"] == "positive"]  # fmt: skip
+                and r["direction"] == "positive" and layer in (None, r["layer"])]  # fmt: skip
         return min(rows, key=lambda r: r["p_bonferroni"]) if rows else None
 
     def to_dict(self) -> dict:
@@ -425,15 +426,16 @@ def fit_probe(tagger: Tagger, concept: str, *, bank: dict[str, list[Path]], rand
     if not negatives:
         raise ParameterError("locating a concept needs negatives: matched clips or a random set in the folder")
     files = bank[concept] + negatives
-    per_file = [tagger.file_patches(str(f))[0] for f in files]
-    y = np.repeat(np.r_[np.ones(len(bank[concept])), np.zeros(len(negatives))], [len(p) for p in per_file])
+    found = _file_activations(tagger, layers, files)
+    counts = [len(found[f][0]) for f in files]  # patches per clip
+    y = np.repeat(np.r_[np.ones(len(bank[concept])), np.zeros(len(negatives))], counts)
     # clip j of the concept and its matched twin j are one group; every other clip is its own
     twin = {len(bank[concept]) + j: j for j in range(len(matched))} if len(matched) == len(bank[concept]) else {}
-    groups = np.repeat([twin.get(i, i) for i in range(len(files))], [len(p) for p in per_file])
+    groups = np.repeat([twin.get(i, i) for i in range(len(files))], counts)
     train, test = _held_out(y, groups, seed)
     best, best_accuracy = None, -1.0
-    for layer, found in zip(layers, _activations(tagger, layers, torch.cat(per_file)), strict=True):
-        x = found.double().numpy()
+    for k, layer in enumerate(layers):
+        x = torch.cat([found[f][k] for f in files]).double().numpy()
         scale = np.abs(x).mean() or 1.0
         fit = LogisticRegression(C=1.0, max_iter=2000).fit(x[train] / scale, y[train])
         accuracy = float((fit.predict(x[test] / scale) == y[test]).mean())
