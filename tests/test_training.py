@@ -130,6 +130,15 @@ def test_recipe_overrides(tmp_path):
         Recipe.load(tmp_path / "bad.yaml")
 
 
+def test_the_run_seed_seeds_training_unless_the_section_sets_its_own(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("kind: transfer\ndata: x\nseed: 3\n")
+    assert Recipe.load(recipe).settings.seed == 3
+    assert Recipe.load(recipe, ["seed=4"]).settings.seed == 4  # --set seed=N changes the training too
+    assert Recipe.load(recipe, ["seed=4", "transfer.seed=1"]).settings.seed == 1
+    assert Recipe.load(recipe).values.get("transfer") is None  # the recipe as written is kept as written
+
+
 def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, capsys):
     recipe = tmp_path / "rec.yaml"
     recipe.write_text(f"name: tiny-transfer\nkind: transfer\ndata: {two_classes}\n"

@@ -108,7 +108,10 @@ class Recipe:
             expected = _TOP_LEVEL[key]
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise ParameterError(f"{source}: {key} must be {expected.__name__}, got {value!r}")
-        settings = from_section(SETTINGS[kind], values.get(kind), kind)
+        section = values.get(kind)
+        if (section is None or isinstance(section, dict)) and "seed" in SETTINGS[kind].__dataclass_fields__:
+            section = {"seed": top.get("seed", 0), **(section or {})}  # the run's seed, unless the section sets one
+        settings = from_section(SETTINGS[kind], section, kind)
         return cls(settings=settings, source=source, values=values, **{"name": "recipe", **top})
 
 
