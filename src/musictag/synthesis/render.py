@@ -6,8 +6,10 @@ installed (``apt-get install fluid-soundfont-gm``: real sampled instruments, 148
 small ``TimGM6mb.sf2`` that ships with ``pretty_midi``. The voice is the formant singer of
 :mod:`musictag.synthesis.voice`, its syllables drawn from the clip's seed. Each role is
 rendered on its own so that production can treat it apart (amp distortion on rock and metal
-guitars and voices, a lo-fi filter for some hip-hop); the mix then gets compression, reverb
-and a high shelf (``pedalboard``), and is mastered to the genre's loudness under a limiter.
+guitars and voices); the mix then gets compression, reverb and a high shelf (``pedalboard``), and
+is mastered to the genre's loudness under a limiter. No recording-chain effect belongs to one genre
+alone (a lo-fi filter and hiss on some hip-hop clips were removed for that reason: README, synthetic
+training music).
 """
 
 from __future__ import annotations
@@ -135,9 +137,6 @@ def effects(stems: dict[str, np.ndarray], genre: str, sample_rate: int,
                 audio[None], sample_rate)[0] * level  # fmt: skip
         mix += _GAINS[role] * audio
     chain = []
-    if rng.random() < settings.get("lofi", 0):
-        chain += [pb.LowpassFilter(3800 + 800 * rng.random())]
-        mix = mix + 0.004 * rng.standard_normal(len(mix)).astype(np.float32)  # tape hiss
     if settings.get("compress"):
         chain += [pb.Compressor(threshold_db=-20, ratio=3, attack_ms=10, release_ms=120)]
     reverb = settings.get("reverb", 0.2)

@@ -62,7 +62,7 @@ class Style:
     vocal_chance: float = 0.0  # ... in this share of clips whose prompt does not say
     singers: tuple[str, ...] = ("male", "female")
     minor_moods: tuple[str, ...] = ("sad", "dark")
-    # reverb (0..1), drive (dB, guitars and voice), lofi (chance of a lo-fi filter and hiss), compress,
+    # reverb (0..1), drive (dB, guitars and voice), compress,
     # loudness (the master's RMS in dBFS, ±3 dB), air (the most a mastering high shelf adds, dB)
     production: dict = field(default_factory=dict)
 
@@ -122,7 +122,7 @@ STYLES: dict[str, Style] = {
         bass="syncopated", comp="chops", voicing="seventh", swing=0.2, melody_density=0.3,
         programs={"drums": [25, 24, 0], "bass": [38, 33], "comp": [4, 0, 11], "lead": [11, 4, 73]},
         scale={"major": "pentatonic_minor", "minor": "pentatonic_minor"},
-        production={"reverb": 0.15, "lofi": 0.3, "compress": True, "loudness": -13},
+        production={"reverb": 0.15, "compress": True, "loudness": -13},
         vocal="rap", vocal_chance=0.85, singers=("male", "male", "male", "female"),
     ),
     "jazz": Style(
