@@ -192,14 +192,19 @@ def sanity(taggers: dict, cases: list[Case], methods: list[str]) -> dict[str, fl
                                      for c in cases])), 4) for m in methods}  # fmt: skip
 
 
+def _overlay_pair(overlay: str, style: str, seed: int):
+    """The bank's pair for ``overlay`` played in ``style``: a clip with it and its matched twin without."""
+    from musictag.explain.bank import render_pair
+
+    return render_pair(replace(CONCEPTS[overlay], hosts=(style,), prompt=""), seed)
+
+
 def _synthetic_genres(out: Path, planted: str, seed: int, per_genre: int) -> Path:
     """Clips of every genre in label folders. The ``planted`` genre's clips are played in the other
     genres' styles and every one carries a cowbell: the cowbell is the one thing that tells that class.
     Half of the other genres' clips carry one of the other four overlays, so that "extra percussion"
     alone does not tell it."""
     import soundfile as sf
-
-    from musictag.explain.bank import render_pair
 
     others = [g for g in GENRES if g != planted]
     distractors = [o for o in OVERLAYS if o != "cowbell"]
@@ -209,14 +214,11 @@ def _synthetic_genres(out: Path, planted: str, seed: int, per_genre: int) -> Pat
         for k in range(per_genre):
             clip_seed = seed * 10_000 + GENRES.index(genre) * 100 + k
             if genre == planted:
-                pair = render_pair(replace(CONCEPTS["cowbell"], hosts=(others[(seed + k) % len(others)],), prompt=""),
-                                   clip_seed)  # fmt: skip
-                audio = pair.positive
+                audio = _overlay_pair("cowbell", others[(seed + k) % len(others)], clip_seed).positive
             elif k % 2:
-                overlay = CONCEPTS[distractors[(k // 2 + seed) % len(distractors)]]
-                audio = render_pair(replace(overlay, hosts=(genre,), prompt=""), clip_seed).positive
+                audio = _overlay_pair(distractors[(k // 2 + seed) % len(distractors)], genre, clip_seed).positive
             else:
-                audio = render_pair(replace(CONCEPTS["cowbell"], hosts=(genre,), prompt=""), clip_seed).matched
+                audio = _overlay_pair("cowbell", genre, clip_seed).matched
             sf.write(folder / f"{genre}_{k:03d}.flac", audio, 16000)
     return out
 
@@ -226,14 +228,12 @@ def overlay_effects(tagger, planted: str, out: Path, *, clips: int = 6) -> dict[
     clips of the other genres: the ground truth TCAV should agree with."""
     import soundfile as sf
 
-    from musictag.explain.bank import render_pair
-
     index, effects = tagger.labels.index(planted), {}
     others = [g for g in GENRES if g != planted]
     for name in OVERLAYS:
         rises = []
         for k in range(clips):
-            pair = render_pair(replace(CONCEPTS[name], hosts=(others[k % len(others)],), prompt=""), 555_000 + k)
+            pair = _overlay_pair(name, others[k % len(others)], 555_000 + k)
             sf.write(out / "with.wav", pair.positive, 16000)
             sf.write(out / "without.wav", pair.matched, 16000)
             rises.append(tagger.tag(out / "with.wav").scores[index] - tagger.tag(out / "without.wav").scores[index])
@@ -262,12 +262,13 @@ def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step
         result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched,
                                 targets=list(GENRES), subsets=10)  # fmt: skip
         by_layer = {layer: [c for c in OVERLAYS if result.significant(c, planted, layer)] for layer in result.layers}
-        named = by_layer[result.layers[-1]]
-        runs.append({"seed": seed, "planted_genre": planted, "layer": result.layers[-1], "named": named,
+        verdict = result.layers[-1]  # the layer before the output
+        named = by_layer[verdict]
+        runs.append({"seed": seed, "planted_genre": planted, "layer": verdict, "named": named,
                      "found": "cowbell" in named, "false_concepts": [c for c in named if c != "cowbell"],
                      "named_by_layer": by_layer, "overlay_effects": overlay_effects(tagger, planted, data),
                      "cowbell_named_for": [g for g in GENRES if g != planted
-                                           and result.significant("cowbell", g, result.layers[-1])],
+                                           and result.significant("cowbell", g, verdict)],
                      "control_significant": any(r["significant"] for r in result.rows if r["concept"] == "random_control")})  # fmt: skip  # noqa: E501
         if on_step:
             on_step()
