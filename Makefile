@@ -22,13 +22,19 @@ setup: $(BIN)/musictag
 demo: setup
 	$(BIN)/musictag tag examples/example.flac --top-k 5
 
-# What some tests use from Debian: ffmpeg/ffprobe (tags read back), Chromium and its driver (the
-# browser test). Best effort: tests that need a missing tool skip and say so.
+# What the tests and the README's figures use from Debian: ffmpeg/ffprobe (tags read back), Chromium and
+# its driver (the browser test), the FluidR3_GM SoundFont (`synth` and the concept bank; without it they
+# fall back to TimGM6mb and the README's figures are not reproduced). Best effort, as root: otherwise one
+# line says what is missing, and the tests that need a missing tool skip and say so.
+SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
 system-tools:
-	-@command -v ffprobe >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	-@command -v ffprobe >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	  [ -f $(SOUNDFONT) ] || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    (apt-get update -qq && apt-get install -y -qq ffmpeg chromium chromium-driver) >/dev/null 2>&1 || \
-	    echo "make: could not install ffmpeg/chromium/chromium-driver; the tests that need them will skip"; }
+	    (apt-get update -qq && apt-get install -y -qq ffmpeg chromium chromium-driver fluid-soundfont-gm) \
+	      >/dev/null 2>&1 || \
+	    echo "make: could not install ffmpeg/chromium/chromium-driver/fluid-soundfont-gm; the tests that need" \
+	      "them will skip and synth falls back to TimGM6mb"; }
 
 test: setup system-tools
 	$(BIN)/ruff check src tests benchmarks examples

@@ -4,9 +4,11 @@ else, query and similar tracks. The library is built here from generated and tra
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -117,8 +119,9 @@ def library_folder(tmp_path_factory) -> tuple[Path, int, list[Path]]:
     return root, len(good) + 1000, sorted(broken.iterdir())
 
 
-def musictag(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "musictag", *args], capture_output=True, text=True, timeout=timeout)
+def musictag(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "musictag", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def results_in(db: Path) -> int:
@@ -383,29 +386,44 @@ def test_workers_give_the_same_results_in_the_same_order(tiny_model_dir, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
+def ray_cluster(tmp_path_factory):
     """A Ray cluster of 2 CPUs on 127.0.0.1 (``ray start --block`` in its own process group, stopped
-    afterwards without touching any other Ray cluster on the machine)."""
+    afterwards without touching any other Ray cluster on the machine), with Ray's default token
+    authentication and a token of its own: nothing is read from the home folder."""
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'musictag[ray]')")
+    token = secrets.token_hex(32)
     # loopback only (Ray binds a cluster to the machine's outward address unless told it is a one-machine
-    # cluster), and with Ray's default token authentication
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           "RAY_AUTH_MODE": "token"}  # fmt: skip
+    # cluster); the driver (a musictag process started by the test) reads the same token from RAY_AUTH_TOKEN
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
+    }
     port = 46381  # not Ray's default: a user's own cluster may be running
-    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}", "--num-cpus=2",
-               "--include-dashboard=false", "--disable-usage-stats", "--block"]  # fmt: skip
-    head = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
+    log = tmp_path_factory.mktemp("ray") / "ray-start.log"
+    command = [
+        *(str(Path(sys.executable).with_name("ray")), "start", "--head", f"--port={port}", "--num-cpus=2"),
+        *("--include-dashboard=false", "--disable-usage-stats", "--block"),
+    ]
+    with open(log, "wb") as output:
+        head = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for_port(port, head, seconds=120, what="the local Ray cluster")
+        try:
+            wait_for_port(port, head, seconds=120, what="the local Ray cluster")
+        except pytest.fail.Exception:
+            pytest.fail(f"the local Ray cluster did not start: {log.read_text(errors='replace')[-2000:]}")
         time.sleep(2)  # the raylet registers after the GCS listens
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", env
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # already gone when it failed to start
+            os.killpg(head.pid, signal.SIGTERM)
         try:
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(head.pid, signal.SIGKILL)
 
 
 def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluster, tiny_model_dir, tmp_path):
@@ -419,7 +437,8 @@ def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluste
     local, on_ray = tmp_path / "local.sqlite", tmp_path / "ray.sqlite"
     args = ("tag", str(folder), "--model", str(tiny_model_dir), "--embed", "penultimate", "-q")
     assert musictag(*args, "--db", str(local)).returncode == 1
-    done = musictag(*args, "--db", str(on_ray), "--ray", ray_cluster, "--workers", "2", timeout=600)
+    address, env = ray_cluster
+    done = musictag(*args, "--db", str(on_ray), "--ray", address, "--workers", "2", timeout=600, env=env)
     assert done.returncode == 1 and "6 tagged" in done.stderr and "broken.mp3: cannot decode" in done.stderr
     with Library(local) as a, Library(on_ray) as b:
         model_a, model_b = a.pick_model(), b.pick_model()
