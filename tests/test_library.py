@@ -464,3 +464,89 @@ def test_tag_write_tags_tags_the_files_tagged_now(tiny_model_dir, tmp_path):
     assert "0 tagged, 2 unchanged" in musictag(*args).stderr
     refused = musictag("tag", str(folder), "--write-tags", "--model", str(tiny_model_dir))
     assert refused.returncode == 1 and "add --db FILE" in refused.stderr
+
+
+def run_main(capsys, *argv) -> tuple[int, str, str]:
+    """A command run in this process: (exit code, stdout, stderr)."""
+    from musictag.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_write_tags_skips_a_file_changed_since_tagging(tiny_model_dir, tmp_path, capsys):
+    """Defect 2: write-tags wrote old tags into a re-encoded file and hid the change from tag --db."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for name, seed in (("rock.ogg", 0), ("jazz.flac", 1)):
+        sf.write(folder / name, music_like(3.5, 22050, seed=seed), 22050)
+    db = tmp_path / "lib.sqlite"
+    assert run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")[0] == 0
+    sf.write(folder / "rock.ogg", music_like(5.0, 22050, seed=7), 22050)  # re-encoded: other music
+    code, _, err = run_main(capsys, "library", "write-tags", "--db", db, "-q")
+    assert code == 1 and "rock.ogg: changed since tagging; run tag --db" in err
+    assert "MUSICTAG_TAGS" not in read_tags(folder / "rock.ogg") and "MUSICTAG_TAGS" in read_tags(folder / "jazz.flac")
+    code, _, err = run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")
+    assert code == 0 and "1 tagged, 1 unchanged" in err  # the change is still seen
+
+
+def test_tag_db_takes_file_names_that_are_not_utf8(tiny_model_dir, tmp_path, capsys):
+    """Defect 3: a file name that is not valid UTF-8 crashed tag --db at the same file on every rerun."""
+    from musictag.library.database import Library
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    odd = os.fsdecode(b"caf\xe9-latin1.wav")  # Latin-1 bytes: invalid UTF-8
+    for name, seed in (("a.wav", 0), ("odd.wav", 1), ("z.wav", 2)):
+        sf.write(folder / name, music_like(3.5, 16000, seed=seed), 16000)
+    os.rename(folder / "odd.wav", folder / odd)  # soundfile cannot open such a name itself
+    (folder / os.fsdecode(b"broken-\xff.wav")).write_text("not audio")
+    db = tmp_path / "lib.sqlite"
+    code, _, err = run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")
+    assert code == 1 and "3 tagged" in err and "1 failed" in err and "Traceback" not in err
+    with Library(db) as library:
+        _, paths, _ = library.score_matrix(library.pick_model())
+    assert str(folder / odd) in paths and os.path.exists(paths[paths.index(str(folder / odd))])
+    assert "0 tagged, 3 unchanged" in run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")[2]
+    code, out, _ = run_main(capsys, "library", "query", "--db", db, "tag0 >= 0", "--format", "csv")
+    assert code == 0 and len(out.splitlines()) == 4 and "caf\\udce9-latin1.wav" in out
+    query = [sys.executable, "-m", "musictag", "library", "query", "--db", str(db), "tag0 >= 0", "--format", "m3u"]
+    playlist = subprocess.run(query, capture_output=True, check=True).stdout
+    assert os.fsencode(folder / odd) in playlist.splitlines()  # the file's real bytes: a playlist that plays
+
+
+def test_a_library_gains_embeddings_and_timelines_when_asked(tiny_model_dir, tmp_path, capsys):
+    """Defect 4: tag --db --embed on a library made without --embed said "0 tagged, N unchanged"."""
+    from musictag.library.database import Library
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for i in range(3):
+        sf.write(folder / f"t{i}.wav", music_like(3.5, 16000, seed=i), 16000)
+    db = tmp_path / "lib.sqlite"
+    tag = ("tag", folder, "--db", db, "--model", tiny_model_dir, "-q")
+    assert "3 tagged" in run_main(capsys, *tag)[2]
+    assert "no embeddings stored" in run_main(capsys, "library", "similar", "--db", db, folder / "t0.wav")[2]
+    assert "3 tagged, 0 unchanged" in run_main(capsys, *tag, "--embed", "penultimate")[2]
+    code, out, _ = run_main(capsys, "library", "similar", "--db", db, folder / "t0.wav", "--format", "paths")
+    assert code == 0 and len(out.splitlines()) == 2
+    assert "0 tagged, 3 unchanged" in run_main(capsys, *tag, "--embed", "penultimate")[2]
+    assert "0 tagged, 3 unchanged" in run_main(capsys, *tag)[2]  # fewer asked for: nothing to do
+    assert "3 tagged" in run_main(capsys, *tag, "--timeline")[2]
+    with Library(db) as library:
+        model = library.pick_model()
+        assert len(library.done(model.id, layer="penultimate", timeline=True)) == 3
+
+
+def test_tag_db_refuses_another_applications_database(tiny_model_dir, tmp_path, capsys):
+    """Defect 14: tag --db added its tables to any SQLite file it was given."""
+    other = tmp_path / "photos.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT)")
+    before = other.read_bytes()
+    song = tmp_path / "song.wav"
+    sf.write(song, music_like(3.5, 16000), 16000)
+    code, _, err = run_main(capsys, "tag", song, "--db", other, "--model", tiny_model_dir, "-q")
+    assert code == 1 and "another application" in err and len(err.splitlines()) == 1
+    assert other.read_bytes() == before and not Path(f"{other}-wal").exists()

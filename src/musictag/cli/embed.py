@@ -22,9 +22,12 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from musictag.errors import ParameterError
     from musictag.inference.results import FileError
-    from musictag.utils.atomic import atomic_open
+    from musictag.utils.atomic import atomic_open, is_special
 
+    if not args.output.endswith(".npz") and not is_special(args.output):
+        raise ParameterError(f"{args.output}: embed writes numpy .npz data; name the output FILE.npz")
     files, tagger = files_and_tagger(args)
     rows, paths, file_index, starts = [], [], [], []
     failed = False

@@ -18,7 +18,7 @@ class ResultWriter:
     """Writes results one at a time; ``close`` finishes formats that need the whole list."""
 
     def __init__(self, stream: TextIO, fmt: str, *, top_k: int, timeline: bool):
-        self.stream, self.fmt, self.top_k, self.timeline = _Escaped(stream), fmt, top_k, timeline
+        self.stream, self.fmt, self.top_k, self.timeline = Escaped(stream), fmt, top_k, timeline
         self._items: list[dict] = []
         self._csv = None
         if fmt == "csv":
@@ -55,7 +55,7 @@ class ResultWriter:
         self.stream.flush()
 
 
-class _Escaped:
+class Escaped:
     """A text stream that writes file names which are not valid UTF-8 (``caf\\xe9.wav``, decoded
     with surrogates) as ``\\udce9`` escapes: readable, and in JSON the escape reads back as the name."""
 

@@ -112,8 +112,9 @@ def _genres(library: Library, name: str) -> dict[str, str]:
 
 def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool = False, verb: str = "tagged") -> int:
     """Write (or with ``dry_run``, show) each file's fields: ``plans`` holds (file id, path, fields, genre).
-    The database learns each file's new size and mtime, so the next ``tag --db`` does not take the
-    rewritten files for changed music. Returns the exit code (1 when some file was skipped)."""
+    A file whose size, mtime or content is no longer what was tagged is skipped (its tags would describe
+    other music). The database learns each rewritten file's new size and mtime, so the next ``tag --db``
+    does not take it for changed music. Returns the exit code (1 when some file was skipped)."""
     from musictag.errors import failure_line
     from musictag.library.filetags import write_tags
     from musictag.library.job import content_hash
@@ -128,6 +129,10 @@ def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool =
                 print(f"{path}: {shown}" + (f"; genre {genre}" if genre else ""))
                 continue
             try:
+                if changed_since_tagging(library, file_id, path):
+                    failed += 1
+                    report(f"musictag: {path}: changed since tagging; run tag --db")
+                    continue
                 write_tags(path, fields, genre=genre)
             except Exception as exc:  # one file's problem never stops the others
                 failed += 1
@@ -140,6 +145,16 @@ def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool =
     if not dry_run:
         report(f"musictag: {done} files {verb}, {failed} skipped")
     return 1 if failed else 0
+
+
+def changed_since_tagging(library: Library, file_id: int, path: str) -> bool:
+    """Whether the file at ``path`` differs (size, mtime or content) from what was tagged as ``file_id``."""
+    from musictag.library.job import content_hash
+
+    row, stat = library.file(file_id), os.stat(path)
+    if row is None or (row.size, row.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+        return True
+    return row.hash is not None and content_hash(path) != row.hash
 
 
 # -- finding music ----------------------------------------------------------------------------
@@ -199,25 +214,40 @@ def _embed_now(path: str, model: ModelRow, layer: str):
 
 
 def _print_rows(rows: list[dict], fmt: str, columns: list[str]) -> None:
+    """Rows of paths and scores on stdout; a playlist or path list holds each file's real bytes, the other
+    formats show a name that is not valid UTF-8 with escapes (as ``tag`` does)."""
     import csv
     import json
 
+    from musictag.cli.formats import Escaped
+
+    if fmt in ("paths", "m3u"):
+        lines = (["#EXTM3U"] if fmt == "m3u" else []) + [row["path"] for row in rows]
+        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None)
+        for line in lines:
+            if raw is not None:
+                raw.write(os.fsencode(line) + b"\n")
+            else:
+                print(line.encode("utf-8", "backslashreplace").decode("utf-8"))
+        if raw is not None:
+            raw.flush()
+        return
+    stream = Escaped(sys.stdout)
     if fmt == "json":
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        stream.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, ["path", *columns], lineterminator="\n")
+        writer = csv.DictWriter(stream, ["path", *columns], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    elif fmt in ("paths", "m3u"):
-        if fmt == "m3u":
-            print("#EXTM3U")
-        for row in rows:
-            print(row["path"])
     else:
+        if rows:
+            stream.write("  ".join(f"{c[:12]:>12}" for c in columns) + "  path\n")
         for row in rows:
-            print("  ".join(f"{row[c]:.3f}" for c in columns) + f"  {row['path']}")
+            stream.write("  ".join(f"{row[c]:12.3f}" for c in columns) + f"  {row['path']}\n")
         if not rows:
             print("(no files match)", file=sys.stderr)
+    stream.flush()
 
 
 # -- overview ------------------------------------------------------------------------------------
@@ -257,7 +287,7 @@ def run_export(args: argparse.Namespace) -> int:
     with _open(args) as library:
         model = library.pick_model(args.model)
         _, paths, scores = library.score_matrix(model)
-        durations = dict(library.db.execute("SELECT path, duration FROM files").fetchall())
+        durations = library.durations()
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
         if args.format == "json":

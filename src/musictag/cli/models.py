@@ -78,8 +78,11 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from musictag.cli.options import check_output
     from musictag.models.onnx_export import export_onnx
     from musictag.pretrained.store import resolve_model
+
+    check_output(args.onnx)
 
     out = export_onnx(resolve_model(args.model, weights=args.weights), args.onnx)
     print(f"{args.model} -> {out}")

@@ -68,21 +68,29 @@ def existing_path(text: str) -> str:
 def check_output(path: str | os.PathLike, *, inputs: list[str | os.PathLike] = (), folder: bool = False) -> Path:
     """The output ``path``, made writable before the work starts: its folder is created, and it is
     refused (one line) when it names a folder where a file goes (or the other way round), a folder
-    that cannot be created, or one of the ``inputs``."""
+    that cannot be created or written into, or one of the ``inputs``. A device or pipe (``/dev/null``,
+    a fifo) is a file output that is written to as it is; a symbolic link is followed."""
     from musictag.errors import MusictagError
+    from musictag.utils.atomic import is_special, probe_writable
 
     path = Path(path).expanduser()
+    if is_special(path):
+        if folder:
+            raise MusictagError(f"{path}: is not a folder; the output needs a folder")
+        if not os.access(path, os.W_OK):
+            raise MusictagError(f"{path}: cannot write to it (permission denied)")
+        return path
     if path.is_dir() and not folder:
         raise MusictagError(f"{path}: is a folder; the output needs a file name (e.g. {path / 'results.csv'})")
     if path.exists() and not path.is_dir() and folder:
         raise MusictagError(f"{path}: is a file; the output needs a folder")
-    parent = path if folder else path.parent
+    target = Path(os.path.realpath(path))
+    parent = target if folder else target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        probe_writable(parent)
     except OSError as exc:
-        raise MusictagError(f"{path}: cannot create the folder {parent} ({exc.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise MusictagError(f"{path}: cannot write into {parent} (permission denied)")
+        raise MusictagError(f"{path}: cannot write into {parent} ({exc.strerror or exc})") from None
     if path.exists() and not folder:
         for source in inputs:
             try:

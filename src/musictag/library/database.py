@@ -15,6 +15,9 @@ Tables
 ``roots``
     The folders (and single files) ever scanned: ``musictag serve`` plays only files inside them.
 
+Paths are stored as text; a name that is not valid UTF-8 (any bytes are allowed on POSIX) is stored
+as its raw bytes, and read back as the same ``str`` Python's ``os`` functions use for it.
+
 Scores are stored as blobs and filtered in numpy (:mod:`musictag.library.query`): 50,000 tracks of
 50 tags is 10 MB, read in well under a second, and no schema change is needed for a new model.
 """
@@ -83,6 +86,30 @@ CREATE TABLE IF NOT EXISTS results (
 #: How a file's row stands.
 TAGGED, FAILED, MISSING = "tagged", "failed", "missing"
 
+# a result has what a run asks for: the embedding of the layer asked (if any) and a timeline (if asked)
+_HAS = "(? IS NULL OR (r.layer=? AND r.embedding IS NOT NULL)) AND (? = 0 OR r.timeline IS NOT NULL)"
+
+_OWN_TABLES = {"meta", "files", "roots", "models", "runs", "results"}
+
+
+def _stored(path: str) -> str | bytes:
+    """A path as stored: text, or its bytes where it is not valid UTF-8 (SQLite text must be)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _path(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes of a file name (surrogate escapes) shown as U+FFFD, for storing and
+    printing messages."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
 
 @dataclass(frozen=True)
 class FileRow:
@@ -116,6 +143,11 @@ class Library:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and not _OWN_TABLES <= tables:  # another application's database: nothing is written
+                self.db.close()
+                raise MusictagError(f"{self.path}: an SQLite database of another application (tables "
+                                    f"{', '.join(sorted(tables)[:5])}), not a musictag library; name a new file")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commit
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -146,7 +178,24 @@ class Library:
     def files(self) -> dict[str, FileRow]:
         """Every file row by path."""
         rows = self.db.execute("SELECT id, path, size, mtime_ns, hash, status, error FROM files")
-        return {row[1]: FileRow(*row) for row in rows}
+        return {_path(row[1]): FileRow(row[0], _path(row[1]), *row[2:]) for row in rows}
+
+    def file_id(self, path: str) -> int | None:
+        row = self.db.execute("SELECT id FROM files WHERE path=?", (_stored(path),)).fetchone()
+        return row[0] if row else None
+
+    def file(self, file_id: int) -> FileRow | None:
+        row = self.db.execute(
+            "SELECT id, path, size, mtime_ns, hash, status, error FROM files WHERE id=?", (file_id,)
+        ).fetchone()
+        return FileRow(row[0], _path(row[1]), *row[2:]) if row else None
+
+    def delete_file(self, file_id: int) -> None:
+        self.db.execute("DELETE FROM files WHERE id=?", (file_id,))
+
+    def durations(self) -> dict[str, float | None]:
+        """Each file's duration in seconds, by path."""
+        return {_path(path): duration for path, duration in self.db.execute("SELECT path, duration FROM files")}
 
     def set_file(self, path: str, *, size: int, mtime_ns: int, hash: str | None, status: str,
                  duration: float | None = None, error: str | None = None) -> int:  # fmt: skip
@@ -156,36 +205,39 @@ class Library:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size=excluded.size,"
             " mtime_ns=excluded.mtime_ns, hash=excluded.hash, duration=excluded.duration,"
             " status=excluded.status, error=excluded.error, seen_at=excluded.seen_at",
-            (path, size, mtime_ns, hash, duration, status, error, time.time()),
-        )
-        return self.db.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()[0]
+            (_stored(path), size, mtime_ns, hash, duration, status, None if error is None else printable(error),
+             time.time()),
+        )  # fmt: skip
+        return self.file_id(path)
 
     def update_stat(self, file_id: int, *, size: int, mtime_ns: int, hash: str) -> None:
         """After musictag rewrote a file's tags: the same music, new bytes."""
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=? WHERE id=?", (size, mtime_ns, hash, file_id))
 
     def add_roots(self, paths: Iterable[str]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(os.path.abspath(p),) for p in paths])
+        self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(_stored(os.path.abspath(p)),) for p in paths])
 
     def roots(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT path FROM roots")]
+        return [_path(row[0]) for row in self.db.execute("SELECT path FROM roots")]
 
     def mark_missing(self, paths: Iterable[str]) -> None:
-        self.db.executemany("UPDATE files SET status=? WHERE path=?", [(MISSING, p) for p in paths])
+        self.db.executemany("UPDATE files SET status=? WHERE path=?", [(MISSING, _stored(p)) for p in paths])
 
     def move(self, file_id: int, new_path: str, *, size: int, mtime_ns: int) -> None:
         """The same content, found under a new path (the old one is gone)."""
         self.db.execute("UPDATE files SET path=?, size=?, mtime_ns=?, status=?, seen_at=? WHERE id=?",
-                        (new_path, size, mtime_ns, TAGGED, time.time(), file_id))  # fmt: skip
+                        (_stored(new_path), size, mtime_ns, TAGGED, time.time(), file_id))  # fmt: skip
 
-    def tagged_with_hash(self, content_hash: str, model_id: int) -> FileRow | None:
-        """A file with this content that ``model_id`` has results for."""
+    def tagged_with_hash(self, content_hash: str, model_id: int, *, layer: str | None = None,
+                         timeline: bool = False) -> FileRow | None:  # fmt: skip
+        """A file with this content that ``model_id`` has results for (with an embedding of ``layer`` and a
+        timeline where asked)."""
         row = self.db.execute(
             "SELECT f.id, f.path, f.size, f.mtime_ns, f.hash, f.status, f.error FROM files f JOIN results r"
-            " ON r.file_id=f.id WHERE f.hash=? AND r.model_id=? LIMIT 1",
-            (content_hash, model_id),
+            f" ON r.file_id=f.id WHERE f.hash=? AND r.model_id=? AND {_HAS} LIMIT 1",
+            (content_hash, model_id, layer, layer, int(timeline)),
         ).fetchone()
-        return FileRow(*row) if row else None
+        return FileRow(row[0], _path(row[1]), *row[2:]) if row else None
 
     # -- models and runs --------------------------------------------------------------------
     def model(self, name: str, fingerprint: str, labels: list[str], folder: str) -> int:
@@ -223,19 +275,33 @@ class Library:
         self.db.commit()
 
     # -- results ------------------------------------------------------------------------------
-    def done(self, model_id: int) -> set[int]:
-        """Ids of the files that ``model_id`` has results for."""
-        return {row[0] for row in self.db.execute("SELECT file_id FROM results WHERE model_id=?", (model_id,))}
+    def done(self, model_id: int, *, layer: str | None = None, timeline: bool = False) -> set[int]:
+        """Ids of the files that ``model_id`` has results for, with an embedding of ``layer`` and a timeline
+        where asked (a library made without them gains them on the next run that asks)."""
+        rows = self.db.execute(f"SELECT file_id FROM results r WHERE model_id=? AND {_HAS}",
+                               (model_id, layer, layer, int(timeline)))  # fmt: skip
+        return {row[0] for row in rows}
+
+    def duration(self, file_id: int) -> float | None:
+        return self.db.execute("SELECT duration FROM files WHERE id=?", (file_id,)).fetchone()[0]
 
     def put_result(self, file_id: int, model_id: int, run_id: int, *, scores: np.ndarray,
                    layer: str | None = None, embedding: np.ndarray | None = None, hop: float | None = None,
-                   timeline: np.ndarray | None = None, warnings: list[str] | None = None) -> None:  # fmt: skip
+                   timeline: np.ndarray | None = None, warnings: list[str] | None = None,
+                   keep: bool = False) -> None:  # fmt: skip
+        """Store a file's result; with ``keep`` (the same content tagged again) an embedding or timeline
+        stored before and not computed now is kept."""
         self.db.execute(
-            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file_id, model_id) DO UPDATE SET"
+            " run_id=excluded.run_id, scores=excluded.scores, warnings=excluded.warnings,"
+            " tagged_at=excluded.tagged_at, hop=excluded.hop,"
+            " layer=CASE WHEN excluded.embedding IS NULL AND ? THEN results.layer ELSE excluded.layer END,"
+            " embedding=CASE WHEN excluded.embedding IS NULL AND ? THEN results.embedding ELSE excluded.embedding END,"
+            " timeline=CASE WHEN excluded.timeline IS NULL AND ? THEN results.timeline ELSE excluded.timeline END",
             (file_id, model_id, run_id, _blob(scores, np.float32), layer,
              None if embedding is None else _blob(embedding, np.float16), hop,
              None if timeline is None else _blob(timeline, np.float16),
-             json.dumps(warnings) if warnings else None, time.time()),
+             json.dumps(warnings) if warnings else None, time.time(), keep, keep, keep),
         )  # fmt: skip
 
     def copy_result(self, source_file: int, target_file: int, model_id: int) -> None:
@@ -254,7 +320,7 @@ class Library:
             (model.id, status),
         ).fetchall()
         scores = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32).reshape(len(rows), len(model.labels))
-        return [r[0] for r in rows], [r[1] for r in rows], scores
+        return [r[0] for r in rows], [_path(r[1]) for r in rows], scores
 
     def embeddings(self, model: ModelRow) -> tuple[list[str], str | None, np.ndarray]:
         """(paths, layer, embeddings ``(n, dim)`` float32) of present files that have one."""
@@ -266,13 +332,14 @@ class Library:
         if not rows:
             return [], None, np.zeros((0, 0), np.float32)
         vectors = np.stack([np.frombuffer(r[2], dtype=np.float16) for r in rows]).astype(np.float32)
-        return [r[0] for r in rows], rows[0][1], vectors
+        return [_path(r[0]) for r in rows], rows[0][1], vectors
 
     def status_counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())
 
     def failures(self) -> list[tuple[str, str]]:
-        return self.db.execute("SELECT path, error FROM files WHERE status=? ORDER BY path", (FAILED,)).fetchall()
+        rows = self.db.execute("SELECT path, error FROM files WHERE status=? ORDER BY path", (FAILED,))
+        return [(_path(path), error) for path, error in rows]
 
     def total_duration(self) -> float:
         value = self.db.execute("SELECT SUM(duration) FROM files WHERE status=?", (TAGGED,)).fetchone()[0]

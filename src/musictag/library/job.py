@@ -60,13 +60,16 @@ class Plan:
     still_failing: list[tuple[str, str]] = field(default_factory=list)  # unchanged files that failed before
     reused: int = 0  # content already tagged under another path (moved or copied)
     missing: int = 0  # rows under the scanned folders whose file is gone
+    same_content: set[str] = field(default_factory=set)  # tagged again for what they lack, content unchanged
 
 
-def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[str]) -> Plan:
-    """Compare the files found with the database; marks gone files and records reused content."""
+def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[str], embed: str | None = None,
+             timeline: bool = False) -> Plan:  # fmt: skip
+    """Compare the files found with the database; marks gone files and records reused content. A file
+    is done when its result has the ``embed`` layer's embedding and a ``timeline`` where they are asked."""
     plan = Plan()
     rows = library.files()
-    done = library.done(model_id)
+    done = library.done(model_id, layer=embed, timeline=timeline)
     found = {os.path.abspath(path) for path in files}
     for raw in files:
         path = os.path.abspath(raw)
@@ -88,12 +91,14 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
         except OSError:
             plan.todo.append((path, stat.st_size, stat.st_mtime_ns, None))
             continue
-        twin = library.tagged_with_hash(digest, model_id)
+        twin = library.tagged_with_hash(digest, model_id, layer=embed, timeline=timeline)
         if twin is not None and twin.path != path:
             _reuse(library, twin, path, stat, digest, model_id, moved=twin.path not in found and
                    not os.path.exists(twin.path))  # fmt: skip
             plan.reused += 1
             continue
+        if row and row.hash == digest:
+            plan.same_content.add(path)
         plan.todo.append((path, stat.st_size, stat.st_mtime_ns, digest))
     gone = [path for path, row in library.files().items() if row.status != MISSING and path not in found
             and _under(path, roots) and not os.path.exists(path)]  # fmt: skip
@@ -105,14 +110,13 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
 
 def _reuse(library: Library, twin, path: str, stat: os.stat_result, digest: str, model_id: int, *, moved: bool) -> None:
     if moved:
-        old = library.db.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
-        if old is not None and old[0] != twin.id:  # a stale row for the new path gives way
-            library.db.execute("DELETE FROM files WHERE id=?", (old[0],))
+        old = library.file_id(path)
+        if old is not None and old != twin.id:  # a stale row for the new path gives way
+            library.delete_file(old)
         library.move(twin.id, path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         return
-    duration = library.db.execute("SELECT duration FROM files WHERE id=?", (twin.id,)).fetchone()[0]
     file_id = library.set_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=digest, status=TAGGED,
-                               duration=duration)  # fmt: skip
+                               duration=library.duration(twin.id))  # fmt: skip
     library.copy_result(twin.id, file_id, model_id)
 
 
@@ -133,7 +137,8 @@ class LibraryJob:
         self.library, self.embed, self.timeline = library, embed, timeline
         self.model_id = library.model(config.name, model_fingerprint(model), list(config.labels),
                                       str(Path(model).resolve()))
-        self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots])
+        self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots],
+                             embed=embed, timeline=timeline)  # fmt: skip
         self.tagged = self.failed = 0
 
     def run(self, make_tagger: Callable[[], Tagger | OnnxTagger | RayTagger], *, workers: int = 0,
@@ -167,7 +172,7 @@ class LibraryJob:
                 library.put_result(file_id, self.model_id, run_id, scores=result.scores, layer=self.embed,
                                    embedding=result.embedding, hop=hop,
                                    timeline=result.taggram if self.timeline else None,
-                                   warnings=result.warnings)  # fmt: skip
+                                   warnings=result.warnings, keep=result.path in plan.same_content)  # fmt: skip
             uncommitted += 1
             if uncommitted >= commit_every:
                 library.commit()

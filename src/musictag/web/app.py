@@ -229,11 +229,11 @@ class _State:
 
     def audio_path(self, track_id: int) -> str:
         with self.library() as lib:
-            row = lib.db.execute("SELECT path, status FROM files WHERE id=?", (track_id,)).fetchone()
+            row = lib.file(track_id)
             roots = [os.path.realpath(r) for r in lib.roots()]
-        if row is None or row[1] != "tagged":
+        if row is None or row.status != "tagged":
             raise HTTPException(404, f"no track {track_id}")
-        real = os.path.realpath(row[0])
+        real = os.path.realpath(row.path)
         inside = any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
         if not inside or not os.path.isfile(real):
             raise HTTPException(404, f"track {track_id} is not a file inside the library's folders")
