@@ -12,10 +12,11 @@ import torch
 
 from musictag.audio.stream import load
 from musictag.cli.main import main
-from musictag.features.cache import FeatureCache, content_hash
+from musictag.features.cache import FeatureCache
 from musictag.features.config import MUSICNN
 from musictag.features.mel import LogMel
 from musictag.features.presets import FRONTENDS, frontend_from
+from musictag.utils.hashing import content_hash
 
 from conftest import music_like
 

@@ -105,3 +105,26 @@ def test_pretrained_export_matches_torch_on_the_reference_clip(pretrained_weight
         a, b = Tagger(name).tag(clip), exported.tag(clip)
         np.testing.assert_allclose(b.scores, a.scores, atol=1e-4)
         np.testing.assert_allclose(b.taggram, a.taggram, atol=1e-4)
+
+
+def test_the_same_weights_through_torch_and_onnx_are_one_library_model(tiny_model_dir, tiny_onnx, tmp_path, capsys):
+    """Defect 5: torch and ONNX runs of one model were two models of one name, and a backend switch retagged all."""
+    import soundfile as sf
+
+    from musictag.cli.main import main
+    from musictag.library.database import Library
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for i in range(2):
+        sf.write(folder / f"t{i}.wav", music_like(3.5, 16000, seed=i), 16000)
+    db = tmp_path / "lib.sqlite"
+    assert main(["tag", str(folder), "--db", str(db), "--model", str(tiny_model_dir), "-q"]) == 0
+    assert main(["tag", str(folder), "--db", str(db), "--model", str(tiny_onnx), "-q"]) == 0
+    assert "0 tagged, 2 unchanged" in capsys.readouterr().err.splitlines()[-1]
+    with Library(db) as library:
+        (only,) = library.models()
+        assert library.pick_model(str(tiny_onnx)) == library.pick_model(str(tiny_model_dir)) == only
+    for model in ("tiny", str(tiny_onnx), str(tiny_model_dir)):
+        assert main(["library", "query", "--db", str(db), "tag0 >= 0", "--model", model, "--format", "paths"]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 2

@@ -117,7 +117,7 @@ def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool =
     does not take it for changed music. Returns the exit code (1 when some file was skipped)."""
     from musictag.errors import failure_line
     from musictag.library.filetags import write_tags
-    from musictag.library.job import content_hash
+    from musictag.utils.hashing import content_hash
     from musictag.utils.progress import progress, report
 
     failed = done = 0
@@ -149,7 +149,7 @@ def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool =
 
 def changed_since_tagging(library: Library, file_id: int, path: str) -> bool:
     """Whether the file at ``path`` differs (size, mtime or content) from what was tagged as ``file_id``."""
-    from musictag.library.job import content_hash
+    from musictag.utils.hashing import content_hash
 
     row, stat = library.file(file_id), os.stat(path)
     if row is None or (row.size, row.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
@@ -199,7 +199,7 @@ def run_similar(args: argparse.Namespace) -> int:
 def _embed_now(path: str, model: ModelRow, layer: str):
     """A file outside the library, embedded with the model the library's embeddings came from."""
     from musictag.errors import MusictagError
-    from musictag.library.job import model_fingerprint
+    from musictag.utils.hashing import model_fingerprint
 
     if not os.path.exists(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
         raise MusictagError(f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} "

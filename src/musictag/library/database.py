@@ -144,7 +144,7 @@ class Library:
         try:
             self.db = sqlite3.connect(self.path, timeout=30)
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and not _OWN_TABLES <= tables:  # another application's database: nothing is written
+            if tables and not tables >= _OWN_TABLES:  # another application's database: nothing is written
                 self.db.close()
                 raise MusictagError(f"{self.path}: an SQLite database of another application (tables "
                                     f"{', '.join(sorted(tables)[:5])}), not a musictag library; name a new file")
@@ -253,9 +253,15 @@ class Library:
         return [ModelRow(i, n, f, json.loads(labels), folder) for i, n, f, labels, folder in rows]
 
     def pick_model(self, name: str | None = None) -> ModelRow:
-        """The model called ``name``, or the one with most results when not named."""
+        """The model called ``name`` (or whose weights a model folder or exported .onnx file ``name`` holds),
+        or the one with most results when not named."""
         models = self.models()
-        if name is not None:
+        if name is not None and (Path(name).is_dir() or name.endswith(".onnx") and Path(name).is_file()):
+            from musictag.utils.hashing import model_fingerprint
+
+            fingerprint = model_fingerprint(name)
+            models = [m for m in models if m.fingerprint == fingerprint]
+        elif name is not None:
             models = [m for m in models if m.name == name or Path(m.name).name == name]
         if not models:
             if name is None:

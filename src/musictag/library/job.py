@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictag.library.database import FAILED, MISSING, TAGGED, Library
+from musictag.utils.hashing import content_hash, model_fingerprint
 
 if TYPE_CHECKING:
     from musictag.inference.onnx_tagger import OnnxTagger
@@ -23,33 +24,6 @@ if TYPE_CHECKING:
     from musictag.inference.results import FileError, TagResult
     from musictag.inference.tagger import Tagger
     from musictag.models.config import ModelConfig
-
-_HASH_BLOCK = 1 << 20
-
-
-def content_hash(path: str | os.PathLike) -> str:
-    """xxh3-128 of the file's bytes (hex)."""
-    import xxhash
-
-    digest = xxhash.xxh3_128()
-    with open(path, "rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_fingerprint(folder: str | os.PathLike) -> str:
-    """A hash of a model folder's config and weights (or of an exported file): a retrained model is a new model."""
-    import xxhash
-
-    if Path(folder).is_file():
-        return content_hash(folder)
-    digest = xxhash.xxh3_128()
-    for name in sorted(p.name for p in Path(folder).iterdir() if p.is_file()):
-        digest.update(name.encode())
-        digest.update(content_hash(Path(folder) / name).encode())
-    return digest.hexdigest()
-
 
 @dataclass
 class Plan:

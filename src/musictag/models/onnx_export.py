@@ -4,7 +4,9 @@ The graph takes ``patches`` ``(batch, patch_frames, n_mels)`` and returns ``logi
 embedding layer the model names. The front end stays outside (numpy,
 :mod:`musictag.features.numpy_mel`), so :class:`musictag.inference.onnx_tagger.OnnxTagger` needs
 only onnxruntime and numpy. The config (labels, front end, patch length) is stored in the file's
-metadata under ``musictag_config``.
+metadata under ``musictag_config``, and the fingerprint of the weights
+(:func:`musictag.utils.hashing.model_fingerprint`) under ``musictag_fingerprint``: the same model
+through torch or onnxruntime is one model in a library.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from musictag.errors import MusictagError
 from musictag.models.classical import ARCHITECTURE as CLASSICAL
 from musictag.models.model_folder import load_model_folder
 from musictag.utils.atomic import atomic_path
+from musictag.utils.hashing import FINGERPRINT_KEY, model_fingerprint
 
 CONFIG_KEY = "musictag_config"
 OPSET = 17
@@ -55,7 +58,8 @@ def export_onnx(folder: str | os.PathLike, out: str | os.PathLike) -> Path:
                           output_names=names, dynamic_axes={n: {0: "batch"} for n in ["patches", *names]},
                           opset_version=OPSET, dynamo=False)  # fmt: skip
         graph = onnx.load(str(tmp))
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = CONFIG_KEY, json.dumps(asdict(config))
+        for key, value in ((CONFIG_KEY, json.dumps(asdict(config))), (FINGERPRINT_KEY, model_fingerprint(folder))):
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
         onnx.save(graph, str(tmp))
     return out
