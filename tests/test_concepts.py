@@ -241,3 +241,15 @@ def test_render_bank_cli_layout_and_resume(tmp_path):
     assert (out / "drums" / "positive" / "drums_000.flac").stat().st_mtime_ns == stamp
     bad = subprocess.run([*command[:7], "--concepts", "drums,banjo"], capture_output=True, text=True)
     assert bad.returncode == 1 and "unknown concept banjo" in bad.stderr
+
+
+def test_locate_in_a_clip_shorter_than_a_patch_stays_within_the_clip(band_tagger, tone_bank, write_audio):
+    """Defect 6 (concepts locate): spans of a short clip ended past its end."""
+    bank = read_bank(tone_bank)
+    probe = fit_probe(band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms,
+                      matched=bank.matched["low_tone"])  # fmt: skip
+    path = write_audio("short.wav", _clip(5, low=True, seconds=1.0), SR)
+    found = locate(band_tagger, str(path), probe, hop=0.5)
+    assert found.duration == pytest.approx(1.0, abs=0.01)
+    assert found.spans() and all(b <= 1.0 + 1e-3 for _, b in found.spans())
+    assert len(found.mel) == round(1.0 / band_tagger.frame_seconds)

@@ -223,3 +223,54 @@ def test_benchmark_scores_know_where_the_model_looks(spot_tagger, write_audio):
     spot_first = np.argsort(-labels, kind="stable")
     spot_last = np.argsort(labels, kind="stable")
     assert deletion_auc(spot_tagger, found, spot_first) < deletion_auc(spot_tagger, found, spot_last) - 0.05
+
+
+def test_a_clip_shorter_than_a_patch_is_explained_within_the_clip(spot_tagger, write_audio, tmp_path, capsys):
+    """Defect 6: a 0.1-s file was "most relevant at 2.0-2.5 s" (the repeats that pad it to one patch)."""
+    from musictag.explain.relevance import fold_repeats
+
+    path = write_audio("short.wav", music_like(0.4, 16000, seed=1), 16000)
+    found = explain(spot_tagger, str(path), target="there", segment_seconds=0.1)
+    assert found.segments[-1]["end"] <= found.duration + spot_tagger.frame_seconds
+    assert all(s["end"] <= 0.4 + 0.05 for s in found.top(5)) and found.top(5)
+    assert len(found.mel) == len(found.relevance) == round(0.4 / spot_tagger.frame_seconds)
+    # what the padding's frames carried is added onto the frames they repeat, not dropped
+    padded = np.arange(10.0)[:, None] * np.ones((1, 2))
+    np.testing.assert_array_equal(fold_repeats(padded, 4)[:, 0], [0 + 4 + 8, 1 + 5 + 9, 2 + 6, 3 + 7])
+
+
+def test_explain_files_of_one_name_in_two_folders_keep_both_outputs(tiny_model_dir, tmp_path, capsys):
+    """Defect 7: explain a/song.wav b/song.wav -o out wrote the second file's outputs over the first's."""
+    from musictag.cli.main import main
+
+    for folder, seed in (("a", 1), ("b", 2)):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "song.wav", music_like(3.5, 16000, seed=seed), 16000)
+    out = tmp_path / "out"
+    argv = ["explain", str(tmp_path / "a" / "song.wav"), str(tmp_path / "b" / "song.wav"), "--model",
+            str(tiny_model_dir), "-o", str(out), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    paths = {json.loads((out / f"{name}.json").read_text())["path"] for name in ("a-song", "b-song")}
+    assert paths == {str(tmp_path / "a" / "song.wav"), str(tmp_path / "b" / "song.wav")}
+    capsys.readouterr()
+
+
+def test_explain_refuses_bad_outputs_and_options_before_any_work(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """Defect 8 (explain): -o naming a file, or a place under /proc, gave a traceback after the work was done;
+    --seeds outside the benchmark was ignored; an exported .onnx model failed late with "unknown model"."""
+    from musictag.cli.main import main
+    from musictag.inference import tagger as tagger_module
+
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(3.5, 16000), 16000)
+    monkeypatch.setattr(tagger_module.Tagger, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    for output, said in ((clip, "is a file; the output needs a folder"), ("/proc/x", "cannot write into")):
+        assert main(["explain", str(clip), "--model", str(tiny_model_dir), "-o", str(output)]) == 1
+        err = capsys.readouterr().err
+        assert said in err and len(err.splitlines()) == 1
+    assert main(["explain", str(clip), "--model", str(tiny_model_dir), "--seeds", "3", "-o", str(tmp_path / "o")]) == 1
+    assert "--seeds is an option of 'musictag explain benchmark'" in capsys.readouterr().err
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    with pytest.raises(SystemExit) as stop:
+        main(["explain", str(clip), "--model", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "o")])
+    assert stop.value.code == 2 and "an exported ONNX file has no gradients" in capsys.readouterr().err

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from musictag.cli.options import model_name, positive_int, positive_seconds
+from musictag.cli.options import positive_int, positive_seconds, torch_model_name
 
 
 def _names(text: str) -> list[str]:
@@ -55,11 +55,13 @@ def add_parser(commands) -> None:
     locate.add_argument("--hop", type=positive_seconds, default=0.5, metavar="SECONDS",
                         help="seconds between patch starts (default 0.5)")  # fmt: skip
     locate.add_argument("--out", "-o", required=True, metavar="DIR", help="per file: PNG and JSON")
+    locate.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     locate.set_defaults(run=run_locate)
 
 
 def _model_and_bank(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="a pretrained model or model folder")
+    parser.add_argument("--model", default="mtt-musicnn", type=torch_model_name,
+                        help="a pretrained model or model folder (not an exported .onnx file)")
     parser.add_argument("--concepts", required=True, metavar="DIR",
                         help="a bank from 'concepts render', or a folder of concept folders of your own audio "
                         "(with random/ sets and inputs/)")  # fmt: skip
@@ -110,10 +112,10 @@ def run_score(args: argparse.Namespace) -> int:
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import progress, report
 
+    out = check_output(args.out, folder=True)
     bank = _bank(args)
     inputs = audio_files(Path(args.inputs)) if args.inputs else bank.inputs
     tagger = Tagger(args.model)
-    out = check_output(args.out, folder=True)
     with progress(len(args.targets or tagger.labels), quiet=args.quiet, unit="target") as bar:
         result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched, layers=args.layers,
                                 targets=args.targets, on_step=lambda: bar.update(1))  # fmt: skip
@@ -132,39 +134,43 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_locate(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
-    from musictag.errors import MusictagError, failure_line
-    from musictag.explain.tcav import fit_probe, locate
+    from musictag.explain.tcav import fit_probe
     from musictag.inference.tagger import Tagger
-    from musictag.plots import presence_png
-    from musictag.utils.atomic import atomic_open
-    from musictag.utils.progress import report
+    from musictag.utils.paths import unique_stems
+    from musictag.utils.progress import progress
 
+    out = check_output(args.out, folder=True)
     bank = _bank(args)
     tagger = Tagger(args.model)
     probe = fit_probe(tagger, args.concept, bank=bank.concepts, randoms=bank.randoms,
                       matched=bank.matched.get(args.concept, []), layers=args.layers)  # fmt: skip
-    out = check_output(args.out, folder=True)
     failed = 0
-    for path in args.paths:
-        try:
-            found = locate(tagger, path, probe, hop=args.hop)
-            stem = out / f"{_stem(path)}.{args.concept}"
-            with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
-                json.dump(found.to_dict(), handle, indent=1)
-            presence_png(found.mel, tagger.frame_seconds, found.starts,
-                         found.patch_seconds, found.probability, stem.with_suffix(stem.suffix + ".png"),
-                         title=f"{path}: {args.concept} ({found.layer}, probe accuracy "
-                         f"{found.accuracy:.2f})")  # fmt: skip
-        except MusictagError as exc:
-            failed += 1
-            report(f"musictag: {failure_line(path, exc)}")
-            continue
-        spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in found.spans()) or "nowhere above 0.5"
-        report(f"musictag: {path}: {args.concept} at {spans} -> {stem}.png")
+    with progress(len(args.paths), quiet=args.quiet) as bar:
+        for path, name in zip(args.paths, unique_stems(args.paths), strict=True):
+            failed += not _locate_one(args, tagger, probe, path, out / f"{name}.{args.concept}")
+            bar.update(1)
     return 1 if failed else 0
 
 
-def _stem(path: str) -> str:
-    from pathlib import Path
+def _locate_one(args: argparse.Namespace, tagger, probe, path: str, stem) -> bool:
+    """Locate the concept in one file and write its JSON and PNG; False (and one line) when it failed."""
+    from musictag.errors import MusictagError, failure_line
+    from musictag.explain.tcav import locate
+    from musictag.plots import presence_png
+    from musictag.utils.atomic import atomic_open
+    from musictag.utils.progress import report
 
-    return Path(path).stem
+    try:
+        found = locate(tagger, path, probe, hop=args.hop)
+        with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
+            json.dump(found.to_dict(), handle, indent=1)
+        title = f"{path}: {args.concept} ({found.layer}, probe accuracy {found.accuracy:.2f})"
+        presence_png(found.mel, tagger.frame_seconds, found.starts, found.patch_seconds, found.probability,
+                     stem.with_suffix(stem.suffix + ".png"), title=title)  # fmt: skip
+    except MusictagError as exc:
+        report(f"musictag: {failure_line(path, exc)}")
+        return False
+    spans = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in found.spans())
+    where = f"at {spans}" if spans else "not found (probability below 0.5 throughout)"
+    report(f"musictag: {path}: {args.concept} {where} -> {stem}.png")
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from musictag.cli.options import model_name, positive_int, positive_seconds
+from musictag.cli.options import positive_int, positive_seconds, torch_model_name
 
 
 def add_parser(commands) -> None:
@@ -13,7 +13,8 @@ def add_parser(commands) -> None:
                                  description="Explain a model's score per file, or run 'musictag explain benchmark "
                                  "--out DIR' to score every method against procedural ground truth.")  # fmt: skip
     parser.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files (or the word 'benchmark')")
-    parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="a pretrained model or model folder")
+    parser.add_argument("--model", default="mtt-musicnn", type=torch_model_name,
+                        help="a pretrained model or model folder (not an exported .onnx file)")
     parser.add_argument("--target", metavar="LABEL", help="the label or tag to explain (default: the file's best)")
     parser.add_argument("--method", choices=("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap"),
                         default="occlusion",
@@ -24,9 +25,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--output", "--out", "-o", required=True, metavar="DIR",
                         help="per file: PNG, JSON, the top segments alone and the track without them "
                         "(WAV)")  # fmt: skip
-    parser.add_argument("--seeds", type=int, default=10, metavar="N",
+    parser.add_argument("--seeds", type=int, metavar="N",
                         help="benchmark: planted-confound seeds (default 10; 0 skips that part)")  # fmt: skip
-    parser.add_argument("--cases", type=positive_int, default=3, metavar="N",
+    parser.add_argument("--cases", type=positive_int, metavar="N",
                         help="benchmark: localisation clips per concept (default 3)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -38,6 +39,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     from musictag.utils.progress import progress, report
 
     out = check_output(args.output, folder=True)
+    args.seeds = 10 if args.seeds is None else args.seeds
+    args.cases = args.cases or 3
     steps = len(LOCALISED) * args.cases * len(METHODS) + max(args.seeds, 0)
     with progress(steps, quiet=args.quiet, unit="step") as bar:
         result = run_benchmark(out, seeds=max(args.seeds, 0), cases_per_concept=args.cases,
@@ -54,30 +57,38 @@ def run(args: argparse.Namespace) -> int:
 
     if args.paths == ["benchmark"] and not Path("benchmark").exists():
         return run_benchmark(args)
+    from musictag.cli.options import check_output
     from musictag.errors import MusictagError, ParameterError, failure_line
     from musictag.explain.features import explain_features
     from musictag.explain.outputs import write_explanation, write_feature_explanation
     from musictag.explain.relevance import explain
     from musictag.inference.tagger import Tagger
+    from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress, report
 
+    for flag, value in (("--seeds", args.seeds), ("--cases", args.cases)):
+        if value is not None:
+            raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
+    out = check_output(args.output, folder=True)
+    stems = unique_stems(args.paths)  # a/song.wav and b/song.wav get outputs of their own
     tagger = Tagger(args.model)
     if args.target and args.target not in tagger.labels:
         labels = ", ".join(tagger.labels)
         raise ParameterError(f"unknown target {args.target!r} for {tagger.name}; its labels: {labels}")
     failed = 0
     with progress(len(args.paths), quiet=args.quiet) as bar:
-        for path in args.paths:
+        for path, stem in zip(args.paths, stems, strict=True):
             try:
                 if tagger.classical is not None:  # handcrafted descriptors: per-feature contributions
                     found = explain_features(tagger, path, target=args.target)
-                    written = write_feature_explanation(found, args.output, top_k=max(args.top_k, 10))
+                    written = write_feature_explanation(found, out, top_k=max(args.top_k, 10), stem=stem)
                     best = ", ".join(f"{f['feature']} {f['contribution']:+.3f}" for f in found.top(3))
                     report(f"musictag: {path}: {found.target} {found.score:.2f}; features {best} -> {written['png']}")
                     bar.update(1)
                     continue
                 found = explain(tagger, path, target=args.target, method=args.method, segment_seconds=args.segment)
-                written = write_explanation(found, args.output, sample_rate=tagger.sample_rate, top_k=args.top_k)
+                written = write_explanation(found, out, sample_rate=tagger.sample_rate, top_k=args.top_k,
+                                            stem=stem)  # fmt: skip
             except MusictagError as exc:
                 failed += 1
                 report(f"musictag: {failure_line(path, exc)}")

@@ -58,6 +58,15 @@ def model_name(text: str) -> str:
                                      "or an exported .onnx file")  # fmt: skip
 
 
+def torch_model_name(text: str) -> str:
+    """As :func:`model_name`, for commands that need the network itself (gradients, activations): an exported
+    .onnx file is refused while the command line is parsed."""
+    if text.endswith(".onnx"):
+        raise argparse.ArgumentTypeError(f"{text}: an exported ONNX file has no gradients or activations to "
+                                         "read; use the model folder or pretrained name it was exported from")
+    return model_name(text)
+
+
 def existing_path(text: str) -> str:
     path = Path(text).expanduser()
     if not path.exists():

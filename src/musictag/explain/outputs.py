@@ -13,16 +13,17 @@ from musictag.plots import relevance_png
 from musictag.utils.atomic import atomic_open, atomic_path
 
 
-def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate: int,
-                      top_k: int = 3) -> dict[str, Path]:
-    """Write ``STEM.png``, ``STEM.json``, ``STEM.top.wav`` and ``STEM.without-top.wav`` under ``out``."""
+def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate: int, top_k: int = 3,
+                      stem: str | None = None) -> dict[str, Path]:  # fmt: skip
+    """Write ``STEM.png``, ``STEM.json``, ``STEM.top.wav`` and ``STEM.without-top.wav`` under ``out``
+    (``stem``: the audio file's, unless given)."""
     import soundfile as sf
 
     from musictag.audio.stream import load
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = Path(explanation.path).stem
+    stem = stem or Path(explanation.path).stem
     paths = {kind: out / f"{stem}{suffix}" for kind, suffix in
              (("png", ".png"), ("json", ".json"), ("top", ".top.wav"), ("without", ".without-top.wav"))}  # fmt: skip
     relevance_png(explanation.mel, explanation.relevance, explanation.frame_seconds, explanation.over_time,
@@ -44,13 +45,14 @@ def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate:
     return paths
 
 
-def write_feature_explanation(explanation, out: str | Path, *, top_k: int = 10) -> dict[str, Path]:
+def write_feature_explanation(explanation, out: str | Path, *, top_k: int = 10,
+                              stem: str | None = None) -> dict[str, Path]:  # fmt: skip
     """A classical model's explanation: ``STEM.json`` and the bar chart ``STEM.png``."""
     from musictag.plots import contributions_png
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = Path(explanation.path).stem
+    stem = stem or Path(explanation.path).stem
     paths = {"png": out / f"{stem}.png", "json": out / f"{stem}.json"}
     contributions_png(explanation.names, explanation.contributions, paths["png"],
                       title=f"{stem}: {explanation.target} ({explanation.model})", top=max(top_k, 10))  # fmt: skip

@@ -116,6 +116,9 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
                                   for i in range(0, len(patches), CHUNK)])  # fmt: skip
     mel = patches.reshape(-1, patches.shape[-1]).numpy()
     relevance = attribution.reshape(-1, patches.shape[-1])
+    real = max(1, round(duration / tagger.frame_seconds))
+    if len(patches) == 1 and real < len(relevance):  # a clip shorter than a patch, repeated to fill it
+        mel, relevance = mel[:real], fold_repeats(relevance, real)
     edges = np.linspace(0, mel.shape[1], bands + 1).round().astype(int).tolist()
     frames = max(1, round(segment_seconds / tagger.frame_seconds))
     segments = []
@@ -128,6 +131,16 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
                        score=float(mean[index]), duration=duration, frame_seconds=tagger.frame_seconds, mel=mel,
                        relevance=relevance, segment_seconds=frames * tagger.frame_seconds, bands=bands,
                        segments=segments, band_edges=edges)  # fmt: skip
+
+
+def fold_repeats(relevance: np.ndarray, period: int) -> np.ndarray:
+    """Relevance of a clip of ``period`` frames that was repeated to fill a patch: each repeat's relevance
+    added onto the frames it copies, so every moment explained lies within the clip."""
+    out = np.zeros((period, *relevance.shape[1:]), relevance.dtype)
+    for start in range(0, len(relevance), period):
+        chunk = relevance[start : start + period]
+        out[: len(chunk)] += chunk
+    return out
 
 
 def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:

@@ -377,9 +377,11 @@ class Presence:
     patch_seconds: float
     probability: list[float]
     mel: np.ndarray | None = field(default=None, repr=False)  # (frames, n_mels) the file's log-mel, end to end
+    duration: float | None = None  # spans end here (a clip shorter than a patch is repeated to fill one)
 
     def spans(self, threshold: float = 0.5) -> list[tuple[float, float]]:
-        """Where the probability is above ``threshold``: merged (start, end) seconds of patch centres' hops."""
+        """Where the probability is above ``threshold``: merged (start, end) seconds of patch centres' hops,
+        within the file."""
         out: list[list[float]] = []
         hop = self.starts[1] - self.starts[0] if len(self.starts) > 1 else self.patch_seconds
         for start, p in zip(self.starts, self.probability, strict=True):
@@ -389,6 +391,8 @@ class Presence:
                     out[-1][1] = centre + hop / 2
                 else:
                     out.append([max(0.0, centre - hop / 2), centre + hop / 2])
+        if self.duration is not None:
+            out = [[a, min(b, self.duration)] for a, b in out if a < self.duration]
         return [(round(a, 3), round(b, 3)) for a, b in out]
 
     def to_dict(self) -> dict:
@@ -448,12 +452,14 @@ def fit_probe(tagger: Tagger, concept: str, *, bank: dict[str, list[Path]], rand
 def locate(tagger: Tagger, path: str, probe: ConceptProbe, *, hop: float = 0.5) -> Presence:
     """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
     hopped = Tagger.from_model(tagger.module, tagger.config, hop=hop)
-    patches, _ = hopped.file_patches(path)
+    patches, duration = hopped.file_patches(path)
     activations = _activations(tagger, [probe.layer], patches)[0].double().numpy()
     probability = probe.model.predict_proba(activations / probe.scale)[:, 1]
     step = hopped.hop_frames * hopped.frame_seconds
     # each patch's first hop of frames, then the last patch whole: the file's log-mel without a second decode
     head = min(hopped.hop_frames, hopped.patch_frames)
     mel = torch.cat([patches[:-1, :head].reshape(-1, patches.shape[-1]), patches[-1]]).numpy()
+    mel = mel[: max(1, round(duration / hopped.frame_seconds))]  # a short clip's repeats are not the file
     return Presence(str(path), probe.concept, probe.layer, probe.accuracy, [k * step for k in range(len(patches))],
-                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability], mel)  # fmt: skip
+                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability], mel,
+                    duration)  # fmt: skip
