@@ -18,7 +18,7 @@ from conftest import music_like, wait_for_port
 pytest.importorskip("fastapi", reason="the web server's packages are not installed (pip install 'musictag[serve]')")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from musictag.cli.serve import is_loopback  # noqa: E402
+from musictag.utils.net import is_loopback  # noqa: E402
 from musictag.web.app import ServeSettings, create_app  # noqa: E402
 from musictag.web.jobs import JobGate, QueueFull  # noqa: E402
 
@@ -244,3 +244,55 @@ def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
         browser.save_screenshot(str(shots / "library.png"))
     finally:
         browser.quit()
+
+
+def test_token_pages_keep_it_across_links_and_docs_work_offline(library, tiny_model_dir):
+    """Defect 9: the pages' links dropped the token ("missing or wrong token" on a click) and /docs was blank
+    offline (Swagger UI from a CDN, fetching /openapi.json without the token)."""
+    client = TestClient(create_app(ServeSettings(model=str(tiny_model_dir), db=str(library[1]), token="s3cret")))
+    assert client.get("/?token=s3cret").status_code == 200  # the address a user is given
+    for link in ("/library", "/docs", "/openapi.json", "/api/tracks"):  # clicked, then fetched by the page
+        assert client.get(link).status_code == 200, link
+    page = client.get("/docs").text
+    assert "/api/tag" in page and "/api/explain" in page and "cdn" not in page.lower() and "<script src" not in page
+    client.cookies.clear()
+    assert client.get("/library").status_code == 401
+    assert client.get("/?token=wrong").status_code == 401
+
+
+def test_serve_an_exported_onnx_model(tiny_model_dir, tmp_path):
+    """Defect 10: serve --model mtt.onnx started, then answered every request with 422 "unknown model"."""
+    from musictag.models.onnx_export import export_onnx
+
+    pytest.importorskip("onnx")
+    exported = export_onnx(tiny_model_dir, tmp_path / "tiny.onnx")
+    client = TestClient(create_app(ServeSettings(model=str(exported))))
+    tagged = client.post("/api/tag", files={"file": ("a.flac", clip_bytes(tmp_path))})
+    assert tagged.status_code == 200 and len(tagged.json()["tags"]) == 5
+    embedded = client.post("/api/embed", files={"file": ("a.flac", clip_bytes(tmp_path))})
+    assert embedded.status_code == 200 and len(embedded.json()["embedding"]) > 0
+    explained = client.post("/api/explain", files={"file": ("a.flac", clip_bytes(tmp_path))})
+    assert explained.status_code == 422 and "needs the torch model" in explained.json()["detail"]
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not onnx")
+    refused = subprocess.run([sys.executable, "-m", "musictag", "serve", "--model", str(broken)], capture_output=True,
+                             text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 1 and "not a readable ONNX model" in refused.stderr and "serving" not in refused.stdout
+
+
+def test_bad_parameters_are_one_line_and_ports_are_checked_before_serving(client, tmp_path):
+    """Low: 422 answers were pydantic lists; ?method=bogus was ignored; --port 99999 gave a traceback and a port
+    in use printed "serving on" before failing."""
+    bad = client.get("/api/tracks?limit=0")
+    assert bad.status_code == 422 and isinstance(bad.json()["detail"], str) and "limit" in bad.json()["detail"]
+    bogus = client.post("/api/explain?method=bogus", files={"file": ("a.flac", clip_bytes(tmp_path))})
+    assert bogus.status_code == 422 and "unknown method 'bogus'" in bogus.json()["detail"]
+    serve = [sys.executable, "-m", "musictag", "serve", "--port"]
+    too_big = subprocess.run([*serve, "99999"], capture_output=True, text=True, timeout=60)
+    assert too_big.returncode == 2 and "from 1 to 65535" in too_big.stderr and "Traceback" not in too_big.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        in_use = subprocess.run([*serve, str(port)], capture_output=True, text=True, timeout=60)
+    assert in_use.returncode == 1 and "cannot listen on 127.0.0.1" in in_use.stderr and "serving" not in in_use.stdout

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 
 from musictag.cli.options import model_name, positive_int
+from musictag.utils.net import is_loopback
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> float:
@@ -24,7 +34,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="the model that tags uploads")
     parser.add_argument("--db", metavar="FILE", help="a library database (made by 'tag --db') to browse")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine)")
-    parser.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     parser.add_argument("--token", default=os.environ.get("MUSICTAG_TOKEN"),
                         help="required with a --host other than loopback: clients send 'Authorization: Bearer "
                         "TOKEN' (default $MUSICTAG_TOKEN)")  # fmt: skip
@@ -36,17 +46,9 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
-    from musictag.errors import ParameterError
+    from musictag.errors import MusictagError, ParameterError
+    from musictag.utils.net import check_listen
 
     if not is_loopback(args.host) and not args.token:
         raise ParameterError(f"--host {args.host} lets other machines in: set --token (or MUSICTAG_TOKEN) too")
@@ -54,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
         from musictag.library.database import Library
 
         Library(args.db, create=False).close()  # a missing or foreign file is said now, not on the first request
+    if args.model.endswith(".onnx"):
+        from musictag.inference.onnx_tagger import read_onnx_config
+
+        read_onnx_config(args.model)  # a file onnxruntime cannot read is said now
+    try:
+        check_listen(args.host, args.port)
+    except OSError as exc:
+        raise MusictagError(f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
     import uvicorn
 
     from musictag.web.app import ServeSettings, create_app

@@ -24,6 +24,7 @@ from musictag.errors import MusictagError
 from musictag.inference.base import ConfiguredTagger
 from musictag.inference.results import FileError, TagResult
 from musictag.models.model_folder import read_config
+from musictag.utils.net import is_loopback
 
 #: Paths per batch handed to an actor: small, so that progress is smooth and work spreads evenly.
 BATCH_FILES = 4
@@ -34,7 +35,7 @@ def connect(address: str | None, *, cpus: int | None = None) -> None:
     to the loopback interface. A cluster started with token authentication (Ray's default) is joined
     with the token in ``$RAY_AUTH_TOKEN`` or ``~/.ray/auth_token``."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave this machine
-    if address is None or _is_loopback(address):
+    if address is None or is_loopback(address):
         # a cluster of this machine alone, on 127.0.0.1 (else Ray swaps in the machine's outward address)
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     token = os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()
@@ -57,11 +58,6 @@ def connect(address: str | None, *, cpus: int | None = None) -> None:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "this machine"
         raise MusictagError(f"cannot reach a Ray cluster at {where}: {exc}".splitlines()[0]) from None
-
-
-def _is_loopback(address: str) -> bool:
-    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
-    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 class _ModelActor:

@@ -1,12 +1,14 @@
 """``musictag serve``: a FastAPI app with a JSON API and two pages that use only that API.
 
-API (described at ``/docs``): ``POST /api/tag``, ``POST /api/embed``, ``GET /api/models``,
+API (described at ``/docs``, a page served from here that works offline, and ``/openapi.json``):
+``POST /api/tag``, ``POST /api/embed``, ``POST /api/explain``, ``GET /api/models``,
 ``GET /api/tracks?query=&search=&offset=&limit=``, ``GET /api/tracks/{id}``,
 ``GET /api/tracks/{id}/similar``, ``GET /api/tracks/{id}/audio``.
 
-Safety: a token (``Authorization: Bearer T``, or ``?token=T`` for the audio player) is checked on
-every request when one is set; uploads go to a private temporary folder, are limited in size and
-duration, are checked by decoding (not by name) and deleted after; audio is served only from files
+Safety: a token (``Authorization: Bearer T``, ``?token=T``, or the cookie that a page opened with
+``?token=T`` sets, so the pages' own links keep working) is checked on every request when one is
+set; uploads go to a private temporary folder, are limited in size and duration, are checked by
+decoding (not by name) and deleted after; audio is served only from files
 of the library that lie inside the folders it was made from (symlinks resolved); one model job runs
 at a time and at most ``queue`` wait (429 beyond). Every error is a 4xx with a one-line JSON
 ``{"detail": ...}``; nothing answers with a traceback.
@@ -24,13 +26,15 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from musictag.errors import MusictagError
 from musictag.web.jobs import JobGate, QueueFull
-from musictag.web.pages import library_page, tag_page
+from musictag.web.pages import api_page, library_page, tag_page
 
 CHUNK = 1 << 20
+TOKEN_COOKIE = "musictag_token"
 
 
 @dataclass
@@ -45,18 +49,31 @@ class ServeSettings:
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The app; the model is loaded on the first request that needs it."""
-    app = FastAPI(title="musictag", summary="Tag music and browse a tagged library", version="1")
+    # no Swagger UI or ReDoc: they load from a CDN and would be blank offline; /docs is a page of our own
+    app = FastAPI(title="musictag", summary="Tag music and browse a tagged library", version="1", docs_url=None,
+                  redoc_url=None)  # fmt: skip
     state = _State(settings)
     app.state.musictag = state  # the tests reach the job gate through it
 
     @app.middleware("http")
     async def check_token(request: Request, call_next):
-        if settings.token and request.url.path not in ("/favicon.ico",):
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            given = given or request.query_params.get("token", "")
-            if not hmac.compare_digest(given.encode(), settings.token.encode()):
-                return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
-        return await call_next(request)
+        if not settings.token or request.url.path in ("/favicon.ico",):
+            return await call_next(request)
+        from_query = request.query_params.get("token", "")
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        given = given or from_query or request.cookies.get(TOKEN_COOKIE, "")
+        if not hmac.compare_digest(given.encode(), settings.token.encode()):
+            return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
+        response = await call_next(request)
+        if from_query:  # a page opened with ?token=: its links, the player and /docs carry it from now on
+            response.set_cookie(TOKEN_COOKIE, from_query, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError):  # one line, as every other error
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path"))
+        return JSONResponse({"detail": f"{where or 'request'}: {first.get('msg', 'invalid')}"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def one_line(request: Request, exc: Exception):  # the last resort: never a traceback
@@ -66,6 +83,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return tag_page(model=settings.model, has_library=settings.db is not None)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> str:
+        return api_page(app.openapi(), has_library=settings.db is not None)
 
     @app.get("/library", response_class=HTMLResponse, include_in_schema=False)
     def library() -> str:
@@ -92,12 +113,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
         record["patch_seconds"] = result.patch_seconds
         return record
 
-    @app.post("/api/explain", summary="where in the file the score of a label comes from (occlusion)")
-    def explain(file: UploadFile = File(...), target: str | None = None, top_k: int = Query(3, ge=1, le=50)) -> dict:
+    @app.post("/api/explain", summary="where in the file the score of a label comes from (default occlusion)")
+    def explain(file: UploadFile = File(...), target: str | None = None, top_k: int = Query(3, ge=1, le=50),
+                method: str = "occlusion") -> dict:  # fmt: skip
+        from musictag.explain.relevance import METHODS
         from musictag.explain.relevance import explain as relevance
 
+        if method not in METHODS:
+            raise HTTPException(422, f"method: unknown method {method!r}; choose from {', '.join(METHODS)}")
+        if settings.model.endswith(".onnx"):
+            raise HTTPException(422, "explain needs the torch model: serve the model folder or pretrained name "
+                                "instead of the exported .onnx file")  # fmt: skip
         with state.upload(file) as path:
-            found = state.run(lambda tagger: relevance(tagger, path, target=target))
+            found = state.run(lambda tagger: relevance(tagger, path, target=target, method=method))
         record = found.to_dict(top_k=top_k)
         record["path"] = file.filename
         return record
@@ -149,7 +177,11 @@ class _State:
 
     def tagger(self):
         with self._load:
-            if self._tagger is None:
+            if self._tagger is None and self.settings.model.endswith(".onnx"):
+                from musictag.inference.onnx_tagger import OnnxTagger
+
+                self._tagger = OnnxTagger(self.settings.model)
+            elif self._tagger is None:
                 from musictag.inference.tagger import Tagger
 
                 self._tagger = Tagger(self.settings.model)

@@ -216,3 +216,21 @@ document.getElementById('next').onclick = () => {
 load();
 """
     return _page("Library", body, script, has_library=True)
+
+
+def api_page(schema: dict, *, has_library: bool) -> str:
+    """The API's endpoints as a page rendered here from the OpenAPI schema: nothing loaded from elsewhere,
+    so it reads offline and behind the token."""
+    rows = []
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            params = [p["name"] for p in operation.get("parameters", [])]
+            if "requestBody" in operation:
+                params.insert(0, "file (upload)")
+            rows.append(f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                        f"<td>{escape(operation.get('summary', ''))}</td><td>{escape(', '.join(params))}</td></tr>")
+    body = ("<h1>API</h1><p class=muted>Every answer is JSON; an error is <code>{\"detail\": \"one line\"}</code>. "
+            "With a token, send <code>Authorization: Bearer TOKEN</code>. The full schema: "
+            "<a href=\"/openapi.json\">openapi.json</a>.</p><table><tr><th>method</th><th>path</th><th>what</th>"
+            f"<th>parameters</th></tr>{''.join(rows)}</table>")
+    return _page("API", body, "", has_library=has_library)
