@@ -75,6 +75,7 @@ def test_upsampling_8k_and_duration(write_audio):
     assert dominant_frequency(y, 16000) == pytest.approx(300, abs=3)
 
 
+@pytest.mark.slow
 def test_librosa_load_parity(write_audio):
     librosa = pytest.importorskip("librosa")
     path = write_audio("x.wav", music_like(2.0, 22050), 22050)

@@ -152,6 +152,7 @@ def test_bad_concept_input_is_one_clear_error(band_tagger, tone_bank, tmp_path):
     assert random_sets(tone_bank / "random") == bank.randoms
 
 
+@pytest.mark.slow
 def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):
     out = tmp_path / "tcav"
     run = [sys.executable, "-m", "musictag", "concepts"]

@@ -193,6 +193,7 @@ def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
     assert json.loads((tmp_path / "e" / "new.json").read_text())["method"] == "mean ablation"
 
 
+@pytest.mark.slow
 def test_explanations_change_when_the_weights_are_random(pretrained_weights, shared_data, monkeypatch, tmp_path):
     """Adebayo et al.'s check on mtt-musicnn and 9 s of a real clip: every method's map decorrelates."""
     from musictag.audio.stream import load

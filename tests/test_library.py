@@ -132,6 +132,7 @@ def results_in(db: Path) -> int:
             return 0
 
 
+@pytest.mark.slow
 def test_tag_db_killed_halfway_resumes_and_tags_every_good_file_once(library_folder, tiny_model_dir, tmp_path):
     root, n_good, broken = library_folder
     db = tmp_path / "library.sqlite"
@@ -426,6 +427,7 @@ def ray_cluster(tmp_path_factory):
                 os.killpg(head.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluster, tiny_model_dir, tmp_path):
     from musictag.library.database import Library
 

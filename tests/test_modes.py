@@ -36,6 +36,7 @@ def domains(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_experiment_trains_every_mode_on_every_fold(domains, capsys):
     out = domains / "exp"
     args = ["experiment", "synthetic", "--target", str(domains / "target"), "--source",

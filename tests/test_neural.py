@@ -108,6 +108,7 @@ def audible_mtt(tmp_path, write_audio):
                                 "neural.crops_per_track=2", "neural.batch_size=8"]),
     ],
 )  # fmt: skip
+@pytest.mark.slow
 def test_mtt_recipes_run_end_to_end_and_report_auc(recipe, overrides, audible_mtt, tmp_path, capsys):
     out = tmp_path / recipe
     args = ["train", f"recipes/{recipe}.yaml", "--set", f"data=mtt:{audible_mtt}?split=folders&top=4", "-o", str(out),
@@ -120,6 +121,7 @@ def test_mtt_recipes_run_end_to_end_and_report_auc(recipe, overrides, audible_mt
     assert Tagger(out / "model").config.activation == "sigmoid"
 
 
+@pytest.mark.slow
 def test_distributed_data_parallel_on_two_cpu_processes(tones_and_noise, tmp_path):
     """The same recipe under DDP: two CPU processes with gloo, one model folder written by rank 0."""
     recipe = tmp_path / "tiny.yaml"

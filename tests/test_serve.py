@@ -195,6 +195,7 @@ def server(library, tiny_model_dir):
     process.wait(timeout=30)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Chromium and chromedriver are not installed "
                     "(Debian: apt-get install chromium chromium-driver)")  # fmt: skip
 def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
