@@ -333,6 +333,33 @@ def test_query_grammar_on_known_scores():
             Query(bad, labels)
 
 
+def test_deeply_nested_queries_are_one_line_errors_with_exit_code_2(tiny_model_dir, tmp_path, capsys):
+    """Defect 11: `not not ...` x1000 or 2000 parentheses crashed query with a RecursionError traceback (and a 500
+    from the server); query errors exited 1, not 2."""
+    labels = ["guitar", "vocal"]
+    scores = np.array([[0.5, 0.1]], dtype=np.float32)
+    assert Query("not " * 100 + "guitar > 0.4", labels)(scores).tolist() == [True]  # deep, but within the limit
+    for deep in ("not " * 1000 + "guitar > 0.4", "(" * 2000 + "guitar > 0.4" + ")" * 2000):
+        with pytest.raises(ParameterError, match="nested deeper than 100 levels") as caught:
+            Query(deep, labels)
+        assert len(str(caught.value)) < 200
+    song = tmp_path / "song.wav"
+    sf.write(song, music_like(3.5, 16000), 16000)
+    db = tmp_path / "lib.sqlite"
+    assert run_main(capsys, "tag", song, "--db", db, "--model", tiny_model_dir, "-q")[0] == 0
+    code, _, err = run_main(capsys, "library", "query", "--db", db, "(" * 2000 + "tag0 > 0" + ")" * 2000)
+    assert code == 2 and len(err.splitlines()) == 1 and "nested deeper" in err
+    assert run_main(capsys, "library", "query", "--db", db, "tagg0 > 1")[0] == 2
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from musictag.web.app import ServeSettings, create_app
+
+    client = TestClient(create_app(ServeSettings(model=str(tiny_model_dir), db=str(db))))
+    answer = client.get("/api/tracks", params={"query": "not " * 1000 + "tag0 > 0"})
+    assert answer.status_code == 400 and "nested deeper" in answer.json()["detail"]
+
+
 def test_query_similar_stats_and_export(tiny_model_dir, tmp_path):
     folder = tmp_path / "music"
     folder.mkdir()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 
 class MusictagError(Exception):
-    """Base class: the command line prints these as one line, without a traceback."""
+    """Base class: the command line prints these as one line, without a traceback, and exits with
+    ``exit_code``."""
+
+    exit_code = 1
 
 
 class ParameterError(MusictagError, ValueError):

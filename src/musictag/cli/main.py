@@ -47,7 +47,7 @@ def _parse_and_run(argv: list[str] | None) -> int:
         return args.run(args)
     except MusictagError as exc:
         report(f"musictag: error: {exc}")
-        return 1
+        return exc.exit_code
     except BrokenPipeError:  # e.g. `musictag tag ... | head`
         with contextlib.suppress(Exception):
             sys.stdout.close()

@@ -24,6 +24,15 @@ _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 
 Mask = Callable[[np.ndarray], np.ndarray]
 
+#: Deepest nesting of ``not`` and parentheses: far beyond a person's query, well within Python's stack.
+MAX_DEPTH = 100
+
+
+class QueryError(ParameterError):
+    """A query that cannot be read: a usage error (exit code 2 on the command line, 400 from the server)."""
+
+    exit_code = 2
+
 
 class Query:
     """A parsed filter over the tags ``labels``; call it on scores ``(n, len(labels))`` for a boolean mask.
@@ -33,11 +42,12 @@ class Query:
 
     def __init__(self, text: str, labels: list[str]):
         self.text, self.labels, self.tags = text, list(labels), []
+        self._shown = _shown(text)
         self._tokens = _tokenize(text)
-        self._at = 0
+        self._at = self._depth = 0
         self._mask = self._or()
         if self._at < len(self._tokens):
-            raise ParameterError(f"query {text!r}: unexpected {self._tokens[self._at][1]!r}")
+            raise QueryError(f"query {_shown(text)}: unexpected {self._tokens[self._at][1]!r}")
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         return self._mask(scores)
@@ -49,7 +59,7 @@ class Query:
     def _take(self) -> tuple[str, str]:
         token = self._peek()
         if token is None:
-            raise ParameterError(f"query {self.text!r}: ends too soon")
+            raise QueryError(f"query {self._shown}: ends too soon")
         self._at += 1
         return token
 
@@ -73,6 +83,15 @@ class Query:
         return parts[0] if len(parts) == 1 else lambda s: np.logical_and.reduce([p(s) for p in parts])
 
     def _not(self) -> Mask:
+        self._depth += 1
+        try:
+            return self._negation_or_group()
+        finally:
+            self._depth -= 1
+
+    def _negation_or_group(self) -> Mask:
+        if self._depth > MAX_DEPTH and (self._peek() == ("paren", "(") or self._keyword("not")):
+            raise QueryError(f"query {self._shown}: nested deeper than {MAX_DEPTH} levels of 'not' and parentheses")
         if self._keyword("not"):
             inner = self._not()
             return lambda s: ~inner(s)
@@ -80,7 +99,7 @@ class Query:
             self._take()
             inner = self._or()
             if self._peek() != ("paren", ")"):
-                raise ParameterError(f"query {self.text!r}: a '(' is not closed")
+                raise QueryError(f"query {self._shown}: a '(' is not closed")
             self._take()
             return inner
         return self._comparison()
@@ -88,14 +107,14 @@ class Query:
     def _comparison(self) -> Mask:
         kind, name = self._take()
         if kind not in ("word", "quoted"):
-            raise ParameterError(f"query {self.text!r}: expected a tag name, got {name!r}")
+            raise QueryError(f"query {self._shown}: expected a tag name, got {name!r}")
         column = self._column(name)
         kind, op = self._take()
         if kind != "op":
-            raise ParameterError(f"query {self.text!r}: expected <, <=, >, >=, = or != after {name!r}, got {op!r}")
+            raise QueryError(f"query {self._shown}: expected <, <=, >, >=, = or != after {name!r}, got {op!r}")
         kind, number = self._take()
         if kind != "num":
-            raise ParameterError(f"query {self.text!r}: expected a number after {name} {op}, got {number!r}")
+            raise QueryError(f"query {self._shown}: expected a number after {name} {op}, got {number!r}")
         compare, value = _OPS[op], float(number)
         return lambda s: compare(s[:, column], value)
 
@@ -107,7 +126,12 @@ class Query:
                 return matches[0]
         close = difflib.get_close_matches(name, self.labels, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; tags: {', '.join(self.labels[:12])}, ..."
-        raise ParameterError(f"query {self.text!r}: unknown tag {name!r}{hint}")
+        raise QueryError(f"query {self._shown}: unknown tag {name!r}{hint}")
+
+
+def _shown(text: str) -> str:
+    """The query as an error message quotes it: whole when short, its start otherwise (one line)."""
+    return repr(text) if len(text) <= 80 else repr(text[:60]) + f" ... ({len(text)} characters)"
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -115,11 +139,11 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while at < len(text.rstrip()):
         match = _TOKEN.match(text, at)
         if not match or match.end() == at:
-            raise ParameterError(f"query {text!r}: cannot read it from {text[at:].strip()!r}")
+            raise QueryError(f"query {_shown(text)}: cannot read it from {text[at:].strip()!r}")
         kind = match.lastgroup
         value = match.group(kind)
         tokens.append(("quoted" if kind in ("sq", "dq") else kind, value))
         at = match.end()
     if not tokens:
-        raise ParameterError("empty query: give conditions such as \"guitar > 0.4 and vocal < 0.2\"")
+        raise QueryError("empty query: give conditions such as \"guitar > 0.4 and vocal < 0.2\"")
     return tokens
