@@ -19,6 +19,7 @@ class FakeEndpoint(BaseHTTPRequestHandler):
 
     requests: list[dict]
     fail_with: int | None = None
+    nonsense: bool = False  # answer 200 with content that holds no description
 
     def do_POST(self):  # noqa: N802 (http.server's naming)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -34,6 +35,8 @@ class FakeEndpoint(BaseHTTPRequestHandler):
         good = [f"A warm instrumental {genre} track, take {batch}.{i}, with brushed drums and a mellow bass line"
                 for i in range(int(n) - 2)]  # fmt: skip
         bad = ["Too short", f"A long flowing {genre} piece that goes on and on " + "and on " * 60]
+        if type(self).nonsense:
+            good = []
         content = "Sure! Here they are:\n```json\n" + json.dumps(good + bad + good[:1]) + "\n```"
         answer = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
         self.send_response(200)
@@ -48,7 +51,7 @@ class FakeEndpoint(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endpoint():
-    FakeEndpoint.requests, FakeEndpoint.fail_with = [], None
+    FakeEndpoint.requests, FakeEndpoint.fail_with, FakeEndpoint.nonsense = [], None, False
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeEndpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -79,6 +82,22 @@ def test_prompts_command_asks_the_endpoint_in_batches_retries_validates_and_cach
     out.unlink()
     assert main(argv) == 0  # every answer comes from the cache now
     assert len(handler.requests) == 9 and [r["prompt"] for r in read_prompts(out)] == prompts
+
+
+def test_answers_without_valid_descriptions_are_not_cached(endpoint, tmp_path):
+    """Defect 12: invalid answers were cached and reused, so a later run against a working server sent nothing and
+    still failed."""
+    url, handler = endpoint
+    client = ChatClient(url, "tiny", retries=1, backoff=0.01)
+    llm_prompts("jazz", 1, client, cache=tmp_path, batch_size=5)  # the first request's 503 out of the way
+    before = len(handler.requests)
+    handler.nonsense = True
+    with pytest.raises(LLMError, match="only 0 valid jazz descriptions"):
+        llm_prompts("jazz", 5, client, cache=tmp_path / "c", batch_size=5, max_batches=2)
+    assert len(handler.requests) == before + 2 and not list((tmp_path / "c").glob("*.json"))
+    handler.nonsense = False  # the server works now: the same run asks again and succeeds
+    assert len(llm_prompts("jazz", 5, client, cache=tmp_path / "c", batch_size=5, max_batches=2)) == 5
+    assert len(handler.requests) == before + 4  # two more requests: 3 valid descriptions in each answer
 
 
 def test_endpoint_that_keeps_failing_is_one_error_after_bounded_retries(endpoint, tmp_path):
@@ -112,3 +131,13 @@ def test_answers_are_parsed_as_json_or_numbered_lines_and_validated():
     ]
     lines = "1. a gritty blues shuffle with an overdriven harmonica\n2) A rock anthem with big drums and more\n- x"
     assert parse_descriptions(lines, "blues") == ["A gritty blues shuffle with an overdriven harmonica"]
+
+
+def test_synth_audio_with_a_missing_prompts_file_is_one_line(tmp_path, capsys):
+    """Defect 13: synth audio --prompts missing.jsonl gave a FileNotFoundError traceback."""
+    assert main(["synth", "audio", "--prompts", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "missing.jsonl: no such prompts file" in err and len(err.splitlines()) == 1
+    (tmp_path / "folder.jsonl").mkdir()
+    assert main(["synth", "audio", "--prompts", str(tmp_path / "folder.jsonl"), "--out", str(tmp_path / "o")]) == 1
+    assert "cannot read the prompts file" in capsys.readouterr().err

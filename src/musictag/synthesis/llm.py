@@ -3,8 +3,9 @@
 Works with OpenAI, vLLM, Ollama and llama.cpp's server: ``POST {base_url}/chat/completions``.
 Each request asks for a batch of descriptions as a JSON array; requests run a few at a time,
 are retried with exponential backoff on connection errors, 429 and 5xx (honouring
-``Retry-After``), and every answer is cached on disk by the request's content, so a rerun
-sends nothing. Answers are validated: one sentence each, 6 to 60 words, naming the genre, no
+``Retry-After``), and every answer that holds valid descriptions is cached on disk by the
+request's content, so a rerun sends nothing (an answer with none is asked for again next time).
+Answers are validated: one sentence each, 6 to 60 words, naming the genre, no
 duplicates; anything else is dropped and more batches are asked for.
 """
 
@@ -129,8 +130,8 @@ def llm_prompts(genre: str, count: int, client: ChatClient, *, seed: int = 0, ba
         while len(seen) < count and batch < max_batches:
             wave = range(batch, min(batch + max(needed, 1), max_batches))
             batch = wave.stop
-            for answer in pool.map(lambda b: _cached_batch(client, genre, batch_size, seed, b, cache), wave):
-                for sentence in parse_descriptions(answer, genre):
+            for valid in pool.map(lambda b: _cached_batch(client, genre, batch_size, seed, b, cache), wave):
+                for sentence in valid:
                     seen.setdefault(sentence)
             needed = -(-(count - len(seen)) // batch_size)
     if len(seen) < count:
@@ -139,15 +140,21 @@ def llm_prompts(genre: str, count: int, client: ChatClient, *, seed: int = 0, ba
     return list(seen)[:count]
 
 
-def _cached_batch(client: ChatClient, genre: str, n: int, seed: int, batch: int, cache: Path) -> str:
+def _cached_batch(client: ChatClient, genre: str, n: int, seed: int, batch: int, cache: Path) -> list[str]:
+    """One batch's valid descriptions; an answer is cached only when it has some (a broken server's
+    answers would otherwise be reused by every later run, which would then send nothing)."""
     messages = [{"role": "system", "content": SYSTEM},
                 {"role": "user", "content": REQUEST.format(n=n, genre=genre, batch=batch)}]  # fmt: skip
     request_seed = seed * 100_003 + batch
     key = json.dumps([client.base_url, client.model, client.temperature, request_seed, messages], sort_keys=True)
     path = cache / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
     if path.is_file():
-        return json.loads(path.read_text())["content"]
+        valid = parse_descriptions(json.loads(path.read_text())["content"], genre)
+        if valid:
+            return valid
     content = client.complete(messages, seed=request_seed)
-    with atomic_open(path) as handle:
-        json.dump({"content": content}, handle)
-    return content
+    valid = parse_descriptions(content, genre)
+    if valid:
+        with atomic_open(path) as handle:
+            json.dump({"content": content}, handle)
+    return valid

@@ -91,7 +91,15 @@ def write_prompts(path: str | os.PathLike, genres: list[str], per_genre: int, *,
 def read_prompts(path: str | os.PathLike) -> list[dict]:
     """The records of a prompts file; a bad line is an error naming the file and line."""
     records = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = f"make one with 'musictag synth prompts --out {path}'"
+        raise ParameterError(f"{path}: no such prompts file ({hint})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise ParameterError(f"{path}: cannot read the prompts file ({reason})") from None
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
