@@ -143,3 +143,48 @@ def test_models_list_and_unavailable_pull(capsys, monkeypatch, folder, tmp_path)
 def test_console_script_entry_point():
     done = subprocess.run([sys.executable, "-m", "musictag.cli.main", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("musictag ")
+
+
+def test_warnings_of_one_kind_are_one_line_and_errors_stay_one_each(capsys, write_audio, tiny_model_dir, tmp_path):
+    """Defect 15: a batch of short clips printed one warning line per clip, burying the real errors."""
+    folder = tmp_path / "short"
+    for i in range(12):
+        write_audio(f"short/clip{i:02d}.wav", music_like(1.0 + i / 10, 16000, seed=i), 16000)
+    write_audio("short/silent.wav", np.zeros(16000 * 4, np.float32), 16000)
+    (folder / "broken.wav").write_bytes(b"RIFF")
+    (folder / "broken2.mp3").write_text("not audio")
+    code, _, err = run(capsys, "tag", folder, "--model", tiny_model_dir, "-q", "--format", "csv")
+    lines = err.splitlines()
+    assert code == 1 and len(lines) == 5, err  # two errors, two kinds of warning, the summary
+    assert "12 files: shorter than one patch" in err and "--verbose lists them" in err
+    assert "silent.wav: digital silence" in err  # a kind seen once is said in full
+    assert lines[-1] == "musictag: 2 of 15 files failed"
+    code, _, err = run(capsys, "tag", folder, "--model", tiny_model_dir, "-q", "--format", "csv", "--verbose")
+    assert err.count("is shorter than one") == 12
+
+
+def test_a_library_rerun_counts_failures_of_every_file(capsys, write_audio, tiny_model_dir, tmp_path):
+    """Low: "2 of 2 files failed" on a rerun of 17 files."""
+    for i in range(3):
+        write_audio(f"lib/t{i}.wav", music_like(3.5, 16000, seed=i), 16000)
+    (tmp_path / "lib" / "broken.wav").write_bytes(b"RIFF")
+    args = ("tag", tmp_path / "lib", "--db", tmp_path / "lib.sqlite", "--model", tiny_model_dir, "-q")
+    assert run(capsys, *args)[0] == 1
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "1 of 4 files failed" in err
+    code, out, _ = run(capsys, "library", "stats", "--db", tmp_path / "lib.sqlite")
+    assert "failed: 1 file, e.g.:" in out
+
+
+def test_bad_output_paths_are_refused_before_any_work(capsys, folder, tiny_model_dir, tmp_path, monkeypatch):
+    """Defect 8 (tag, embed, models export): -o /proc/x.csv failed with a traceback after tagging; models export
+    --onnx some_folder/ likewise; embed -o emb.txt wrote npz data under a .txt name."""
+    from musictag.inference import tagger as tagger_module
+
+    monkeypatch.setattr(tagger_module.Tagger, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
+    code, _, err = run(capsys, "tag", folder / "a.wav", "--model", tiny_model_dir, "-o", "/proc/x.csv")
+    assert code == 1 and "/proc/x.csv: cannot write into /proc" in err and len(err.splitlines()) == 1
+    code, _, err = run(capsys, "embed", folder / "a.wav", "--model", tiny_model_dir, "-o", tmp_path / "emb.txt")
+    assert code == 1 and "embed writes numpy .npz data, not .txt" in err and not (tmp_path / "emb.txt").exists()
+    code, _, err = run(capsys, "models", "export", tiny_model_dir, "--onnx", tmp_path)
+    assert code == 1 and "is a folder" in err and len(err.splitlines()) == 1

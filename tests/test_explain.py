@@ -265,7 +265,7 @@ def test_explain_refuses_bad_outputs_and_options_before_any_work(tiny_model_dir,
     clip = tmp_path / "c.wav"
     sf.write(clip, music_like(3.5, 16000), 16000)
     monkeypatch.setattr(tagger_module.Tagger, "__init__", lambda *a, **k: pytest.fail("the model was loaded"))
-    for output, said in ((clip, "is a file; the output needs a folder"), ("/proc/x", "cannot write into")):
+    for output, said in ((clip, "is a file; the output needs a folder"), ("/proc/x", "/proc/x: cannot create")):
         assert main(["explain", str(clip), "--model", str(tiny_model_dir), "-o", str(output)]) == 1
         err = capsys.readouterr().err
         assert said in err and len(err.splitlines()) == 1

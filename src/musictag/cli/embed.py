@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from musictag.cli.tag import add_model_options, files_and_tagger, run_files
 from musictag.models.config import LAYERS
@@ -26,8 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from musictag.inference.results import FileError
     from musictag.utils.atomic import atomic_open, is_special
 
-    if not args.output.endswith(".npz") and not is_special(args.output):
-        raise ParameterError(f"{args.output}: embed writes numpy .npz data; name the output FILE.npz")
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in ("", ".npz") and not is_special(args.output) and not Path(args.output).is_dir():
+        raise ParameterError(f"{args.output}: embed writes numpy .npz data, not {suffix}; name the output FILE.npz")
     files, tagger = files_and_tagger(args)
     rows, paths, file_index, starts = [], [], [], []
     failed = False

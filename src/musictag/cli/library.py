@@ -254,6 +254,8 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str]) -> None:
 def run_stats(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from musictag.utils.progress import counted
+
     with _open(args) as library:
         counts = library.status_counts()
         hours = library.total_duration() / 3600
@@ -271,7 +273,7 @@ def run_stats(args: argparse.Namespace) -> int:
                 print(f"  {model.labels[i]:<20} {means[i]:10.3f}   {best[i]} files")
         failures = library.failures()
         if failures:
-            print(f"\nfailed: {len(failures)} files, e.g.:")
+            print(f"\nfailed: {counted(len(failures), 'file')}, e.g.:")
             for _, error in failures[:5]:
                 print(f"  {error}")
     return 0

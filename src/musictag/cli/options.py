@@ -97,6 +97,9 @@ def check_output(path: str | os.PathLike, *, inputs: list[str | os.PathLike] = (
     parent = target if folder else target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MusictagError(f"{path}: cannot create the folder {parent} ({exc.strerror})") from None
+    try:
         probe_writable(parent)
     except OSError as exc:
         raise MusictagError(f"{path}: cannot write into {parent} ({exc.strerror or exc})") from None

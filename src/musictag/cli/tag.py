@@ -41,6 +41,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="decode files and compute their log-mels in N processes while this one runs the "
                         "model (default 0: all in this process)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="every warning on a line of its own (default: one line per kind of warning)")
 
 
 def add_parser(commands) -> None:
@@ -67,12 +69,16 @@ def add_parser(commands) -> None:
     parser.set_defaults(run=run)
 
 
-def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> Iterator:
-    """Pass ``results`` through with a progress bar, reporting each failure on one line."""
+def run_files(args: argparse.Namespace, files: list[str], results: Iterator, *, total: int | None = None) -> Iterator:
+    """Pass ``results`` through with a progress bar, reporting each failure on one line; warnings of one
+    kind (e.g. 400 clips shorter than a patch) are summed up in one line at the end unless ``--verbose``.
+    ``total``: the files of the run where ``files`` are only those still to do (a library's rerun)."""
+    from musictag.inference.checks import warning_kind
     from musictag.inference.results import FileError
-    from musictag.utils.progress import progress, report
+    from musictag.utils.progress import counted, progress, report
 
     failures = 0
+    warned: dict[str, list[str]] = {}
     with progress(len(files), quiet=args.quiet) as bar:
         for result in results:
             if isinstance(result, FileError):
@@ -80,11 +86,19 @@ def run_files(args: argparse.Namespace, files: list[str], results: Iterator) -> 
                 report(f"musictag: {result.error}")
             else:
                 for warning in result.warnings:
-                    report(f"musictag: warning: {warning}")
+                    if getattr(args, "verbose", False):
+                        report(f"musictag: warning: {warning}")
+                    warned.setdefault(warning_kind(warning), []).append(warning)
             bar.update(1)
             yield result
+    if not getattr(args, "verbose", False):
+        for kind, warnings in warned.items():
+            if len(warnings) == 1:
+                report(f"musictag: warning: {warnings[0]}")
+            else:
+                report(f"musictag: warning: {counted(len(warnings), 'file')}: {kind} (--verbose lists them)")
     if failures:
-        report(f"musictag: {failures} of {len(files)} files failed")
+        report(f"musictag: {failures} of {counted(total or len(files), 'file')} failed")
 
 
 def found_files(args: argparse.Namespace) -> list[str]:
@@ -208,7 +222,7 @@ def run_library(args: argparse.Namespace) -> int:
         results = job.run(lambda: make_tagger(args, model), workers=args.workers)
         tagged = []  # (path, best tags) of this run, for --write-tags
         try:
-            for result in run_files(args, job.paths(), results):
+            for result in run_files(args, job.paths(), results, total=len(files)):
                 if args.write_tags and hasattr(result, "scores"):
                     tagged.append((result.path, result.top(args.top_k or len(config.labels))))
         except KeyboardInterrupt:

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+#: What each warning of :func:`file_warnings` says about a file, to summarise many in one line.
+KINDS = {
+    "digital silence": "digital silence; the scores say nothing about the music",
+    "is shorter than one": "shorter than one patch; scored on the clip repeated to fill it",
+    "is longer than the file": "shorter than the hop; only the first patch scored",
+}
+
+
+def warning_kind(warning: str) -> str:
+    """The kind of a warning made by :func:`file_warnings` (the warning itself for any other)."""
+    return next((kind for key, kind in KINDS.items() if key in warning), warning)
+
 
 def file_warnings(path: str, *, duration: float, peak: float, patch_seconds: float, hop_seconds: float,
                   patches: bool = True) -> list[str]:  # fmt: skip

@@ -33,3 +33,9 @@ def report(message: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(message, file=sys.stderr)
+
+
+def counted(n: float, noun: str) -> str:
+    """``n`` and the noun, plural unless ``n`` is 1: "1 file", "2,048 files", "1 minute", "0.5 minutes"."""
+    shown = f"{n:,}" if isinstance(n, int) else f"{n:g}"
+    return f"{shown} {noun}" + ("" if n == 1 else "s")

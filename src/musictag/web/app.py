@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from musictag.errors import MusictagError
+from musictag.utils.progress import counted
 from musictag.web.jobs import JobGate, QueueFull
 from musictag.web.pages import api_page, library_page, tag_page
 
@@ -338,7 +339,8 @@ class _Upload:
             raise HTTPException(415, f"{self.file.filename}: not decodable audio ({type(exc).__name__})") from None
         if seconds > limit:
             self._clean()
-            raise HTTPException(413, f"{self.file.filename}: longer than {self.settings.max_minutes:g} minutes")
+            longest = counted(self.settings.max_minutes, "minute")
+            raise HTTPException(413, f"{self.file.filename}: longer than {longest}")
         if seconds == 0:
             self._clean()
             raise HTTPException(415, f"{self.file.filename}: no audio in it")
