@@ -188,3 +188,16 @@ def test_bad_output_paths_are_refused_before_any_work(capsys, folder, tiny_model
     assert code == 1 and "embed writes numpy .npz data, not .txt" in err and not (tmp_path / "emb.txt").exists()
     code, _, err = run(capsys, "models", "export", tiny_model_dir, "--onnx", tmp_path)
     assert code == 1 and "is a folder" in err and len(err.splitlines()) == 1
+
+
+def test_excerpts_none_is_read_alike_by_train_and_evaluate_before_any_work(capsys, tiny_model_dir, tmp_path):
+    """Low: evaluate --excerpts none was refused after loading data while train accepted it."""
+    from musictag.cli.main import build_parser
+
+    parser = build_parser()
+    for argv in (["train", "gtzan-svm"], ["evaluate", str(tiny_model_dir), "--data", "gtzan:x"]):
+        assert parser.parse_args([*argv, "--excerpts", "none"]).excerpts is None
+        assert parser.parse_args([*argv, "--excerpts", "2-3"]).excerpts == "2-3"
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args([*argv, "--excerpts", "3-2"])
+        assert stop.value.code == 2 and "--excerpts" in capsys.readouterr().err

@@ -579,3 +579,58 @@ def test_tag_db_refuses_another_applications_database(tiny_model_dir, tmp_path, 
     code, _, err = run_main(capsys, "tag", song, "--db", other, "--model", tiny_model_dir, "-q")
     assert code == 1 and "another application" in err and len(err.splitlines()) == 1
     assert other.read_bytes() == before and not Path(f"{other}-wal").exists()
+
+
+def test_a_killed_writes_copy_is_removed_by_the_next_write(tmp_path):
+    """Low: a killed write-tags left a hidden temporary copy in the music folder that later runs never cleaned."""
+    path = tmp_path / "song.flac"
+    sf.write(path, music_like(1.0, 22050), 22050)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".song.musictag-{int(dead.stdout)}.tmp.flac"
+    stale.write_bytes(path.read_bytes())
+    alive = tmp_path / f".song.musictag-{os.getpid() + 0}.tmp.flac.other"  # not one of ours: left alone
+    alive.write_text("x")
+    write_tags(path, {"MUSICTAG_MODEL": ["m"]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "song.flac"]
+
+
+def test_one_content_under_two_paths_in_a_first_run_is_tagged_once(tiny_model_dir, tmp_path, capsys):
+    """Low: identical content seen twice in one first run was tagged twice."""
+    from musictag.library.database import Library
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "a.wav", music_like(3.5, 16000, seed=1), 16000)
+    shutil.copy(folder / "a.wav", folder / "copy-of-a.wav")
+    sf.write(folder / "b.wav", music_like(3.5, 16000, seed=2), 16000)
+    (folder / "bad.wav").write_bytes(b"RIFF....")
+    shutil.copy(folder / "bad.wav", folder / "bad-too.wav")
+    db = tmp_path / "lib.sqlite"
+    code, _, err = run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")
+    assert code == 1 and "2 tagged, 0 unchanged, 1 reused (same content elsewhere), 2 failed" in err
+    assert "bad-too.wav: cannot decode" in err and "bad.wav: cannot decode" in err and "2 of 5 files failed" in err
+    with Library(db) as library:
+        _, paths, scores = library.score_matrix(library.pick_model())
+        assert [Path(p).name for p in paths] == ["a.wav", "b.wav", "copy-of-a.wav"]
+        np.testing.assert_array_equal(scores[0], scores[2])
+        assert sorted(Path(p).name for p, _ in library.failures()) == ["bad-too.wav", "bad.wav"]
+
+
+def test_write_tags_top_k_0_means_all_and_threshold_excludes_top_k(tiny_model_dir, tmp_path, capsys):
+    """Low: write-tags --top-k 0 was an error while tag --top-k 0 means all; --top-k with --threshold silently
+    ignored one."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "a.flac", music_like(3.5, 22050), 22050)
+    db = tmp_path / "lib.sqlite"
+    assert run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "-q")[0] == 0
+    assert run_main(capsys, "library", "write-tags", "--db", db, "--top-k", "0", "-q")[0] == 0
+    assert len(read_tags(folder / "a.flac")["MUSICTAG_TAGS"]) == 5
+    with pytest.raises(SystemExit) as stop:
+        run_main(capsys, "library", "write-tags", "--db", db, "--top-k", "2", "--threshold", "0.5")
+    assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    code, _, err = run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "--format", "json")
+    assert code == 1 and "leave out --format" in err  # was silently ignored
+    with pytest.raises(SystemExit) as stop:  # was accepted when nothing was new
+        run_main(capsys, "tag", folder, "--db", db, "--model", tiny_model_dir, "--embed", "nope")
+    assert stop.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err

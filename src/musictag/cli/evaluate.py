@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from musictag.cli.options import check_output, model_name, positive_int
+from musictag.cli.options import check_output, excerpt_lengths, model_name, positive_int
 
 
 def add_parser(commands) -> None:
@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
                         help="which items to score (default test)")  # fmt: skip
     parser.add_argument("--output", "-o", metavar="DIR", help="report folder (default: <model>/eval-<split>)")
-    parser.add_argument("--excerpts", metavar="SECONDS|LOW-HIGH",
+    parser.add_argument("--excerpts", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
                         help="also score random excerpts of this length (e.g. 2-3), each tagged alone as a new clip")
     parser.add_argument("--excerpts-per-item", type=positive_int, default=4, metavar="N",
                         help="excerpts per item (default 4; seeded, the same on every run)")  # fmt: skip

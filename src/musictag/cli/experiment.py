@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from musictag.cli.options import folds_or_artist3
+from musictag.cli.options import excerpt_lengths, folds_or_artist3
 from musictag.training.recipe import MODES
 
 
@@ -25,7 +25,7 @@ def add_parser(commands) -> None:
     synthetic.add_argument("--seed", type=int, default=0, help="fold assignment and plots (default 0)")
     synthetic.add_argument("--output", "-o", default="runs/synthetic", metavar="DIR",
                            help="run folder (default runs/synthetic)")  # fmt: skip
-    synthetic.add_argument("--excerpts", default="2-3", metavar="SECONDS|LOW-HIGH",
+    synthetic.add_argument("--excerpts", default="2-3", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
                            help="also score 4 random excerpts of each held-out track, tagged alone (default 2-3; "
                            "'none' to skip)")  # fmt: skip
     synthetic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     note = soundfont_note(Path(args.source).read_text(errors="replace") if Path(args.source).is_file() else "")
     if note:
         report(f"musictag: note: {note}")
-    excerpts = None if args.excerpts == "none" else Excerpts.parse(args.excerpts)
+    excerpts = Excerpts.parse(args.excerpts) if args.excerpts else None
     result = run_experiment(recipe, source=args.source, target=args.target, folds=args.folds, out=out, modes=modes,
                             seed=args.seed, quiet=args.quiet, excerpts=excerpts)  # fmt: skip
     print((out / "results.md").read_text())

@@ -38,9 +38,10 @@ def add_parser(commands) -> None:
 
     write = action("write-tags", "write the stored tags into the audio files (mutagen)", run_write_tags)
     write.add_argument("--model", metavar="NAME", help="whose tags to write (default: the model with most results)")
-    write.add_argument("--top-k", type=positive_int, default=5, metavar="K", help="the K best tags (default 5)")
-    write.add_argument("--threshold", type=_unit_interval, metavar="T",
-                       help="instead of --top-k: every tag scoring at least T")  # fmt: skip
+    chosen = write.add_mutually_exclusive_group()
+    chosen.add_argument("--top-k", type=non_negative_int, metavar="K", help="the K best tags, 0 = all (default 5)")
+    chosen.add_argument("--threshold", type=_unit_interval, metavar="T",
+                        help="instead of --top-k: every tag scoring at least T")  # fmt: skip
     write.add_argument("--genre", metavar="MODEL",
                        help="also set the genre field to this (genre) model's best class")  # fmt: skip
     write.add_argument("--dry-run", action="store_true", help="say what would be written; change nothing")
@@ -83,7 +84,7 @@ def run_write_tags(args: argparse.Namespace) -> int:
         ids, paths, scores = library.score_matrix(model)
         plans = []
         for file_id, path, row in zip(ids, paths, scores, strict=True):
-            top = _chosen(model.labels, row, top_k=args.top_k, threshold=args.threshold)
+            top = _chosen(model.labels, row, top_k=5 if args.top_k is None else args.top_k, threshold=args.threshold)
             plans.append((file_id, path, tag_fields(top, model.name), genre_of.get(path)))
         return rewrite_files(library, plans, quiet=args.quiet, dry_run=args.dry_run)
 
@@ -101,7 +102,7 @@ def _chosen(labels: list[str], row, *, top_k: int, threshold: float | None) -> l
     order = sorted(range(len(labels)), key=lambda i: -row[i])
     if threshold is not None:
         return [(labels[i], float(row[i])) for i in order if row[i] >= threshold]
-    return [(labels[i], float(row[i])) for i in order[:top_k]]
+    return [(labels[i], float(row[i])) for i in order[: top_k or len(labels)]]
 
 
 def _genres(library: Library, name: str) -> dict[str, str]:

@@ -42,6 +42,21 @@ def folds_or_artist3(text: str) -> str:
     return text if text == "artist3" else str(fold_count(text))
 
 
+def excerpt_lengths(text: str) -> str | None:
+    """``--excerpts``: ``SECONDS`` or ``LOW-HIGH`` (checked while parsing), or ``none`` (None: no excerpts);
+    the same for train, evaluate and experiment."""
+    if text.strip().lower() == "none":
+        return None
+    low, _, high = text.partition("-")
+    try:
+        shortest, longest = float(low), float(high or low)
+    except ValueError:
+        shortest = longest = math.nan
+    if not 0 < shortest <= longest < math.inf:
+        raise argparse.ArgumentTypeError(f"expected SECONDS, LOW-HIGH (e.g. 2-3) or none, got {text!r}")
+    return text
+
+
 def positive_seconds(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < math.inf, "a positive number of seconds")
 

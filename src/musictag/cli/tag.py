@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from musictag.cli.formats import FORMATS
 from musictag.cli.options import check_output, model_name, non_negative_int, positive_int, positive_seconds
+from musictag.models.config import LAYERS
 from musictag.pretrained.catalog import PRETRAINED
 
 if TYPE_CHECKING:
@@ -64,8 +65,9 @@ def add_parser(commands) -> None:
     library.add_argument("--write-tags", action="store_true",
                          help="with --db: also write the --top-k tags of the files tagged now into them "
                          "(see 'library write-tags')")  # fmt: skip
-    library.add_argument("--embed", metavar="LAYER",
-                         help="with --db: also store this layer's mean activation (float16), for 'library similar'")
+    library.add_argument("--embed", metavar="LAYER", choices=LAYERS,
+                         help=f"with --db: also store this layer's mean activation (float16), for 'library similar' "
+                         f"({', '.join(LAYERS)})")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -203,6 +205,9 @@ def run_library(args: argparse.Namespace) -> int:
 
     if args.output:
         raise ParameterError("--db writes results to the database; leave out --output (use 'library export')")
+    if args.format != "table":
+        raise ParameterError(f"--db writes results to the database; leave out --format (use 'library export "
+                             f"--format {args.format}' or 'library query --format {args.format}')")
     onnx = uses_onnx(args)
     files = found_files(args)
     if onnx:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from musictag.cli.options import fold_count, positive_int
+from musictag.cli.options import excerpt_lengths, fold_count, positive_int
 from musictag.training.recipe import MODES, shipped_recipes
 
 
@@ -17,7 +17,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--folds", type=fold_count, metavar="K",
                         help="k-fold cross-validation instead of the data set's splits")  # fmt: skip
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
-    parser.add_argument("--excerpts", default="2-3", metavar="SECONDS|LOW-HIGH",
+    parser.add_argument("--excerpts", default="2-3", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
                         help="classifiers: also score 4 random excerpts of each held-out track, each tagged alone "
                         "as a new clip (default 2-3; 'none' to skip)")  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from musictag.training.recipe import Recipe
     from musictag.training.runner import RunOptions, run_recipe
 
-    excerpts = None if args.excerpts == "none" else Excerpts.parse(args.excerpts)
+    excerpts = Excerpts.parse(args.excerpts) if args.excerpts else None
     options = RunOptions(folds=args.folds, output=args.output, quiet=args.quiet, mode=args.mode, source=args.source,
                          source_model=args.source_model, accelerator=args.accelerator, devices=args.devices,
                          num_nodes=args.num_nodes, strategy=args.strategy, excerpts=excerpts)  # fmt: skip

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from glob import escape as glob_escape
 from pathlib import Path
 
 from musictag.errors import MusictagError
@@ -50,6 +51,7 @@ def write_tags(path: str | os.PathLike, fields: dict[str, list[str]], *, genre: 
     field when ``genre`` is given; everything else in the file stays as it was."""
     path = Path(path)
     _check_writable(path)
+    _remove_stale_copies(path)
     tmp = path.with_name(f".{path.stem}.musictag-{os.getpid()}.tmp{path.suffix}")  # the suffix tells the format
     try:
         shutil.copy2(path, tmp)
@@ -62,6 +64,24 @@ def write_tags(path: str | os.PathLike, fields: dict[str, list[str]], *, genre: 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_stale_copies(path: Path) -> None:
+    """Delete the copies of ``path`` that a killed write left beside it (their process is gone)."""
+    for copy in path.parent.glob(f".{glob_escape(path.stem)}.musictag-*.tmp{glob_escape(path.suffix)}"):
+        pid = copy.name[len(f".{path.stem}.musictag-") :].split(".tmp", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            copy.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def read_tags(path: str | os.PathLike) -> dict[str, list[str]]:

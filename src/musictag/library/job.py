@@ -35,6 +35,8 @@ class Plan:
     reused: int = 0  # content already tagged under another path (moved or copied)
     missing: int = 0  # rows under the scanned folders whose file is gone
     same_content: set[str] = field(default_factory=set)  # tagged again for what they lack, content unchanged
+    # files whose content is also to be tagged in this run under another path: that path's result is copied
+    twins: dict[str, list[tuple[str, int, int, str]]] = field(default_factory=dict)
 
 
 def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[str], embed: str | None = None,
@@ -44,6 +46,7 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
     plan = Plan()
     rows = library.files()
     done = library.done(model_id, layer=embed, timeline=timeline)
+    planned: dict[str, str] = {}  # content hash -> the path that will be tagged for it
     found = {os.path.abspath(path) for path in files}
     for raw in files:
         path = os.path.abspath(raw)
@@ -71,6 +74,10 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
                    not os.path.exists(twin.path))  # fmt: skip
             plan.reused += 1
             continue
+        if digest in planned:  # the same bytes twice in one run: tagged once
+            plan.twins.setdefault(planned[digest], []).append((path, stat.st_size, stat.st_mtime_ns, digest))
+            continue
+        planned[digest] = path
         if row and row.hash == digest:
             plan.same_content.add(path)
         plan.todo.append((path, stat.st_size, stat.st_mtime_ns, digest))
@@ -147,16 +154,43 @@ class LibraryJob:
                                    embedding=result.embedding, hop=hop,
                                    timeline=result.taggram if self.timeline else None,
                                    warnings=result.warnings, keep=result.path in plan.same_content)  # fmt: skip
+            twins = self._fill_twins(result)
             uncommitted += 1
             if uncommitted >= commit_every:
                 library.commit()
                 uncommitted = 0
             yield result
+            yield from twins
         library.finish_run(run_id, self.counts())
 
+    def _fill_twins(self, result: TagResult | FileError) -> list[TagResult | FileError]:
+        """Files with the same bytes as ``result``'s, found in this run, get its result (or its error);
+        returns the result for each of them."""
+        import dataclasses
+
+        from musictag.inference.results import FileError
+
+        source = self.library.file_id(result.path)
+        out = []
+        for path, size, mtime, digest in self.plan.twins.get(result.path, []):
+            if isinstance(result, FileError):
+                self.failed += 1
+                out.append(FileError(path, result.error.replace(result.path, path)))
+                self.library.set_file(path, size=size, mtime_ns=mtime, hash=digest, status=FAILED,
+                                      error=out[-1].error)  # fmt: skip
+                continue
+            file_id = self.library.set_file(path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED,
+                                            duration=result.duration)  # fmt: skip
+            self.library.copy_result(source, file_id, self.model_id)
+            self.plan.reused += 1
+            out.append(dataclasses.replace(result, path=path))
+        return out
+
     def paths(self) -> list[str]:
-        """The files :meth:`run` yields results for, in order."""
-        return [path for path, _ in self.plan.still_failing] + [path for path, *_ in self.plan.todo]
+        """The files :meth:`run` yields results for (a twin comes right after the file whose bytes it shares)."""
+        todo = [path for path, *_ in self.plan.todo]
+        twins = [twin for path in todo for twin, *_ in self.plan.twins.get(path, [])]
+        return [path for path, _ in self.plan.still_failing] + todo + twins
 
     def counts(self) -> dict[str, int]:
         return {"tagged": self.tagged, "failed": self.failed, "unchanged": self.plan.unchanged,
