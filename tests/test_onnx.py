@@ -128,3 +128,20 @@ def test_the_same_weights_through_torch_and_onnx_are_one_library_model(tiny_mode
     for model in ("tiny", str(tiny_onnx), str(tiny_model_dir)):
         assert main(["library", "query", "--db", str(db), "tag0 >= 0", "--model", model, "--format", "paths"]) == 0
         assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_every_backend_offers_one_interface(tiny_model_dir, tiny_onnx, tmp_path):
+    """Issue 29: Tagger and OnnxTagger (and RayTagger) share tag/embed with arrays, labels and geometry."""
+    from musictag.inference.base import TaggerBackend
+    from musictag.inference.factory import open_tagger
+
+    samples = music_like(3.5, 22050, seed=3)
+    results = []
+    for tagger in (open_tagger(tiny_model_dir), open_tagger(tiny_onnx)):
+        assert isinstance(tagger, TaggerBackend) and tagger.sample_rate == 16000
+        results.append((tagger.tag(samples, sample_rate=22050), tagger.embed(samples, sample_rate=22050)))
+    (torch_tag, torch_embed), (onnx_tag, onnx_embed) = results
+    np.testing.assert_allclose(onnx_tag.scores, torch_tag.scores, atol=1e-5)
+    np.testing.assert_allclose(onnx_embed.embedding, torch_embed.embedding, atol=1e-4)
+    with pytest.raises(ParameterError, match="runs an exported model"):
+        open_tagger(tiny_model_dir, backend="onnx")

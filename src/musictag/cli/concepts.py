@@ -108,14 +108,14 @@ def run_score(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
     from musictag.explain.bank import audio_files
     from musictag.explain.tcav import heatmap_png, markdown_table, score_concepts
-    from musictag.inference.tagger import Tagger
+    from musictag.inference.factory import open_tagger
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import progress, report
 
     out = check_output(args.out, folder=True)
     bank = _bank(args)
     inputs = audio_files(Path(args.inputs)) if args.inputs else bank.inputs
-    tagger = Tagger(args.model)
+    tagger = open_tagger(args.model, backend="torch")
     with progress(len(args.targets or tagger.labels), quiet=args.quiet, unit="target") as bar:
         result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched, layers=args.layers,
                                 targets=args.targets, on_step=lambda: bar.update(1))  # fmt: skip
@@ -135,13 +135,13 @@ def run_score(args: argparse.Namespace) -> int:
 def run_locate(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
     from musictag.explain.tcav import fit_probe
-    from musictag.inference.tagger import Tagger
+    from musictag.inference.factory import open_tagger
     from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress
 
     out = check_output(args.out, folder=True)
     bank = _bank(args)
-    tagger = Tagger(args.model)
+    tagger = open_tagger(args.model, backend="torch")
     probe = fit_probe(tagger, args.concept, bank=bank.concepts, randoms=bank.randoms,
                       matched=bank.matched.get(args.concept, []), layers=args.layers)  # fmt: skip
     failed = 0

@@ -37,7 +37,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from musictag.evaluation.metrics import headline
     from musictag.evaluation.report import write_report
     from musictag.evaluation.scoring import Excerpts, evaluate_items
-    from musictag.inference.tagger import Tagger
+    from musictag.inference.factory import open_tagger
     from musictag.utils.progress import report
 
     dataset = open_dataset(args.data)
@@ -45,7 +45,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if not items:
         raise ParameterError(f"{args.data}: no items in split {args.split!r}")
     out = check_output(args.output if args.output else Path(args.model) / f"eval-{args.split}", folder=True)
-    tagger = Tagger(args.model)
+    tagger = open_tagger(args.model)
     trained = tagger.config.info.get("trained_on", {})
     seen = set(trained.get("ids", [])) if trained.get("data") == dataset.name else set()
     overlap = sum(item.id in seen for item in items)

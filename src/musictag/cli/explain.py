@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from musictag.explain.features import explain_features
     from musictag.explain.outputs import write_explanation, write_feature_explanation
     from musictag.explain.relevance import explain
-    from musictag.inference.tagger import Tagger
+    from musictag.inference.factory import open_tagger
     from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress, report
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
     out = check_output(args.output, folder=True)
     stems = unique_stems(args.paths)  # a/song.wav and b/song.wav get outputs of their own
-    tagger = Tagger(args.model)
+    tagger = open_tagger(args.model, backend="torch")
     if args.target and args.target not in tagger.labels:
         labels = ", ".join(tagger.labels)
         raise ParameterError(f"unknown target {args.target!r} for {tagger.name}; its labels: {labels}")

@@ -205,13 +205,9 @@ def _embed_now(path: str, model: ModelRow, layer: str):
     if not os.path.exists(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
         raise MusictagError(f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} "
                             "to embed it")  # fmt: skip
-    if model.folder.endswith(".onnx"):
-        from musictag.inference.onnx_tagger import OnnxTagger
+    from musictag.inference.factory import open_tagger
 
-        return OnnxTagger(model.folder).embed(path, layer=layer).embedding
-    from musictag.inference.tagger import Tagger
-
-    return Tagger(model.folder).embed(path, layer=layer).embedding
+    return open_tagger(model.folder).embed(path, layer=layer).embedding
 
 
 def _print_rows(rows: list[dict], fmt: str, columns: list[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +15,7 @@ from musictag.models.config import LAYERS
 from musictag.pretrained.catalog import PRETRAINED
 
 if TYPE_CHECKING:
-    from musictag.inference.onnx_tagger import OnnxTagger
-    from musictag.inference.ray_tagger import RayTagger
-    from musictag.inference.tagger import Tagger
+    from musictag.inference.base import TaggerBackend
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -116,53 +113,22 @@ def found_files(args: argparse.Namespace) -> list[str]:
     return files
 
 
-def uses_onnx(args: argparse.Namespace) -> bool:
-    """``--backend onnx``, or a .onnx model; an ONNX backend needs an exported file."""
-    from musictag.errors import ParameterError
-
-    exported = str(args.model).endswith(".onnx")
-    if args.backend == "onnx" and not exported:
-        raise ParameterError(f"--backend onnx runs an exported model: 'musictag models export {args.model} --onnx "
-                             "FILE.onnx', then --model FILE.onnx")  # fmt: skip
-    if args.backend == "torch" and exported:
-        raise ParameterError(f"{args.model}: an ONNX file runs with --backend onnx")
-    return exported
+def tagger_options(args: argparse.Namespace) -> dict:
+    """What the options say about running the model (:func:`musictag.inference.factory.open_tagger`)."""
+    ray = getattr(args, "ray", None)
+    return {"backend": args.backend, "device": args.device, "weights": args.weights, "hop": args.hop,
+            "batch_size": args.batch_size, "ray": ray, "actors": (args.workers or None) if ray else None}  # fmt: skip
 
 
-def make_tagger(args: argparse.Namespace, model: str | os.PathLike | None = None) -> Tagger | OnnxTagger | RayTagger:
-    """The tagger the options ask for: torch's, or onnxruntime's for an exported model (torch never imported)."""
-    if getattr(args, "ray", None):
-        return ray_tagger(args, model)
-    if uses_onnx(args):
-        from musictag.errors import ParameterError
-        from musictag.inference.onnx_tagger import OnnxTagger
-
-        if args.device != "cpu":
-            raise ParameterError("--backend onnx runs on the CPU here: leave out --device")
-        return OnnxTagger(model or args.model, hop=args.hop, batch_size=args.batch_size)
-    from musictag.inference.tagger import Tagger
-
-    return Tagger(model or args.model, weights=args.weights, hop=args.hop, batch_size=args.batch_size,
-                  device=args.device)  # fmt: skip
-
-
-def ray_tagger(args: argparse.Namespace, model: str | os.PathLike | None) -> RayTagger:
-    from musictag.errors import ParameterError
-    from musictag.inference.ray_tagger import RayTagger, connect
-    from musictag.pretrained.store import resolve_model
-
-    if uses_onnx(args):
-        raise ParameterError("--ray runs the torch backend; leave out --backend onnx")
-    connect(None if args.ray == "local" else args.ray, cpus=args.workers or None)
-    folder = resolve_model(model or args.model, weights=args.weights)
-    return RayTagger(folder, hop=args.hop, batch_size=args.batch_size, actors=args.workers or None)
-
-
-def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], Tagger | OnnxTagger | RayTagger]:
+def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], TaggerBackend]:
     """The files named on the command line (folders expanded) and the model to run on them."""
-    uses_onnx(args)  # a wrong option is said before the folders are read
+    from musictag.inference.factory import choose_backend
+
+    choose_backend(args.model, args.backend)  # a wrong option is said before the folders are read
     files = found_files(args)
-    return files, make_tagger(args)
+    from musictag.inference.factory import open_tagger
+
+    return files, open_tagger(args.model, **tagger_options(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -208,23 +174,16 @@ def run_library(args: argparse.Namespace) -> int:
     if args.format != "table":
         raise ParameterError(f"--db writes results to the database; leave out --format (use 'library export "
                              f"--format {args.format}' or 'library query --format {args.format}')")
-    onnx = uses_onnx(args)
+    from musictag.inference.factory import choose_backend, model_files
+
+    choose_backend(args.model, args.backend)
     files = found_files(args)
-    if onnx:
-        from musictag.inference.onnx_tagger import read_onnx_config
-
-        model, config = Path(args.model), read_onnx_config(args.model)
-    else:
-        from musictag.models.model_folder import read_config
-        from musictag.pretrained.store import resolve_model
-
-        model = resolve_model(args.model, weights=args.weights)
-        config = read_config(model)
+    model, config = model_files(args.model, weights=args.weights)
     roots = [path for path in args.paths if Path(path).is_dir()]
     with Library(args.db) as library:
         library.add_roots(args.paths)
         job = LibraryJob(library, model, config, files, roots=roots, embed=args.embed, timeline=args.timeline)
-        results = job.run(lambda: make_tagger(args, model), workers=args.workers)
+        results = job.run(workers=args.workers, **tagger_options(args))
         tagged = []  # (path, best tags) of this run, for --write-tags
         try:
             for result in run_files(args, job.paths(), results, total=len(files)):

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musictag.audio.arrays import AudioArray
 from musictag.data.dataset import Dataset, Item, decoded_items
 from musictag.errors import MusictagError, ParameterError
 from musictag.evaluation.metrics import task_metrics
 from musictag.inference.results import FileError
-from musictag.inference.tagger import AudioArray, Tagger
+from musictag.inference.tagger import Tagger
 from musictag.utils.progress import progress, report
 
 

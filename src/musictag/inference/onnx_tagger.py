@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from musictag.audio.arrays import AudioArray, resampled
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.numpy_mel import NumpyLogMel, patches
 from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
-from musictag.models.config import LAYERS, ModelConfig
+from musictag.models.config import ModelConfig
 
 CONFIG_KEY = "musictag_config"  # as musictag.models.onnx_export writes it (that module imports torch)
 
@@ -65,13 +66,7 @@ class OnnxTagger(ConfiguredTagger):
         self.frontend = NumpyLogMel(self.config.frontend_config())
         self.batch_size = batch_size
 
-    def tag(self, path: str | os.PathLike) -> TagResult:
-        result = next(self.tag_many([path]))
-        if isinstance(result, FileError):
-            raise MusictagError(result.error)
-        return result
-
-    def tag_many(self, paths: Iterable[str | os.PathLike], *, embed: str | None = None,
+    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None,
                  workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
         """As :meth:`musictag.inference.tagger.Tagger.tag_many` (``workers`` is accepted and unused)."""
         if embed:
@@ -90,7 +85,7 @@ class OnnxTagger(ConfiguredTagger):
             yield TagResult(path, self.name, duration, self.labels, scores, taggram, starts, seconds, warnings,
                             embedding)  # fmt: skip
 
-    def embed_many(self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate",
+    def embed_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate",
                    workers: int = 0) -> Iterator[EmbedResult | FileError]:  # fmt: skip
         self._check_layer(layer)
         for path, outputs, duration, warnings in self._run(paths):
@@ -101,18 +96,8 @@ class OnnxTagger(ConfiguredTagger):
             starts = np.arange(len(per_patch)) * self.hop_frames * self.frame_seconds
             yield EmbedResult(path, self.name, layer, duration, per_patch, starts, warnings)
 
-    def embed(self, path: str | os.PathLike, *, layer: str = "penultimate") -> EmbedResult:
-        result = next(self.embed_many([path], layer=layer))
-        if isinstance(result, FileError):
-            raise MusictagError(result.error)
-        return result
-
-    def _check_layer(self, layer: str) -> None:
-        available = {*self.outputs[1:], "taggram"}
-        if layer not in LAYERS:
-            raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
-        if layer not in available:
-            raise ParameterError(f"model {self.name} has no layer {layer!r}; it has {', '.join(sorted(available))}")
+    def _layers(self) -> set[str]:
+        return set(self.outputs[1:])
 
     def _activate(self, logits: np.ndarray) -> np.ndarray:
         logits = logits.astype(np.float32)
@@ -121,14 +106,15 @@ class OnnxTagger(ConfiguredTagger):
             return shifted / shifted.sum(axis=-1, keepdims=True)
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def _run(self, paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, dict | str, float, list[str]]]:
-        """Per file: (path, every output per patch, or the error line; duration; warnings)."""
+    def _run(self, paths: Iterable[str | os.PathLike | AudioArray]
+             ) -> Iterator[tuple[str, dict | str, float, list[str]]]:  # fmt: skip
+        """Per file or array: (its name, every output per patch, or the error line; duration; warnings)."""
         rate = self.frontend.config.sample_rate
         for raw in paths:
-            path = str(raw)
+            path = raw.name if isinstance(raw, AudioArray) else str(raw)
             peak = 0.0
             try:
-                stream = AudioStream(path, rate)
+                stream = _InMemory(raw, rate) if isinstance(raw, AudioArray) else AudioStream(path, rate)
 
                 def measured(blocks):
                     nonlocal peak
@@ -152,3 +138,14 @@ class OnnxTagger(ConfiguredTagger):
                                      patch_seconds=self.patch_frames * self.frame_seconds,
                                      hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
             yield path, outputs, stream.duration, warnings
+
+
+class _InMemory:
+    """An array read as :class:`~musictag.audio.stream.AudioStream` reads a file: one mono block at ``rate``."""
+
+    def __init__(self, audio: AudioArray, rate: int):
+        self.block = resampled(audio, rate)
+        self.duration = len(audio.samples) / audio.sample_rate
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        yield self.block

@@ -22,7 +22,7 @@ import numpy as np
 
 from musictag.errors import MusictagError
 from musictag.inference.base import ConfiguredTagger
-from musictag.inference.results import FileError, TagResult
+from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.model_folder import read_config
 from musictag.utils.net import is_loopback
 
@@ -76,22 +76,32 @@ class _ModelActor:
             (folder / name).write_bytes(data)
         settings = dict(settings)
         self.embed = settings.pop("embed")
+        self.per_patch = settings.pop("per_patch", False)  # embed_many: each patch's activations
         self.tagger = Tagger(folder, **settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
-        out: dict[str, list] = {key: [] for key in ("path", "error", "duration", "scores", "taggram", "embedding",
-                                                     "warnings")}  # fmt: skip
-        for result in self.tagger.tag_many([str(p) for p in batch["path"]], embed=self.embed):
+        out: dict[str, list] = {key: [] for key in _COLUMNS}
+        paths = [str(p) for p in batch["path"]]
+        if self.per_patch:
+            results = self.tagger.embed_many(paths, layer=self.embed)
+        else:
+            results = self.tagger.tag_many(paths, embed=self.embed)
+        for result in results:
             failed = isinstance(result, FileError)
             out["path"].append(result.path)
             out["error"].append(result.error if failed else "")
             out["duration"].append(0.0 if failed else result.duration)
-            out["scores"].append(b"" if failed else result.scores.astype(np.float32).tobytes())
-            out["taggram"].append(b"" if failed else result.taggram.astype(np.float32).tobytes())
+            scores = getattr(result, "scores", None)
+            out["scores"].append(b"" if scores is None else scores.astype(np.float32).tobytes())
+            per_patch = None if failed else result.per_patch if self.per_patch else result.taggram
+            out["taggram"].append(b"" if per_patch is None else per_patch.astype(np.float32).tobytes())
             embedding = None if failed else result.embedding
             out["embedding"].append(b"" if embedding is None else embedding.astype(np.float32).tobytes())
             out["warnings"].append("[]" if failed else json.dumps(result.warnings))
         return out
+
+
+_COLUMNS = ("path", "error", "duration", "scores", "taggram", "embedding", "warnings")
 
 
 class RayTagger(ConfiguredTagger):
@@ -105,10 +115,51 @@ class RayTagger(ConfiguredTagger):
         self._set_geometry(read_config(folder), hop)
         self.settings = {"hop": hop, "batch_size": batch_size}
         self.actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._available: set[str] | None = None
 
     def tag_many(self, paths: Iterable[str | os.PathLike], *, embed: str | None = None,
                  workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
         """As :meth:`musictag.inference.tagger.Tagger.tag_many`; ``workers`` is unused (``actors`` counts)."""
+        if embed:
+            self._check_layer(embed)
+        n_labels = len(self.config.labels)
+        seconds = self.patch_frames * self.frame_seconds
+        for row in self._rows(paths, {"embed": embed}):
+            if row["error"]:
+                yield FileError(row["path"], row["error"])
+                continue
+            taggram = np.frombuffer(row["taggram"], np.float32).reshape(-1, n_labels)
+            embedding = np.frombuffer(row["embedding"], np.float32) if row["embedding"] else None
+            yield TagResult(row["path"], self.name, float(row["duration"]), self.labels,
+                            np.frombuffer(row["scores"], np.float32), taggram, self._starts(len(taggram)), seconds,
+                            json.loads(row["warnings"]), embedding)  # fmt: skip
+
+    def embed_many(self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate",
+                   workers: int = 0) -> Iterator[EmbedResult | FileError]:  # fmt: skip
+        """As :meth:`musictag.inference.tagger.Tagger.embed_many`; ``workers`` is unused."""
+        self._check_layer(layer)
+        for row in self._rows(paths, {"embed": layer, "per_patch": True}):
+            if row["error"]:
+                yield FileError(row["path"], row["error"])
+                continue
+            dims = len(np.frombuffer(row["embedding"], np.float32))
+            per_patch = np.frombuffer(row["taggram"], np.float32).reshape(-1, dims)
+            yield EmbedResult(row["path"], self.name, layer, float(row["duration"]), per_patch,
+                              self._starts(len(per_patch)), json.loads(row["warnings"]))  # fmt: skip
+
+    def _layers(self) -> set[str]:
+        if self._available is None:
+            from musictag.models.model_folder import load_model_folder
+
+            module, _ = load_model_folder(self.folder)
+            self._available = set(getattr(module, "embedding_dims", {}))
+        return self._available
+
+    def _starts(self, n_patches: int) -> np.ndarray:
+        return np.arange(n_patches) * self.hop_frames * self.frame_seconds
+
+    def _rows(self, paths: Iterable[str | os.PathLike], mode: dict) -> Iterator[dict]:
+        """The actors' result rows for ``paths``, in input order."""
         import ray
 
         paths = [str(p) for p in paths]
@@ -122,18 +173,7 @@ class RayTagger(ConfiguredTagger):
         files = ray.put({p.name: p.read_bytes() for p in self.folder.iterdir() if p.is_file()})
         blocks = -(-len(paths) // BATCH_FILES)  # a block per batch: work spreads over every actor
         dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
-        tagged = dataset.map_batches(_ModelActor, fn_constructor_args=(files, {**self.settings, "embed": embed}),
-                                     batch_size=BATCH_FILES, compute=ray.data.ActorPoolStrategy(size=self.actors),
-                                     num_cpus=1, batch_format="numpy")  # fmt: skip
-        n_labels = len(self.config.labels)
-        seconds = self.patch_frames * self.frame_seconds
-        for row in tagged.iter_rows():
-            if row["error"]:
-                yield FileError(row["path"], row["error"])
-                continue
-            taggram = np.frombuffer(row["taggram"], np.float32).reshape(-1, n_labels)
-            starts = np.arange(len(taggram)) * self.hop_frames * self.frame_seconds
-            embedding = np.frombuffer(row["embedding"], np.float32) if row["embedding"] else None
-            yield TagResult(row["path"], self.name, float(row["duration"]), self.labels,
-                            np.frombuffer(row["scores"], np.float32), taggram, starts, seconds,
-                            json.loads(row["warnings"]), embedding)  # fmt: skip
+        rows = dataset.map_batches(_ModelActor, fn_constructor_args=(files, {**self.settings, **mode}),
+                                   batch_size=BATCH_FILES, compute=ray.data.ActorPoolStrategy(size=self.actors),
+                                   num_cpus=1, batch_format="numpy")  # fmt: skip
+        yield from rows.iter_rows()

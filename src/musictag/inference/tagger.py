@@ -6,13 +6,13 @@ import itertools
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from musictag.audio.arrays import AudioArray, resampled
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
 from musictag.features.mel import LogMel
@@ -22,22 +22,13 @@ from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.classical import ClassicalModel
-from musictag.models.config import LAYERS, ModelConfig
+from musictag.models.config import ModelConfig
 from musictag.models.model_folder import activate, load_model_folder
 from musictag.pretrained.store import resolve_model
 
 #: The most patches one forward pass takes, whatever ``batch_size`` asks: a musicnn patch costs
 #: about 14 MB of activations on the CPU, and batches past a few dozen patches are no faster.
 MAX_BATCH = 64
-
-
-@dataclass(frozen=True)
-class AudioArray:
-    """Audio already in memory: ``(samples,)`` or ``(samples, channels)`` at ``sample_rate``."""
-
-    samples: np.ndarray
-    sample_rate: int
-    name: str = "<array>"
 
 
 class _FileState:
@@ -115,17 +106,7 @@ class Tagger(ConfiguredTagger):
         """The rate the model reads audio at (its front end's, or a classical model's descriptors')."""
         return self.classical.sample_rate if self.classical is not None else self.frontend.config.sample_rate
 
-    # -- public API ---------------------------------------------------------------------
-    def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult:
-        """Tag one file, or an array of samples at ``sample_rate``; raises :class:`MusictagError` if it
-        cannot be read."""
-        return _raise_if_error(next(self.tag_many([_source(audio, sample_rate)])))
-
-    def embed(self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate",
-              sample_rate: int | None = None) -> EmbedResult:  # fmt: skip
-        """One layer's activations for one file or array (``per_patch`` and their mean ``embedding``)."""
-        return _raise_if_error(next(self.embed_many([_source(audio, sample_rate)], layer=layer)))
-
+    # -- public API (tag and embed one input: ConfiguredTagger) -------------------------------
     def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None,
                  workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
         """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on.
@@ -179,12 +160,8 @@ class Tagger(ConfiguredTagger):
             raise MusictagError(state.error)
         return torch.from_numpy(state.outputs[0]["patches"]), state.duration
 
-    def _check_layer(self, layer: str) -> None:
-        if layer not in LAYERS:
-            raise ParameterError(f"unknown layer {layer!r}; choose from {', '.join(LAYERS)}")
-        available = set(getattr(self.module, "embedding_dims", {})) | {"taggram"}
-        if layer not in available:
-            raise ParameterError(f"model {self.name} has no layer {layer!r}; it has {', '.join(sorted(available))}")
+    def _layers(self) -> set[str]:
+        return set(getattr(self.module, "embedding_dims", {}))
 
     def _tag_classical(self, sources: Iterable[str | os.PathLike | AudioArray]) -> Iterator[TagResult | FileError]:
         """Descriptors of each whole file, then the pipeline's class probabilities (one row per file)."""
@@ -193,7 +170,7 @@ class Tagger(ConfiguredTagger):
             state = _FileState(source if isinstance(source, AudioArray) else str(source))
             try:
                 if isinstance(source, AudioArray):
-                    audio = _resampled(source, model.sample_rate)
+                    audio = resampled(source, model.sample_rate)
                 else:
                     audio = np.concatenate(list(_measured(AudioStream(source, model.sample_rate), state)))
                 state.duration = len(audio) / model.sample_rate
@@ -298,7 +275,7 @@ class _Patcher:
         """The file's patches, streamed; ``state`` gets its duration, peak and warnings."""
         rate = self.frontend.config.sample_rate
         if isinstance(state.source, AudioArray):
-            blocks = [_resampled(state.source, rate)]
+            blocks = [resampled(state.source, rate)]
             state.duration = len(state.source.samples) / state.source.sample_rate
         else:
             blocks = AudioStream(state.source, rate)
@@ -362,39 +339,9 @@ def _device(name: str) -> torch.device:
     return device
 
 
-def _source(audio, sample_rate: int | None) -> str | os.PathLike | AudioArray:
-    """A path as it is, or an array with its sample rate."""
-    if isinstance(audio, np.ndarray):
-        if not sample_rate or sample_rate <= 0:
-            raise ParameterError("audio given as an array needs its sample_rate (or pass a file path)")
-        if audio.ndim not in (1, 2) or not audio.size:
-            raise ParameterError(f"audio array must be (samples,) or (samples, channels), got shape {audio.shape}")
-        return AudioArray(audio, int(sample_rate))
-    if sample_rate is not None:
-        raise ParameterError("sample_rate is for audio given as an array; a file says its own")
-    return audio
-
-
-def _resampled(audio: AudioArray, rate: int) -> np.ndarray:
-    """Mono float32 at ``rate`` (channel mean, soxr HQ, as files are read)."""
-    import soxr
-
-    samples = np.asarray(audio.samples, dtype=np.float32)
-    mono = samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
-    if audio.sample_rate == rate:
-        return mono
-    return soxr.resample(mono, audio.sample_rate, rate, quality="HQ").astype(np.float32)
-
-
 def _measured(blocks: Iterable[np.ndarray], state: _FileState) -> Iterator[np.ndarray]:
     """Pass blocks through, keeping the file's peak level."""
     for block in blocks:
         if len(block):
             state.peak = max(state.peak, float(np.abs(block).max()))
         yield block
-
-
-def _raise_if_error(result):
-    if isinstance(result, FileError):
-        raise MusictagError(result.error)
-    return result

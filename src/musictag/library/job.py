@@ -10,7 +10,7 @@ killed run loses at most those, and the next run starts where it stopped.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,10 +19,7 @@ from musictag.library.database import FAILED, MISSING, TAGGED, Library
 from musictag.utils.hashing import content_hash, model_fingerprint
 
 if TYPE_CHECKING:
-    from musictag.inference.onnx_tagger import OnnxTagger
-    from musictag.inference.ray_tagger import RayTagger
     from musictag.inference.results import FileError, TagResult
-    from musictag.inference.tagger import Tagger
     from musictag.models.config import ModelConfig
 
 @dataclass
@@ -115,17 +112,18 @@ class LibraryJob:
 
     def __init__(self, library: Library, model: str | os.PathLike, config: ModelConfig, files: list[str], *,
                  roots: list[str], embed: str | None = None, timeline: bool = False):  # fmt: skip
-        self.library, self.embed, self.timeline = library, embed, timeline
+        self.library, self.model, self.embed, self.timeline = library, model, embed, timeline
         self.model_id = library.model(config.name, model_fingerprint(model), list(config.labels),
                                       str(Path(model).resolve()))
         self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots],
                              embed=embed, timeline=timeline)  # fmt: skip
         self.tagged = self.failed = 0
 
-    def run(self, make_tagger: Callable[[], Tagger | OnnxTagger | RayTagger], *, workers: int = 0,
-            commit_every: int = 32) -> Iterator[TagResult | FileError]:  # fmt: skip
+    def run(self, *, workers: int = 0, commit_every: int = 32, **tagger_options) -> Iterator[TagResult | FileError]:
         """Tag the plan's files, after the unchanged files that failed before (their errors, as stored);
-        the model is only loaded (``make_tagger()``) when there is anything to tag."""
+        the model is only loaded (:func:`~musictag.inference.factory.open_tagger` with
+        ``tagger_options``: backend, device, hop, batch size, Ray) when there is anything to tag."""
+        from musictag.inference.factory import open_tagger
         from musictag.inference.results import FileError
 
         library, plan = self.library, self.plan
@@ -134,7 +132,7 @@ class LibraryJob:
             yield FileError(path, error)
         if not plan.todo:
             return
-        tagger = make_tagger()
+        tagger = open_tagger(self.model, **tagger_options)
         run_id = library.start_run(self.model_id)
         stats = {path: (size, mtime, digest) for path, size, mtime, digest in plan.todo}
         hop = tagger.hop_frames * tagger.frame_seconds

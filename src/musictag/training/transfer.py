@@ -25,11 +25,12 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
+from musictag.audio.arrays import AudioArray
 from musictag.data.dataset import Dataset, Item, decoded_items
 from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
 from musictag.evaluation.scoring import Excerpts, evaluate_items
-from musictag.inference.tagger import AudioArray, Tagger
+from musictag.inference.tagger import Tagger
 from musictag.models.config import ModelConfig, activation_for
 from musictag.models.model_folder import activate, load_model_folder, save_model_folder
 from musictag.models.transfer import BACKBONES, TransferHead

@@ -178,14 +178,10 @@ class _State:
 
     def tagger(self):
         with self._load:
-            if self._tagger is None and self.settings.model.endswith(".onnx"):
-                from musictag.inference.onnx_tagger import OnnxTagger
+            if self._tagger is None:
+                from musictag.inference.factory import open_tagger
 
-                self._tagger = OnnxTagger(self.settings.model)
-            elif self._tagger is None:
-                from musictag.inference.tagger import Tagger
-
-                self._tagger = Tagger(self.settings.model)
+                self._tagger = open_tagger(self.settings.model)
             return self._tagger
 
     # -- uploads ----------------------------------------------------------------------------

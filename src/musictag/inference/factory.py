@@ -1,0 +1,92 @@
+"""Open a tagger: one place decides which backend runs a model (torch, onnxruntime or a Ray cluster).
+
+The command line, the library job, the web server, explanations and concepts all call
+:func:`open_tagger`; each gets an object with the :class:`~musictag.inference.base.TaggerBackend`
+interface.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from musictag.errors import ParameterError
+
+if TYPE_CHECKING:
+    from musictag.inference.base import TaggerBackend
+    from musictag.models.config import ModelConfig
+
+Backend = Literal["torch", "onnx"]
+
+
+def choose_backend(model: str | os.PathLike, backend: str | None = None) -> Backend:
+    """The backend that runs ``model``: onnx for an exported ``.onnx`` file, else torch, unless ``backend``
+    names one; a combination that cannot work is a :class:`ParameterError`."""
+    exported = str(model).endswith(".onnx")
+    if backend not in (None, "torch", "onnx"):
+        raise ParameterError(f"unknown backend {backend!r}: use torch or onnx")
+    if backend == "onnx" and not exported:
+        raise ParameterError(f"--backend onnx runs an exported model: 'musictag models export {model} --onnx "
+                             "FILE.onnx', then --model FILE.onnx")  # fmt: skip
+    if backend == "torch" and exported:
+        raise ParameterError(f"{model}: an ONNX file runs with --backend onnx")
+    return "onnx" if exported else "torch"
+
+
+def open_tagger(model: str | os.PathLike = "mtt-musicnn", *, backend: str | None = None, device: str = "cpu",
+                weights: str | os.PathLike | None = None, hop: float | None = None, batch_size: int = 4,
+                ray: str | None = None, actors: int | None = None) -> TaggerBackend:  # fmt: skip
+    """A tagger for ``model`` (a pretrained name, a model folder or an exported ``.onnx`` file).
+
+    Parameters
+    ----------
+    model : str or path
+        What to run.
+    backend : {"torch", "onnx"}, optional
+        Default: onnx for a ``.onnx`` file, torch otherwise.
+    device : str
+        The torch device (``cpu``, ``cuda``, ``cuda:N``, ``mps``); onnxruntime runs on the CPU here.
+    weights : path, optional
+        Pretrained weights offline (see :mod:`musictag.pretrained.store`).
+    hop : float, optional
+        Seconds between patch starts (default: the model's own, else one patch).
+    batch_size : int
+        Patches per forward pass.
+    ray : str, optional
+        ``"local"`` (a cluster of this machine) or the address of a Ray cluster to run on.
+    actors : int, optional
+        With ``ray``: model actors (default: the cluster's CPUs).
+    """
+    chosen = choose_backend(model, backend)
+    if ray is not None:
+        from musictag.inference.ray_tagger import RayTagger, connect
+        from musictag.pretrained.store import resolve_model
+
+        if chosen == "onnx":
+            raise ParameterError("--ray runs the torch backend; leave out --backend onnx")
+        connect(None if ray == "local" else ray, cpus=actors)
+        return RayTagger(resolve_model(model, weights=weights), hop=hop, batch_size=batch_size, actors=actors)
+    if chosen == "onnx":
+        from musictag.inference.onnx_tagger import OnnxTagger
+
+        if device != "cpu":
+            raise ParameterError("--backend onnx runs on the CPU here: leave out --device")
+        return OnnxTagger(model, hop=hop, batch_size=batch_size)
+    from musictag.inference.tagger import Tagger
+
+    return Tagger(model, weights=weights, hop=hop, batch_size=batch_size, device=device)
+
+
+def model_files(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> tuple[Path, ModelConfig]:
+    """Where ``model``'s files are (a folder, or the ``.onnx`` file) and its config, without loading the
+    network: what a library records about a model before anything is tagged."""
+    if choose_backend(model) == "onnx":
+        from musictag.inference.onnx_tagger import read_onnx_config
+
+        return Path(model), read_onnx_config(model)
+    from musictag.models.model_folder import read_config
+    from musictag.pretrained.store import resolve_model
+
+    folder = resolve_model(model, weights=weights)
+    return folder, read_config(folder)
