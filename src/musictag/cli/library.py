@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from musictag.cli.options import non_negative_int, positive_int
 
 if TYPE_CHECKING:
-    from musictag.library.database import Library, ModelRow
+    from musictag.library.service import LibraryService, WritePlan
 
 
 def _unit_interval(text: str) -> float:
@@ -68,146 +68,61 @@ def add_parser(commands) -> None:
     export.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
 
 
-def _open(args: argparse.Namespace) -> Library:
-    from musictag.library.database import Library
+def _service(args: argparse.Namespace) -> LibraryService:
+    from musictag.library.service import LibraryService
 
-    return Library(args.db, create=False)
+    return LibraryService(args.db)
 
 
 # -- tags in files --------------------------------------------------------------------------
 def run_write_tags(args: argparse.Namespace) -> int:
-    from musictag.library.filetags import tag_fields
-
-    with _open(args) as library:
-        model = library.pick_model(args.model)
-        genre_of = _genres(library, args.genre) if args.genre else {}
-        ids, paths, scores = library.score_matrix(model)
-        plans = []
-        for file_id, path, row in zip(ids, paths, scores, strict=True):
-            top = _chosen(model.labels, row, top_k=5 if args.top_k is None else args.top_k, threshold=args.threshold)
-            plans.append((file_id, path, tag_fields(top, model.name), genre_of.get(path)))
-        return rewrite_files(library, plans, quiet=args.quiet, dry_run=args.dry_run)
+    service = _service(args)
+    top_k = 5 if args.top_k is None else args.top_k
+    _, plans = service.write_plans(model=args.model, top_k=top_k, threshold=args.threshold, genre_model=args.genre)
+    return rewrite_files(service, plans, quiet=args.quiet, dry_run=args.dry_run)
 
 
 def run_clear_tags(args: argparse.Namespace) -> int:
-    from musictag.library.database import TAGGED
-
-    with _open(args) as library:
-        rows = [row for row in library.files().values() if row.status == TAGGED]
-        plans = [(row.id, row.path, {}, None) for row in sorted(rows, key=lambda r: r.path)]
-        return rewrite_files(library, plans, quiet=args.quiet, dry_run=args.dry_run, verb="cleared")
+    service = _service(args)
+    return rewrite_files(service, service.clear_plans(), quiet=args.quiet, dry_run=args.dry_run, verb="cleared")
 
 
-def _chosen(labels: list[str], row, *, top_k: int, threshold: float | None) -> list[tuple[str, float]]:
-    order = sorted(range(len(labels)), key=lambda i: -row[i])
-    if threshold is not None:
-        return [(labels[i], float(row[i])) for i in order if row[i] >= threshold]
-    return [(labels[i], float(row[i])) for i in order[: top_k or len(labels)]]
+def rewrite_files(service: LibraryService, plans: list[WritePlan], *, quiet: bool, dry_run: bool = False,
+                  verb: str = "tagged") -> int:  # fmt: skip
+    """Write (or with ``dry_run``, show) each plan's fields, one line per file skipped; the exit code
+    is 1 when some file was skipped."""
+    from musictag.utils.progress import counted, progress, report
 
+    if dry_run:
+        for plan in plans:
+            shown = "; ".join(plan.fields.get("MUSICTAG_SCORES", [])) or "(musictag's fields removed)"
+            print(f"{plan.path}: {shown}" + (f"; genre {plan.genre}" if plan.genre else ""))
+        return 0
+    with progress(len(plans), quiet=quiet) as bar:
 
-def _genres(library: Library, name: str) -> dict[str, str]:
-    model = library.pick_model(name)
-    _, paths, scores = library.score_matrix(model)
-    return {path: model.labels[int(row.argmax())] for path, row in zip(paths, scores, strict=True)}
-
-
-def rewrite_files(library: Library, plans: list, *, quiet: bool, dry_run: bool = False, verb: str = "tagged") -> int:
-    """Write (or with ``dry_run``, show) each file's fields: ``plans`` holds (file id, path, fields, genre).
-    A file whose size, mtime or content is no longer what was tagged is skipped (its tags would describe
-    other music). The database learns each rewritten file's new size and mtime, so the next ``tag --db``
-    does not take it for changed music. Returns the exit code (1 when some file was skipped)."""
-    from musictag.errors import failure_line
-    from musictag.library.filetags import write_tags
-    from musictag.utils.hashing import content_hash
-    from musictag.utils.progress import progress, report
-
-    failed = done = 0
-    with progress(len(plans), quiet=quiet or dry_run) as bar:
-        for file_id, path, fields, genre in plans:
+        def done(plan: WritePlan, error: str | None) -> None:
             bar.update(1)
-            if dry_run:
-                shown = "; ".join(fields.get("MUSICTAG_SCORES", [])) or "(musictag's fields removed)"
-                print(f"{path}: {shown}" + (f"; genre {genre}" if genre else ""))
-                continue
-            try:
-                if changed_since_tagging(library, file_id, path):
-                    failed += 1
-                    report(f"musictag: {path}: changed since tagging; run tag --db")
-                    continue
-                write_tags(path, fields, genre=genre)
-            except Exception as exc:  # one file's problem never stops the others
-                failed += 1
-                report(f"musictag: {failure_line(path, exc)}")
-                continue
-            stat = os.stat(path)
-            library.update_stat(file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=content_hash(path))
-            library.commit()
-            done += 1
-    if not dry_run:
-        report(f"musictag: {done} files {verb}, {failed} skipped")
+            if error:
+                report(f"musictag: {error}")
+
+        failed = service.rewrite(plans, on_file=done)
+    report(f"musictag: {counted(len(plans) - failed, 'file')} {verb}, {failed} skipped")
     return 1 if failed else 0
-
-
-def changed_since_tagging(library: Library, file_id: int, path: str) -> bool:
-    """Whether the file at ``path`` differs (size, mtime or content) from what was tagged as ``file_id``."""
-    from musictag.utils.hashing import content_hash
-
-    row, stat = library.file(file_id), os.stat(path)
-    if row is None or (row.size, row.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-        return True
-    return row.hash is not None and content_hash(path) != row.hash
 
 
 # -- finding music ----------------------------------------------------------------------------
 def run_query(args: argparse.Namespace) -> int:
-    from musictag.library.query import Query
-
-    with _open(args) as library:
-        model = library.pick_model(args.model)
-        query = Query(args.condition, model.labels)
-        _, paths, scores = library.score_matrix(model)
-    hits = list(query(scores).nonzero()[0]) if len(paths) else []
-    first = model.labels.index(query.tags[0])
-    hits.sort(key=lambda i: -scores[i, first])
-    if args.limit:
-        hits = hits[: args.limit]
-    columns = list(dict.fromkeys(query.tags))
-    rows = [{"path": paths[i], **{tag: round(float(scores[i, model.labels.index(tag)]), 4) for tag in columns}}
-            for i in hits]  # fmt: skip
-    _print_rows(rows, args.format, columns)
+    found = _service(args).find(query=args.condition, model=args.model, limit=args.limit or None, sort=True)
+    rows = [{"path": t.path, **{tag: round(t.score(tag), 4) for tag in found.tags}} for t in found.tracks]
+    _print_rows(rows, args.format, found.tags)
     return 0
 
 
 def run_similar(args: argparse.Namespace) -> int:
-    import itertools
-
-    from musictag.errors import MusictagError
-    from musictag.library.similar import nearest
-
-    with _open(args) as library:
-        model = library.pick_model(args.model)
-        paths, layer, vectors = library.embeddings(model)
-    if not paths:
-        raise MusictagError(f"{args.db}: no embeddings stored for {model.name}; tag with --embed penultimate")
-    query = os.path.abspath(args.file)
-    vector = vectors[paths.index(query)] if query in paths else _embed_now(args.file, model, layer)
-    found = itertools.islice(nearest(paths, vectors, vector, exclude=query), args.n)
-    rows = [{"path": path, "similarity": round(similarity, 4)} for path, similarity in found]
+    _, found = _service(args).similar(path=args.file, n=args.n, model=args.model)
+    rows = [{"path": track.path, "similarity": round(similarity, 4)} for track, similarity in found]
     _print_rows(rows, args.format, ["similarity"])
     return 0
-
-
-def _embed_now(path: str, model: ModelRow, layer: str):
-    """A file outside the library, embedded with the model the library's embeddings came from."""
-    from musictag.errors import MusictagError
-    from musictag.utils.hashing import model_fingerprint
-
-    if not os.path.exists(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
-        raise MusictagError(f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} "
-                            "to embed it")  # fmt: skip
-    from musictag.inference.factory import open_tagger
-
-    return open_tagger(model.folder).embed(path, layer=layer).embedding
 
 
 def _print_rows(rows: list[dict], fmt: str, columns: list[str]) -> None:
@@ -249,30 +164,21 @@ def _print_rows(rows: list[dict], fmt: str, columns: list[str]) -> None:
 
 # -- overview ------------------------------------------------------------------------------------
 def run_stats(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from musictag.utils.progress import counted
 
-    with _open(args) as library:
-        counts = library.status_counts()
-        hours = library.total_duration() / 3600
-        statuses = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        print(f"{args.db}: {sum(counts.values())} files: {statuses}; {hours:.1f} h tagged")
-        for model in library.models():
-            _, paths, scores = library.score_matrix(model)
-            print(f"\nmodel {model.name} ({model.folder}): {len(paths)} files")
-            if not len(paths):
-                continue
-            best = np.bincount(scores.argmax(axis=1), minlength=len(model.labels))
-            means = scores.mean(axis=0)
+    stats = _service(args).stats()
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(stats.counts.items()))
+    print(f"{args.db}: {counted(sum(stats.counts.values()), 'file')}: {statuses}; {stats.hours:.1f} h tagged")
+    for model in stats.models:
+        print(f"\nmodel {model.model.name} ({model.model.folder}): {counted(len(model.paths), 'file')}")
+        if model.paths:
             print("  tag                  mean score   top tag of")
-            for i in np.argsort(-means)[:10]:
-                print(f"  {model.labels[i]:<20} {means[i]:10.3f}   {best[i]} files")
-        failures = library.failures()
-        if failures:
-            print(f"\nfailed: {counted(len(failures), 'file')}, e.g.:")
-            for _, error in failures[:5]:
-                print(f"  {error}")
+        for tag, mean, best in model.common_tags():
+            print(f"  {tag:<20} {mean:10.3f}   {counted(best, 'file')}")
+    if stats.failures:
+        print(f"\nfailed: {counted(len(stats.failures), 'file')}, e.g.:")
+        for _, error in stats.failures[:5]:
+            print(f"  {error}")
     return 0
 
 
@@ -281,23 +187,21 @@ def run_export(args: argparse.Namespace) -> int:
     import csv
     import json
 
+    from musictag.cli.formats import Escaped
     from musictag.utils.atomic import atomic_open
 
-    with _open(args) as library:
-        model = library.pick_model(args.model)
-        _, paths, scores = library.score_matrix(model)
-        durations = library.durations()
+    model, rows = _service(args).export_rows(args.model)
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
+        stream = Escaped(stream)
         if args.format == "json":
-            rows = [{"path": path, "duration": durations[path], "model": model.name,
-                     "tags": {tag: round(float(score), 6) for tag, score in zip(model.labels, row, strict=True)}}
-                    for path, row in zip(paths, scores, strict=True)]  # fmt: skip
-            json.dump(rows, stream, indent=1, ensure_ascii=False)
-            stream.write("\n")
+            records = [{"path": path, "duration": duration, "model": model.name,
+                        "tags": {tag: round(float(score), 6) for tag, score in zip(model.labels, row, strict=True)}}
+                       for path, duration, row in rows]  # fmt: skip
+            stream.write(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
         else:
             writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(["path", "duration", *model.labels])
-            for path, row in zip(paths, scores, strict=True):
-                writer.writerow([path, durations[path], *(f"{v:.6f}" for v in row)])
+            for path, duration, row in rows:
+                writer.writerow([path, duration, *(f"{v:.6f}" for v in row)])
     return 0

@@ -193,11 +193,12 @@ def run_library(args: argparse.Namespace) -> int:
             report(f"musictag: interrupted; what was committed is kept in {args.db}: rerun to go on")
             return 130
         report(f"musictag: {args.db}: {job.line()}")
-        if tagged:
-            from musictag.cli.library import rewrite_files
-            from musictag.library.filetags import tag_fields
+        ids = {path: row.id for path, row in library.files().items()} if tagged else {}
+    if tagged:
+        from musictag.cli.library import rewrite_files
+        from musictag.library.filetags import tag_fields
+        from musictag.library.service import LibraryService, WritePlan
 
-            ids = {path: row.id for path, row in library.files().items()}
-            plans = [(ids[path], path, tag_fields(top, config.name), None) for path, top in tagged]
-            return max(rewrite_files(library, plans, quiet=args.quiet), int(job.failed > 0))
+        plans = [WritePlan(ids[path], path, tag_fields(top, config.name)) for path, top in tagged]
+        return max(rewrite_files(LibraryService(args.db), plans, quiet=args.quiet), int(job.failed > 0))
     return 1 if job.failed else 0

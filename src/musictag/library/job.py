@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from musictag.library.database import FAILED, MISSING, TAGGED, Library
 from musictag.utils.hashing import content_hash, model_fingerprint
+from musictag.utils.paths import is_under
 
 if TYPE_CHECKING:
     from musictag.inference.results import FileError, TagResult
@@ -79,7 +80,7 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
             plan.same_content.add(path)
         plan.todo.append((path, stat.st_size, stat.st_mtime_ns, digest))
     gone = [path for path, row in library.files().items() if row.status != MISSING and path not in found
-            and _under(path, roots) and not os.path.exists(path)]  # fmt: skip
+            and is_under(path, roots) and not os.path.exists(path)]  # fmt: skip
     library.mark_missing(gone)
     plan.missing = len(gone)
     library.commit()
@@ -96,10 +97,6 @@ def _reuse(library: Library, twin, path: str, stat: os.stat_result, digest: str,
     file_id = library.set_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=digest, status=TAGGED,
                                duration=library.duration(twin.id))  # fmt: skip
     library.copy_result(twin.id, file_id, model_id)
-
-
-def _under(path: str, roots: list[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 class LibraryJob:

@@ -33,3 +33,13 @@ def unique_stems(paths: list[str]) -> list[str]:
         seen[stem] = seen.get(stem, 0) + 1
         out.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
     return out
+
+
+def is_under(path: str, roots: list[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies inside one (a string test on absolute paths: resolve
+    links first where they matter)."""
+    for root in roots:
+        base = root.rstrip(os.sep) or os.sep
+        if path == base or path.startswith(base if base.endswith(os.sep) else base + os.sep):
+            return True
+    return False

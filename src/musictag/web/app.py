@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import hmac
 import os
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -30,11 +27,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from musictag.errors import MusictagError
-from musictag.utils.progress import counted
+from musictag.library.query import QueryError
+from musictag.library.service import LibraryService, NotFound, Track
 from musictag.web.jobs import JobGate, QueueFull
 from musictag.web.pages import api_page, library_page, tag_page
+from musictag.web.uploads import Upload
 
-CHUNK = 1 << 20
 TOKEN_COOKIE = "musictag_token"
 
 
@@ -76,6 +74,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("query", "body", "path"))
         return JSONResponse({"detail": f"{where or 'request'}: {first.get('msg', 'invalid')}"}, status_code=422)
 
+    @app.exception_handler(MusictagError)
+    async def musictag_error(request: Request, exc: MusictagError):  # the library service's errors
+        status = 404 if isinstance(exc, NotFound) else 400 if isinstance(exc, QueryError) else 422
+        return JSONResponse({"detail": str(exc).splitlines()[0]}, status_code=status)
+
     @app.exception_handler(Exception)
     async def one_line(request: Request, exc: Exception):  # the last resort: never a traceback
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]},
@@ -91,14 +94,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/library", response_class=HTMLResponse, include_in_schema=False)
     def library() -> str:
-        state.need_library()
+        state.library()
         return library_page(model=settings.model)
 
     @app.get("/api/models", summary="the model that tags uploads, and those of the library")
     def models() -> dict:
         out = {"tagger": {"name": settings.model}, "library": []}
         if settings.db:
-            with state.library() as lib:
+            with state.library().open() as lib:
                 out["library"] = [{"name": m.name, "labels": m.labels} for m in lib.models()]
         return out
 
@@ -164,7 +167,7 @@ class _State:
         self.gate = JobGate(settings.queue)
         self._tagger = None
         self._load = threading.Lock()
-        self._matrix: dict = {}  # (model id, db mtime) -> (ids, paths, scores)
+        self.service = LibraryService(settings.db) if settings.db else None
 
     # -- the model ----------------------------------------------------------------------
     def run(self, job):
@@ -185,172 +188,33 @@ class _State:
             return self._tagger
 
     # -- uploads ----------------------------------------------------------------------------
-    def upload(self, file: UploadFile):
-        return _Upload(file, self.settings)
+    def upload(self, file: UploadFile) -> Upload:
+        return Upload(file, max_mb=self.settings.max_upload_mb, max_minutes=self.settings.max_minutes)
 
     # -- the library ------------------------------------------------------------------------
-    def need_library(self) -> None:
-        if not self.settings.db:
+    def library(self) -> LibraryService:
+        if self.service is None:
             raise HTTPException(404, "no library: start the server with --db library.sqlite")
-
-    def library(self):
-        from musictag.library.database import Library
-
-        self.need_library()
-        return Library(self.settings.db, create=False)
-
-    def _scores(self, lib, model: str | None):
-        try:
-            chosen = lib.pick_model(model)
-        except MusictagError as exc:
-            raise HTTPException(404, str(exc)) from None
-        key = (chosen.id, os.stat(self.settings.db).st_mtime_ns, _wal_mtime(self.settings.db))
-        if key not in self._matrix:  # a 50,000-track library is read once, not per page
-            self._matrix = {key: lib.score_matrix(chosen)}
-        return chosen, *self._matrix[key]
+        return self.service
 
     def tracks(self, *, query: str, search: str, offset: int, limit: int, model: str | None) -> dict:
-        from musictag.library.query import Query as TagQuery
-
-        with self.library() as lib:
-            chosen, ids, paths, scores = self._scores(lib, model)
-        keep = np.ones(len(ids), bool)
-        if query.strip():
-            try:
-                keep &= TagQuery(query, chosen.labels)(scores) if len(ids) else keep
-            except MusictagError as exc:
-                raise HTTPException(400, str(exc)) from None
-        if search.strip():
-            needle = search.lower()
-            keep &= np.array([needle in p.lower() for p in paths], bool)
-        rows = np.flatnonzero(keep)
-        page = rows[offset : offset + limit]
-        return {"model": chosen.name, "total": int(len(rows)), "offset": offset, "limit": limit,
-                "tracks": [_track_row(ids[i], paths[i], scores[i], chosen.labels) for i in page]}  # fmt: skip
+        found = self.library().find(query=query, search=search, model=model, offset=offset, limit=limit)
+        return {"model": found.model.name, "total": found.total, "offset": offset, "limit": limit,
+                "tracks": [_track_row(track) for track in found.tracks]}  # fmt: skip
 
     def track(self, track_id: int, *, model: str | None) -> dict:
-        with self.library() as lib:
-            chosen, ids, paths, scores = self._scores(lib, model)
-        index = _index_of(ids, track_id)
-        return _track_row(ids[index], paths[index], scores[index], chosen.labels, top=len(chosen.labels))
+        track = self.library().track(track_id, model=model)
+        return _track_row(track, top=len(track.labels))
 
     def similar(self, track_id: int, *, n: int, model: str | None) -> dict:
-        with self.library() as lib:
-            chosen, ids, paths, scores = self._scores(lib, model)
-            embedded_paths, layer, vectors = lib.embeddings(chosen)
-        if not embedded_paths:
-            raise HTTPException(404, "the library has no embeddings: tag it with --embed penultimate")
-        target = paths[_index_of(ids, track_id)]
-        if target not in embedded_paths:
-            raise HTTPException(404, f"track {track_id} has no embedding")
-        from musictag.library.similar import nearest
-
-        by_path = {p: i for i, p in enumerate(paths)}
-        out = []
-        for path, similarity in nearest(embedded_paths, vectors, vectors[embedded_paths.index(target)], exclude=target):
-            if len(out) == n:
-                break
-            if path in by_path:
-                i = by_path[path]
-                out.append({**_track_row(ids[i], paths[i], scores[i], chosen.labels),
-                            "similarity": round(similarity, 4)})  # fmt: skip
-        return {"track": track_id, "layer": layer, "similar": out}
+        layer, found = self.library().similar(track_id=track_id, n=n, model=model)
+        return {"track": track_id, "layer": layer,
+                "similar": [{**_track_row(track), "similarity": round(similarity, 4)} for track, similarity in found]}
 
     def audio_path(self, track_id: int) -> str:
-        with self.library() as lib:
-            row = lib.file(track_id)
-            roots = [os.path.realpath(r) for r in lib.roots()]
-        if row is None or row.status != "tagged":
-            raise HTTPException(404, f"no track {track_id}")
-        real = os.path.realpath(row.path)
-        inside = any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
-        if not inside or not os.path.isfile(real):
-            raise HTTPException(404, f"track {track_id} is not a file inside the library's folders")
-        return real
+        return self.library().playable(track_id)
 
 
-def _wal_mtime(db: str) -> int:
-    try:
-        return os.stat(db + "-wal").st_mtime_ns
-    except OSError:
-        return 0
-
-
-def _index_of(ids: list[int], track_id: int) -> int:
-    try:
-        return ids.index(track_id)
-    except ValueError:
-        raise HTTPException(404, f"no track {track_id}") from None
-
-
-def _track_row(track_id: int, path: str, row: np.ndarray, labels: list[str], *, top: int = 5) -> dict:
-    order = np.argsort(-row, kind="stable")[:top]
-    return {"id": int(track_id), "path": path, "name": os.path.basename(path),
-            "tags": [{"tag": labels[i], "score": round(float(row[i]), 4)} for i in order]}  # fmt: skip
-
-
-class _Upload:
-    """An upload saved to a private temporary folder (size-limited), checked by decoding, deleted after."""
-
-    def __init__(self, file: UploadFile, settings: ServeSettings):
-        self.file, self.settings = file, settings
-        self.folder: str | None = None
-
-    def __enter__(self) -> str:
-        limit = int(self.settings.max_upload_mb * 1024 * 1024)
-        self.folder = tempfile.mkdtemp(prefix="musictag-upload-")  # 0700: private to this user
-        suffix = Path(self.file.filename or "").suffix.lower()
-        path = os.path.join(self.folder, "upload" + (suffix if suffix.isascii() and len(suffix) <= 6 else ""))
-        written = 0
-        with open(path, "wb") as out:
-            while block := self.file.file.read(CHUNK):
-                written += len(block)
-                if written > limit:
-                    self._clean()
-                    raise HTTPException(413, f"upload larger than {self.settings.max_upload_mb:g} MB")
-                out.write(block)
-        if not written:
-            self._clean()
-            raise HTTPException(400, "empty upload")
-        self._check_audio(path)
-        return path
-
-    def _check_audio(self, path: str) -> None:
-        """Decode it all (the content decides, not the name); refuse what is not audio or too long."""
-        from musictag.audio.stream import AudioStream
-
-        rate, seconds = 8000, 0.0
-        limit = self.settings.max_minutes * 60
-        try:
-            for block in AudioStream(path, rate, block_seconds=30.0):
-                seconds += len(block) / rate
-                if seconds > limit:
-                    break
-        except MusictagError as exc:
-            self._clean()
-            name = self.file.filename or "upload"
-            raise HTTPException(415, f"{name}: not audio musictag can decode ({_reason(exc, path)})") from None
-        except Exception as exc:  # a decoder library's own error on a damaged file
-            self._clean()
-            raise HTTPException(415, f"{self.file.filename}: not decodable audio ({type(exc).__name__})") from None
-        if seconds > limit:
-            self._clean()
-            longest = counted(self.settings.max_minutes, "minute")
-            raise HTTPException(413, f"{self.file.filename}: longer than {longest}")
-        if seconds == 0:
-            self._clean()
-            raise HTTPException(415, f"{self.file.filename}: no audio in it")
-
-    def __exit__(self, *exc) -> None:
-        self._clean()
-
-    def _clean(self) -> None:
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
-
-
-def _reason(exc: Exception, path: str) -> str:
-    """The decoder's reason without the temporary path."""
-    text = str(exc).splitlines()[0]
-    return text.replace(f"{path}: ", "").replace(path, "upload")
+def _track_row(track: Track, *, top: int = 5) -> dict:
+    return {"id": int(track.id), "path": track.path, "name": os.path.basename(track.path),
+            "tags": [{"tag": tag, "score": round(score, 4)} for tag, score in track.top(top)]}  # fmt: skip
