@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
+from musictag.explain.activations import firing_layers
 from musictag.explain.bank import CONCEPTS, audio_files, random_sets, read_bank
-from musictag.explain.tcav import firing_layers, fit_probe, locate, score_concepts
+from musictag.explain.locate import fit_probe, locate
+from musictag.explain.tcav import score_concepts
 from musictag.features.config import MUSICNN
 from musictag.inference.tagger import Tagger
 from musictag.models.config import ModelConfig
@@ -89,7 +91,7 @@ def test_a_concept_vector_is_the_mean_change_and_pairs_are_held_out_together():
     """Concept clips that add one small, fixed change to clips whose arrangements differ far more: the
     vector is that change (not whatever tells a few arrangements apart), and a clip is never tested
     while its matched twin was fitted."""
-    from musictag.explain.tcav import _held_out, _probe_class
+    from musictag.explain.activations import held_out, probe_class
 
     rng = np.random.default_rng(0)
     pairs, channels, positions = 12, 6, 4
@@ -97,13 +99,13 @@ def test_a_concept_vector_is_the_mean_change_and_pairs_are_held_out_together():
     change = np.repeat(np.eye(channels)[2], positions)
     positive = arrangement + change + rng.normal(0, 0.05, arrangement.shape)
     matched = arrangement + rng.normal(0, 0.05, arrangement.shape)
-    probe = _probe_class()({channels * positions: channels}, {0: np.arange(pairs), 1: np.arange(pairs)})
+    probe = probe_class()({channels * positions: channels}, {0: np.arange(pairs), 1: np.arange(pairs)})
     probe.train_and_eval([(torch.tensor(positive), torch.zeros(pairs)), (torch.tensor(matched), torch.ones(pairs))])
     vector = probe.weights()[probe.classes().index(0)].numpy()
     cosine = vector @ change / np.linalg.norm(vector) / np.linalg.norm(change)
     assert cosine > 0.99
     y, groups = np.r_[np.ones(pairs), np.zeros(pairs)], np.r_[np.arange(pairs), np.arange(pairs)]
-    train, test = _held_out(y, groups, seed=3)
+    train, test = held_out(y, groups, seed=3)
     assert not set(groups[train]) & set(groups[test])
     assert set(y[train]) == set(y[test]) == {0.0, 1.0} and 0.2 < len(test) / len(y) < 0.5
 

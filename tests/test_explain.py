@@ -161,7 +161,7 @@ def test_musicnn_occlusion_reuses_the_front_end_exactly(tiny_model_dir, tmp_path
 
 def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
     from musictag.data.load import open_dataset
-    from musictag.explain.features import explain_features
+    from musictag.explain.contributions import explain_features
     from musictag.training.classical import train_classical
     from musictag.training.settings import ClassicalSettings
 
@@ -210,7 +210,7 @@ def test_explanations_change_when_the_weights_are_random(pretrained_weights, sha
 def test_benchmark_scores_know_where_the_model_looks(spot_tagger, write_audio):
     """The benchmark's span labels and deletion curve on a model with a known spot: deleting the spot's
     segments first lowers the score faster than deleting the others first."""
-    from musictag.explain.benchmark import _labels, deletion_auc
+    from musictag.studies.explanation_benchmark import _labels, deletion_auc
 
     path = write_audio("clip.wav", music_like(6.0, 16000, seed=3) * 3, 16000)
     found = explain(spot_tagger, str(path), target="there", method="occlusion")

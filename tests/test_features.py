@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from musictag.errors import ParameterError
+from musictag.features.blockwise import stream_logmel
 from musictag.features.config import MUSICNN, FrontendConfig
 from musictag.features.filterbank import hz_to_mel, mel_filterbank, mel_to_hz
 from musictag.features.mel import LogMel
-from musictag.features.stream import stream_logmel
 
 from conftest import music_like
 

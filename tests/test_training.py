@@ -19,15 +19,15 @@ from musictag.features.config import MUSICNN
 from musictag.models.config import ModelConfig
 from musictag.models.model_folder import save_model_folder
 from musictag.models.zoo import build_model
-from musictag.training.recipe import Recipe
-from musictag.training.settings import TransferSettings
-from musictag.training.transfer import (
+from musictag.training.fit_head import (
     cross_validate_transfer,
     embed_tracks,
     fit_head,
     head_scores,
     train_transfer,
 )
+from musictag.training.recipe import Recipe
+from musictag.training.settings import TransferSettings
 
 from conftest import noise, tone
 

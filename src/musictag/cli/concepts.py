@@ -134,7 +134,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 def run_locate(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
-    from musictag.explain.tcav import fit_probe
+    from musictag.explain.locate import fit_probe
     from musictag.inference.factory import open_tagger
     from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress
@@ -155,7 +155,7 @@ def run_locate(args: argparse.Namespace) -> int:
 def _locate_one(args: argparse.Namespace, tagger, probe, path: str, stem) -> bool:
     """Locate the concept in one file and write its JSON and PNG; False (and one line) when it failed."""
     from musictag.errors import MusictagError, failure_line
-    from musictag.explain.tcav import locate
+    from musictag.explain.locate import locate
     from musictag.plots import presence_png
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import report

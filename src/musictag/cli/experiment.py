@@ -34,8 +34,8 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from musictag.evaluation.scoring import Excerpts
+    from musictag.studies.synthetic_to_real import run_experiment
     from musictag.synthesis.render import soundfont_note
-    from musictag.training.experiment import run_experiment
     from musictag.training.recipe import Recipe
     from musictag.utils.progress import report
 

@@ -35,7 +35,7 @@ def add_parser(commands) -> None:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     from musictag.cli.options import check_output
-    from musictag.explain.benchmark import LOCALISED, METHODS, run_benchmark
+    from musictag.studies.explanation_benchmark import LOCALISED, METHODS, run_benchmark
     from musictag.utils.progress import progress, report
 
     out = check_output(args.output, folder=True)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return run_benchmark(args)
     from musictag.cli.options import check_output
     from musictag.errors import MusictagError, ParameterError, failure_line
-    from musictag.explain.features import explain_features
+    from musictag.explain.contributions import explain_features
     from musictag.explain.outputs import write_explanation, write_feature_explanation
     from musictag.explain.relevance import explain
     from musictag.inference.factory import open_tagger

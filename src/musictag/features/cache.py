@@ -23,10 +23,10 @@ import torch
 
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
+from musictag.features.blockwise import stream_logmel
 from musictag.features.config import FrontendConfig
 from musictag.features.mel import LogMel
 from musictag.features.patches import random_crop
-from musictag.features.stream import stream_logmel
 from musictag.utils.atomic import atomic_open, atomic_path
 from musictag.utils.hashing import content_hash
 from musictag.utils.memory import keep_freed_memory

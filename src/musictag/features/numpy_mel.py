@@ -1,6 +1,6 @@
 """The log-mel front end and patch cutting in numpy alone, for inference without torch (``--backend onnx``).
 
-The same computation as :class:`musictag.features.mel.LogMel` with :func:`~musictag.features.stream.stream_logmel`
+The same computation as :class:`musictag.features.mel.LogMel` with :func:`~musictag.features.blockwise.stream_logmel`
 and :func:`~musictag.features.patches.iter_patches` (centred frames, blocks streamed, patches
 every ``hop`` frames, a clip shorter than one patch repeated to fill it); equal to them within
 float32 rounding.

@@ -15,9 +15,9 @@ import torch
 from musictag.audio.arrays import AudioArray, resampled
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
+from musictag.features.blockwise import stream_logmel
 from musictag.features.mel import LogMel
 from musictag.features.patches import iter_patches
-from musictag.features.stream import stream_logmel
 from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult

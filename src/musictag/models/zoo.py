@@ -6,11 +6,11 @@ from torch import nn
 
 from musictag.errors import ParameterError
 from musictag.models.ast import AST
+from musictag.models.backbone_head import TransferHead
 from musictag.models.framewise import FramewiseCNN
 from musictag.models.multiscale import MultiScaleCNN
 from musictag.models.musicnn import MusiCNN
 from musictag.models.shortchunk import ShortChunkCNN, ShortChunkResNet
-from musictag.models.transfer import TransferHead
 from musictag.models.vgg import MusicnnVGG
 from musictag.models.vggish import VGGish
 

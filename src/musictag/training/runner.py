@@ -89,7 +89,7 @@ def _test(recipe: Recipe, dataset: Dataset, model: Path, out: Path, options: Run
 
 
 def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
-    from musictag.training.transfer import cross_validate_transfer, embed_tracks, train_transfer
+    from musictag.training.fit_head import cross_validate_transfer, embed_tracks, train_transfer
 
     samples = embed_tracks(dataset.items, recipe.settings, quiet=options.quiet)  # the backbones run once per track
     result = RunResult(recipe.name, out)

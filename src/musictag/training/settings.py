@@ -115,7 +115,7 @@ class NeuralSettings:
 
 @dataclass
 class TransferSettings:
-    """A head on frozen pretrained embeddings (see :mod:`musictag.training.transfer`).
+    """A head on frozen pretrained embeddings (see :mod:`musictag.training.fit_head`).
 
     ``backbones``: pretrained musicnn models (MusiCNN or VGG) or model folders whose chosen
     ``layers`` are concatenated (a VGG has only ``penultimate``). ``backbone_sets``: candidate

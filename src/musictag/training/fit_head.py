@@ -6,7 +6,7 @@ random crops per track (padded to a patch as the tagger pads them), each with th
 The inner cross-validation keeps each track's rows together and scores held-out tracks' crops, to
 choose the head (logistic regression's strength, or an MLP's weight decay) and, among candidate
 sets, the backbones. Features whose spread is rounding noise are dropped. The fitted head becomes a
-:class:`~musictag.models.transfer.TransferHead` model folder that scores each patch exactly as the
+:class:`~musictag.models.backbone_head.TransferHead` model folder that scores each patch exactly as the
 head was fitted, a track by its patches' mean logits.
 """
 
@@ -31,9 +31,9 @@ from musictag.data.splits import kfold_pairs
 from musictag.errors import ParameterError
 from musictag.evaluation.scoring import Excerpts, evaluate_items
 from musictag.inference.tagger import Tagger
+from musictag.models.backbone_head import BACKBONES, TransferHead
 from musictag.models.config import ModelConfig, activation_for
 from musictag.models.model_folder import activate, load_model_folder, save_model_folder
-from musictag.models.transfer import BACKBONES, TransferHead
 from musictag.pretrained.store import resolve_model
 from musictag.training.crossval import cv_result
 from musictag.training.settings import TransferSettings
