@@ -38,11 +38,14 @@ system-tools:
 
 test: setup system-tools
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python benchmarks/tag_throughput.py ../shared/data/gtzan_mini

@@ -33,9 +33,19 @@ def librosa_features(path: str, cfg) -> tuple[np.ndarray, float, float]:
     start = time.perf_counter()
     y, _ = librosa.load(path, sr=cfg.sample_rate)
     loaded = time.perf_counter()
-    mel = librosa.feature.melspectrogram(y=y, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-                                         win_length=cfg.win_length, n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max,
-                                         htk=cfg.mel_scale == "htk", norm=cfg.mel_norm, power=cfg.power).T  # fmt: skip
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        sr=cfg.sample_rate,
+        n_fft=cfg.n_fft,
+        hop_length=cfg.hop_length,
+        win_length=cfg.win_length,
+        n_mels=cfg.n_mels,
+        fmin=cfg.f_min,
+        fmax=cfg.f_max,
+        htk=cfg.mel_scale == "htk",
+        norm=cfg.mel_norm,
+        power=cfg.power,
+    ).T
     if cfg.float16_quirk:
         mel = mel.astype(np.float16).astype(np.float32)
     if cfg.compression == "log10_1p":
@@ -76,14 +86,18 @@ def main() -> None:
                 result = cache.extract(files, workers=workers)
                 if time.perf_counter() - start < walls[workers]:
                     walls[workers], best[workers] = time.perf_counter() - start, result
-        print(f"librosa, 1 core:     {librosa_wall:6.2f} s  {len(files) / librosa_wall:7.1f} files/s"
-              f"  (load+resample {load_ms:.1f} ms, mel {mel_ms:.1f} ms per file)")  # fmt: skip
+        print(
+            f"librosa, 1 core:     {librosa_wall:6.2f} s  {len(files) / librosa_wall:7.1f} files/s"
+            f"  (load+resample {load_ms:.1f} ms, mel {mel_ms:.1f} ms per file)"
+        )
         for workers, result in best.items():
             per_file = {k: 1000 * v / max(result.computed, 1) for k, v in result.timings.items()}
             stages = ", ".join(f"{k} {v:.1f} ms" for k, v in per_file.items())
-            print(f"musictag, {workers} worker{'s' if workers > 1 else ' '}: {walls[workers]:6.2f} s  "
-                  f"{len(files) / walls[workers]:7.1f} files/s  ({result.computed} computed, {len(result.failed)} "
-                  f"failed; per file: {stages})")  # fmt: skip
+            print(
+                f"musictag, {workers} worker{'s' if workers > 1 else ' '}: {walls[workers]:6.2f} s  "
+                f"{len(files) / walls[workers]:7.1f} files/s  ({result.computed} computed, {len(result.failed)} "
+                f"failed; per file: {stages})"
+            )
         start = time.perf_counter()
         again = cache.extract(files, workers=2)
         rerun = time.perf_counter() - start
@@ -92,8 +106,10 @@ def main() -> None:
             float(np.abs(cache.load(p).astype(np.float32) - reference[p].astype(np.float32)).max()) for p in files
         )
     print(f"largest difference to librosa: {worst:.2e}")
-    print(f"throughput per core vs librosa: {librosa_wall / walls[1]:.2f}x; "
-          f"2 workers vs 1: {walls[1] / walls[2]:.2f}x (best of {args.repeat} runs each)")  # fmt: skip
+    print(
+        f"throughput per core vs librosa: {librosa_wall / walls[1]:.2f}x; "
+        f"2 workers vs 1: {walls[1] / walls[2]:.2f}x (best of {args.repeat} runs each)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,7 @@ def main() -> None:
     hours = sum(sf.info(p).duration for p in files) / 3600
     musictag = [sys.executable, "-m", "musictag"]
     onnx = args.work / "mtt-musicnn.onnx"
-    subprocess.run([*musictag, "models", "export", "mtt-musicnn", "--onnx", str(onnx)], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run([*musictag, "models", "export", "mtt-musicnn", "--onnx", str(onnx)], check=True, capture_output=True)
     runs = {
         "workers0": ["--workers", "0"],
         "workers1": ["--workers", "1"],
@@ -76,14 +75,19 @@ def main() -> None:
         for stale in args.work.glob(f"{name}.sqlite*"):
             stale.unlink()
         seconds = timed([*musictag, "tag", str(library), "-r", "--db", str(db), "-q", *extra])
-        print(f"| tag --db {' '.join(extra)} | {seconds:.1f} | {len(files) / seconds:.2f} | "
-              f"{hours * 3600 / seconds:.0f} |", flush=True)  # fmt: skip
+        print(
+            f"| tag --db {' '.join(extra)} | {seconds:.1f} | {len(files) / seconds:.2f} | "
+            f"{hours * 3600 / seconds:.0f} |",
+            flush=True,
+        )
         if name == "workers0":
             rerun = min(timed([*musictag, "tag", str(library), "-r", "--db", str(db), "-q"]) for _ in range(3))
             print(f"| rerun, nothing changed | {rerun:.2f} | | |", flush=True)
     one = str(files[0])
-    cold = {name: min(timed([*musictag, "tag", one, "-q", *extra]) for _ in range(3))
-            for name, extra in (("torch", []), ("onnx", ["--model", str(onnx)]))}  # fmt: skip
+    cold = {
+        name: min(timed([*musictag, "tag", one, "-q", *extra]) for _ in range(3))
+        for name, extra in (("torch", []), ("onnx", ["--model", str(onnx)]))
+    }
     print(f"\ncold start, one 30-s file (best of 3): torch {cold['torch']:.2f} s, onnx {cold['onnx']:.2f} s")
 
 

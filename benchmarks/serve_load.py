@@ -43,8 +43,11 @@ def main() -> None:
     parser.add_argument("--model", default="mtt-musicnn")
     args = parser.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "musictag", "serve", "--model", args.model, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "musictag", "serve", "--model", args.model, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -74,8 +77,10 @@ def main() -> None:
     latencies = np.array([seconds for _, seconds in results])
     print(f"{args.requests} concurrent POST /api/tag of {args.seconds:g}-s clips, {args.model}, 127.0.0.1")
     print(f"statuses: {statuses}")
-    print(f"latency p50 {np.percentile(latencies, 50):.2f} s, p95 {np.percentile(latencies, 95):.2f} s, "
-          f"max {latencies.max():.2f} s; {args.requests / wall:.1f} requests/s over {wall:.1f} s")  # fmt: skip
+    print(
+        f"latency p50 {np.percentile(latencies, 50):.2f} s, p95 {np.percentile(latencies, 95):.2f} s, "
+        f"max {latencies.max():.2f} s; {args.requests / wall:.1f} requests/s over {wall:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,11 @@ def best_of(command: list[str], runs: int = 5) -> float:
 def main() -> None:
     musictag = str(BIN / "musictag")
     commands = [[musictag, "--help"], *[[musictag, name, "--help"] for name in (*COMMANDS, "compare")]]
-    commands += [[sys.executable, "-c", "import musictag"], [sys.executable, "-c", "import musictag.errors"],
-                 [sys.executable, "-c", "import torch"]]  # fmt: skip
+    commands += [
+        [sys.executable, "-c", "import musictag"],
+        [sys.executable, "-c", "import musictag.errors"],
+        [sys.executable, "-c", "import torch"],
+    ]
     if len(sys.argv) > 1:
         commands.append([musictag, "tag", sys.argv[1], "-q"])
     for command in commands:

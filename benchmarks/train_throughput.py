@@ -27,14 +27,14 @@ from musictag.training.task import TaggingTask
 # name: neural settings (the recipes' models at their published sizes)
 MODELS = {
     "musicnn (from scratch)": dict(architecture="musicnn", frontend="musicnn", patch_seconds=3.0),
-    "musicnn (front end frozen)": dict(architecture="musicnn", frontend="musicnn", patch_seconds=3.0,
-                                       freeze=["input_bn", "timbral", "temporal"]),
+    "musicnn (front end frozen)": dict(
+        architecture="musicnn", frontend="musicnn", patch_seconds=3.0, freeze=["input_bn", "timbral", "temporal"]
+    ),
     "shortchunk-cnn": dict(architecture="shortchunk-cnn", frontend="shortchunk", patch_seconds=3.69),
     "shortchunk-res": dict(architecture="shortchunk-res", frontend="shortchunk", patch_seconds=3.69),
     "multiscale-cnn": dict(architecture="multiscale-cnn", frontend="multiscale", patch_seconds=29.1),
-    "vggish (dense 1024)": dict(architecture="vggish", frontend="vggish", patch_seconds=3.96,
-                                model={"dense": 1024}),
-}  # fmt: skip
+    "vggish (dense 1024)": dict(architecture="vggish", frontend="vggish", patch_seconds=3.96, model={"dense": 1024}),
+}
 
 
 def measure(name: str, values: dict, dataset, cache_root: str, *, steps: int, batch_size: int) -> dict:
@@ -43,8 +43,14 @@ def measure(name: str, values: dict, dataset, cache_root: str, *, steps: int, ba
     items, arrays = cached_features(dataset.items, FeatureCache(cache_root, plan.frontend), workers=2)
     crops = CropSet(arrays, dataset.targets(items), frames=plan.patch_frames, crops_per_track=8)
     loader = iter(DataLoader(crops, batch_size=batch_size, shuffle=True))
-    task = TaggingTask(plan.model, task=dataset.task, labels=dataset.vocabulary, frontend=plan.frontend,
-                       optimiser={"lr": 1e-3}, freeze=plan.freeze)  # fmt: skip
+    task = TaggingTask(
+        plan.model,
+        task=dataset.task,
+        labels=dataset.vocabulary,
+        frontend=plan.frontend,
+        optimiser={"lr": 1e-3},
+        freeze=plan.freeze,
+    )
     optimiser = torch.optim.Adam([p for p in plan.model.parameters() if p.requires_grad], lr=1e-3)
     data_time = step_time = 0.0
     for step in range(steps + 1):  # the first step warms up and is not counted
@@ -60,8 +66,13 @@ def measure(name: str, values: dict, dataset, cache_root: str, *, steps: int, ba
             data_time += fetched - start
             step_time += done - fetched
     samples = steps * batch_size
-    return {"model": name, "samples_s": samples / (data_time + step_time), "data_ms": 1000 * data_time / steps,
-            "step_ms": 1000 * step_time / steps, "loader_samples_s": samples / data_time}  # fmt: skip
+    return {
+        "model": name,
+        "samples_s": samples / (data_time + step_time),
+        "data_ms": 1000 * data_time / steps,
+        "step_ms": 1000 * step_time / steps,
+        "loader_samples_s": samples / data_time,
+    }
 
 
 def main() -> None:
@@ -79,8 +90,11 @@ def main() -> None:
         for name in args.models:
             row = measure(name, MODELS[name], dataset, cache_root, steps=args.steps, batch_size=args.batch_size)
             share = row["data_ms"] / (row["data_ms"] + row["step_ms"])
-            print(f"{row['model']:28} {row['samples_s']:10.1f} {row['data_ms']:9.1f} {row['step_ms']:9.1f} "
-                  f"{share:10.1%} {row['loader_samples_s']:17.0f}", flush=True)  # fmt: skip
+            print(
+                f"{row['model']:28} {row['samples_s']:10.1f} {row['data_ms']:9.1f} {row['step_ms']:9.1f} "
+                f"{share:10.1%} {row['loader_samples_s']:17.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

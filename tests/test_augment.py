@@ -71,8 +71,9 @@ def test_mixup_makes_convex_combinations():
 
 def test_short_crops_repeat_a_prefix_as_the_tagger_pads_short_clips():
     x = torch.arange(2 * 10 * 3, dtype=torch.float32).reshape(2, 10, 3)
-    out = augment(x, AugmentSettings(short_crops=1.0, short_crop_min=0.3), FrontendConfig(),
-                  torch.Generator().manual_seed(0))  # fmt: skip
+    out = augment(
+        x, AugmentSettings(short_crops=1.0, short_crop_min=0.3), FrontendConfig(), torch.Generator().manual_seed(0)
+    )
     for row, original in zip(out, x, strict=True):
         length = next(n for n in range(1, 11) if torch.equal(row, original[:n].repeat(10, 1)[:10]))
         assert 3 <= length <= 10

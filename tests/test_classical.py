@@ -71,14 +71,18 @@ def low_or_noisy(tmp_path, write_audio):
 
 
 @pytest.mark.parametrize("classifier", ["svm", "logreg"])
-def test_a_saved_classical_model_tags_with_the_fitted_pipelines_probabilities(low_or_noisy, tmp_path, write_audio,
-                                                                              classifier):  # fmt: skip
+def test_a_saved_classical_model_tags_with_the_fitted_pipelines_probabilities(
+    low_or_noisy, tmp_path, write_audio, classifier
+):
     settings = ClassicalSettings(classifier=classifier, inner_folds=2, Cs=[1.0, 10.0], gammas=["scale"])
     folder = train_classical(low_or_noisy, low_or_noisy.items, settings, tmp_path / "model", name="svm")
     new = [write_audio("new/a.wav", tone(3.0, SR, 140), SR), write_audio("new/b.wav", noise(3.0, SR, 9, amp=0.2), SR)]
     descriptors = track_descriptors([Item(str(p), p, ()) for p in new], settings)
-    pipeline, _ = fit_pipeline(np.stack([d for d in track_descriptors(low_or_noisy.items, settings).values()]),
-                               low_or_noisy.targets(), settings)  # fmt: skip
+    pipeline, _ = fit_pipeline(
+        np.stack([d for d in track_descriptors(low_or_noisy.items, settings).values()]),
+        low_or_noisy.targets(),
+        settings,
+    )
     x = np.stack(list(descriptors.values()))
     if classifier == "logreg":
         expected = pipeline.predict_proba(x)
@@ -122,8 +126,9 @@ def test_a_classical_file_with_untrusted_types_is_refused(low_or_noisy, tmp_path
     import skops.io as sio
     from sklearn.ensemble import RandomForestClassifier
 
-    folder = train_classical(low_or_noisy, low_or_noisy.items, ClassicalSettings(classifier="logreg", inner_folds=2),
-                             tmp_path / "m")  # fmt: skip
+    folder = train_classical(
+        low_or_noisy, low_or_noisy.items, ClassicalSettings(classifier="logreg", inner_folds=2), tmp_path / "m"
+    )
     (folder / "model.skops").write_bytes(sio.dumps(RandomForestClassifier(n_estimators=2).fit([[0], [1]], [0, 1])))
     with pytest.raises(MusictagError, match="not trusted"):
         Tagger(folder)

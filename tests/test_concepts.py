@@ -47,8 +47,9 @@ class ReadsBands(torch.nn.Module):
 
 @pytest.fixture
 def band_tagger() -> Tagger:
-    config = ModelConfig(name="bands", architecture="custom", labels=["low", "not_low"], frontend=MUSICNN.to_dict(),
-                         activation="sigmoid")  # fmt: skip
+    config = ModelConfig(
+        name="bands", architecture="custom", labels=["low", "not_low"], frontend=MUSICNN.to_dict(), activation="sigmoid"
+    )
     return Tagger.from_model(ReadsBands(), config)
 
 
@@ -114,8 +115,9 @@ def test_locate_finds_where_the_concept_starts(band_tagger, tone_bank, write_aud
     bank = read_bank(tone_bank)
     song = np.concatenate([_clip(77, low=False, seconds=6), _clip(78, low=True, seconds=6)])
     path = write_audio("song.wav", song, SR)
-    probe = fit_probe(band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms,
-                      matched=bank.matched["low_tone"])  # fmt: skip
+    probe = fit_probe(
+        band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms, matched=bank.matched["low_tone"]
+    )
     found = locate(band_tagger, str(path), probe, hop=0.5)
     centres = np.array(found.starts) + found.patch_seconds / 2
     p = np.array(found.probability)
@@ -167,9 +169,24 @@ def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):
     bad = subprocess.run([*score, "--layers", "midend.9"], capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "unknown layer 'midend.9'" in bad.stderr
     song = write_audio("song.wav", _clip(3, low=True, seconds=5), SR)
-    located = subprocess.run([*run, "locate", str(song), str(tmp_path / "missing.wav"), "--model", str(tiny_model_dir),
-                              "--concepts", str(tone_bank), "--concept", "low_tone", "--out", str(tmp_path / "loc")],
-                             capture_output=True, text=True)  # fmt: skip
+    located = subprocess.run(
+        [
+            *run,
+            "locate",
+            str(song),
+            str(tmp_path / "missing.wav"),
+            "--model",
+            str(tiny_model_dir),
+            "--concepts",
+            str(tone_bank),
+            "--concept",
+            "low_tone",
+            "--out",
+            str(tmp_path / "loc"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert located.returncode == 1 and "missing.wav" in located.stderr and "Traceback" not in located.stderr
     assert json.loads((tmp_path / "loc" / "song.low_tone.json").read_text())["patches"]
     assert (tmp_path / "loc" / "song.low_tone.png").is_file()
@@ -179,7 +196,8 @@ def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):
 
 synth = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("tinysoundfont", "pretty_midi", "pedalboard")),
-    reason="the procedural bank needs tinysoundfont, pretty_midi and pedalboard")  # fmt: skip
+    reason="the procedural bank needs tinysoundfont, pretty_midi and pedalboard",
+)
 
 
 @synth
@@ -230,8 +248,26 @@ def test_changed_choice_pairs_keep_the_notes():
 @synth
 def test_render_bank_cli_layout_and_resume(tmp_path):
     out = tmp_path / "bank"
-    command = [sys.executable, "-m", "musictag", "concepts", "render", "--out", str(out), "--concepts", "drums,cowbell",
-               "--per-concept", "6", "--random-sets", "16", "--inputs", "2", "--seconds", "3.1", "-q"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "musictag",
+        "concepts",
+        "render",
+        "--out",
+        str(out),
+        "--concepts",
+        "drums,cowbell",
+        "--per-concept",
+        "6",
+        "--random-sets",
+        "16",
+        "--inputs",
+        "2",
+        "--seconds",
+        "3.1",
+        "-q",
+    ]
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     bank = read_bank(out)
@@ -249,8 +285,9 @@ def test_render_bank_cli_layout_and_resume(tmp_path):
 def test_locate_in_a_clip_shorter_than_a_patch_stays_within_the_clip(band_tagger, tone_bank, write_audio):
     """Defect 6 (concepts locate): spans of a short clip ended past its end."""
     bank = read_bank(tone_bank)
-    probe = fit_probe(band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms,
-                      matched=bank.matched["low_tone"])  # fmt: skip
+    probe = fit_probe(
+        band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms, matched=bank.matched["low_tone"]
+    )
     path = write_audio("short.wav", _clip(5, low=True, seconds=1.0), SR)
     found = locate(band_tagger, str(path), probe, hop=0.5)
     assert found.duration == pytest.approx(1.0, abs=0.01)

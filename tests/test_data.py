@@ -188,8 +188,9 @@ def test_label_folders_and_manifest(tmp_path, write_audio):
     data = open_dataset(str(tmp_path / "own"))
     assert data.vocabulary == ["calm", "loud"] and len(data) == 6 and data.task == "single-label"
     manifest = tmp_path / "own" / "labels.csv"
-    manifest.write_text("path,labels,split,group\ncalm/0.wav,calm;soft,train,a\nloud/1.wav,loud,test,b\n"
-                        "missing.wav,loud,valid,c\n")  # fmt: skip
+    manifest.write_text(
+        "path,labels,split,group\ncalm/0.wav,calm;soft,train,a\nloud/1.wav,loud,test,b\nmissing.wav,loud,valid,c\n"
+    )
     data = open_dataset(str(manifest))
     assert data.task == "multi-label" and data.vocabulary == ["calm", "loud", "soft"]
     assert [(i.split, i.group) for i in data.items] == [("train", "a"), ("test", "b")]
@@ -257,9 +258,11 @@ def test_artist_groups_hold_out_artists_and_classes_with_too_few_always_train(gt
     for number in (1, 2, 3):
         for name in ("train", "evaluate"):
             (lists / f"f{number}_{name}_groups.txt").write_text(
-                "".join(f"./{cid.replace('.', '_')}.wav\t{cid.split('.')[0] if cid.startswith('blues') else cid}\n"
-                        for cid in clips)  # blues: one artist; every other clip its own
-            )  # fmt: skip
+                "".join(
+                    f"./{cid.replace('.', '_')}.wav\t{cid.split('.')[0] if cid.startswith('blues') else cid}\n"
+                    for cid in clips
+                )  # blues: one artist; every other clip its own
+            )
     data = open_dataset(f"gtzan:{gtzan_root}?groups=artist&lists={lists}")
     pairs = kfold_pairs(data.items, 2, task=data.task, seed=0)
     for train, test in pairs:

@@ -79,8 +79,14 @@ def test_gtzan_like_archive_with_resume_after_an_interrupted_transfer(server, tm
     archive = _tar_gz({f"genres/blues/blues.0000{i}.au": bytes([i]) * 5000 for i in range(3)})
     server.files["genres.tar.gz"] = archive
     server.cut_once.add("genres.tar.gz")
-    spec = {"gtzan": Archive(files=(Remote(f"{server.url}/genres.tar.gz", "genres.tar.gz"),),
-                             archive="genres.tar.gz", archive_md5=_md5(archive), result="genres")}  # fmt: skip
+    spec = {
+        "gtzan": Archive(
+            files=(Remote(f"{server.url}/genres.tar.gz", "genres.tar.gz"),),
+            archive="genres.tar.gz",
+            archive_md5=_md5(archive),
+            result="genres",
+        )
+    }
     result = download_dataset("gtzan", tmp_path, archives=spec)
     assert result == tmp_path / "genres"
     assert (result / "blues" / "blues.00002.au").read_bytes() == bytes([2]) * 5000
@@ -94,8 +100,14 @@ def test_gtzan_like_archive_with_resume_after_an_interrupted_transfer(server, tm
 def test_checksum_mismatch_extracts_nothing(server, tmp_path):
     archive = _tar_gz({"genres/pop/pop.00000.au": b"x" * 100})
     server.files["genres.tar.gz"] = archive[:-10] + b"corrupted!"
-    spec = {"gtzan": Archive(files=(Remote(f"{server.url}/genres.tar.gz", "genres.tar.gz"),),
-                             archive="genres.tar.gz", archive_md5=_md5(archive), result="genres")}  # fmt: skip
+    spec = {
+        "gtzan": Archive(
+            files=(Remote(f"{server.url}/genres.tar.gz", "genres.tar.gz"),),
+            archive="genres.tar.gz",
+            archive_md5=_md5(archive),
+            result="genres",
+        )
+    }
     with pytest.raises(DownloadError, match="checksum mismatch"):
         download_dataset("gtzan", tmp_path, archives=spec)
     assert not (tmp_path / "genres").exists()
@@ -116,9 +128,16 @@ def test_multi_part_zip_with_annotations(server, tmp_path):
     server.files["annotations_final.csv"] = annotations
     remotes = tuple(Remote(f"{server.url}/mp3.zip.00{i}", f"mp3.zip.00{i}") for i in (1, 2, 3))
     remotes += (Remote(f"{server.url}/annotations_final.csv", "annotations_final.csv", md5=_md5(annotations)),)
-    spec = {"mtt": Archive(files=remotes, archive="mp3.zip", archive_md5=_md5(whole), result="magnatagatune",
-                           parts=("mp3.zip.001", "mp3.zip.002", "mp3.zip.003"),
-                           keep=("annotations_final.csv",))}  # fmt: skip
+    spec = {
+        "mtt": Archive(
+            files=remotes,
+            archive="mp3.zip",
+            archive_md5=_md5(whole),
+            result="magnatagatune",
+            parts=("mp3.zip.001", "mp3.zip.002", "mp3.zip.003"),
+            keep=("annotations_final.csv",),
+        )
+    }
     result = download_dataset("mtt", tmp_path, archives=spec)
     assert (result / "f" / "c-d-02-0-29.mp3").read_bytes() == b"more mp3 bytes"
     assert (result / "annotations_final.csv").read_bytes() == annotations

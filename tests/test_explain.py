@@ -35,13 +35,19 @@ class LooksAtOneSpot(torch.nn.Module):
 
 @pytest.fixture
 def spot_tagger() -> Tagger:
-    config = ModelConfig(name="spot", architecture="custom", labels=["there", "elsewhere"],
-                         frontend=MUSICNN.to_dict(), activation="sigmoid")  # fmt: skip
+    config = ModelConfig(
+        name="spot",
+        architecture="custom",
+        labels=["there", "elsewhere"],
+        frontend=MUSICNN.to_dict(),
+        activation="sigmoid",
+    )
     return Tagger.from_model(LooksAtOneSpot(), config)
 
 
-@pytest.mark.parametrize(("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1),
-                                              ("kernel-shap", 0.1)])
+@pytest.mark.parametrize(
+    ("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1), ("kernel-shap", 0.1)]
+)
 def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method, noise):
     path = write_audio("noise.wav", music_like(6.0, 16000, seed=1), 16000)
     found = explain(spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4)
@@ -71,8 +77,13 @@ class SureOfOneSpot(torch.nn.Module):
 def test_a_saturated_score_is_still_explained(write_audio, activation):
     """Relevance is of the log-odds, computed from the logits: silencing part of the spot lowers them
     by 400 x its share of the spot, though the probability stays 1.0."""
-    config = ModelConfig(name="sure", architecture="custom", labels=["there", "elsewhere"],
-                         frontend=MUSICNN.to_dict(), activation=activation)  # fmt: skip
+    config = ModelConfig(
+        name="sure",
+        architecture="custom",
+        labels=["there", "elsewhere"],
+        frontend=MUSICNN.to_dict(),
+        activation=activation,
+    )
     tagger = Tagger.from_model(SureOfOneSpot(), config)
     path = write_audio("noise.wav", music_like(3.0, 16000, seed=1), 16000)
     found = explain(tagger, str(path), target="there", method="occlusion", segment_seconds=0.5, bands=4)
@@ -110,13 +121,44 @@ def test_files_written_and_bad_input(spot_tagger, write_audio, tmp_path):
 def test_cli_explain(tiny_model_dir, tmp_path):
     clip = tmp_path / "c.wav"
     sf.write(clip, music_like(4.0, 16000), 16000)
-    done = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), str(tmp_path / "gone.wav"),
-                           "--model", str(tiny_model_dir), "--method", "gradcam", "-o", str(tmp_path / "x"), "-q"],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "musictag",
+            "explain",
+            str(clip),
+            str(tmp_path / "gone.wav"),
+            "--model",
+            str(tiny_model_dir),
+            "--method",
+            "gradcam",
+            "-o",
+            str(tmp_path / "x"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "gone.wav: no such file" in done.stderr and "Traceback" not in done.stderr
     assert (tmp_path / "x" / "c.png").is_file() and (tmp_path / "x" / "c.top.wav").is_file()
-    bad = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), "--model", str(tiny_model_dir),
-                          "--target", "nope", "-o", str(tmp_path / "y")], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "musictag",
+            "explain",
+            str(clip),
+            "--model",
+            str(tiny_model_dir),
+            "--target",
+            "nope",
+            "-o",
+            str(tmp_path / "y"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "unknown target" in bad.stderr
 
 
@@ -187,8 +229,22 @@ def test_classical_contributions_follow_the_linear_model(tmp_path, write_audio):
     big = np.abs(logit_terms) > 1e-6
     np.testing.assert_array_equal(np.sign(found.contributions[big]), np.sign(logit_terms[big]))
     assert int(np.argmax(np.abs(found.contributions))) == int(np.argmax(np.abs(logit_terms)))
-    done = subprocess.run([sys.executable, "-m", "musictag", "explain", str(clip), "--model", str(folder), "-o",
-                           str(tmp_path / "e"), "-q"], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "musictag",
+            "explain",
+            str(clip),
+            "--model",
+            str(folder),
+            "-o",
+            str(tmp_path / "e"),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "e" / "new.json").read_text())["method"] == "mean ablation"
 
@@ -248,8 +304,16 @@ def test_explain_files_of_one_name_in_two_folders_keep_both_outputs(tiny_model_d
         (tmp_path / folder).mkdir()
         sf.write(tmp_path / folder / "song.wav", music_like(3.5, 16000, seed=seed), 16000)
     out = tmp_path / "out"
-    argv = ["explain", str(tmp_path / "a" / "song.wav"), str(tmp_path / "b" / "song.wav"), "--model",
-            str(tiny_model_dir), "-o", str(out), "-q"]  # fmt: skip
+    argv = [
+        "explain",
+        str(tmp_path / "a" / "song.wav"),
+        str(tmp_path / "b" / "song.wav"),
+        "--model",
+        str(tiny_model_dir),
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(argv) == 0
     paths = {json.loads((out / f"{name}.json").read_text())["path"] for name in ("a-song", "b-song")}
     assert paths == {str(tmp_path / "a" / "song.wav"), str(tmp_path / "b" / "song.wav")}

@@ -83,8 +83,19 @@ def test_failures_are_listed_and_the_rest_computed(tmp_path, clips, capsys):
 def test_killed_extraction_resumes_without_recomputing(tmp_path, write_audio):
     clips = [write_audio(f"many/c{i:03d}.flac", music_like(6.0, 22050, seed=i), 22050) for i in range(40)]
     cache_dir = tmp_path / "cache"
-    cmd = [sys.executable, "-m", "musictag.cli.main", "features", "extract", str(tmp_path / "many"),
-           "--cache", str(cache_dir), "--workers", "1", "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "musictag.cli.main",
+        "features",
+        "extract",
+        str(tmp_path / "many"),
+        "--cache",
+        str(cache_dir),
+        "--workers",
+        "1",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cache = FeatureCache(cache_dir, MUSICNN)
     deadline = time.time() + 300  # generous: a loaded CI machine may take a minute just to import torch

@@ -41,8 +41,15 @@ def test_mel_scale_known_values():
 
 def librosa_mel_settings(config: FrontendConfig) -> dict:
     """The keyword arguments librosa's mel functions take for ``config``."""
-    return {"sr": config.sample_rate, "n_fft": config.n_fft, "n_mels": config.n_mels, "fmin": config.f_min,
-            "fmax": config.f_max, "htk": config.mel_scale == "htk", "norm": config.mel_norm}  # fmt: skip
+    return {
+        "sr": config.sample_rate,
+        "n_fft": config.n_fft,
+        "n_mels": config.n_mels,
+        "fmin": config.f_min,
+        "fmax": config.f_max,
+        "htk": config.mel_scale == "htk",
+        "norm": config.mel_norm,
+    }
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -54,9 +61,14 @@ def test_filterbank_equals_librosa(config):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_melspectrogram_equals_librosa(config):
     y = music_like(3.3, config.sample_rate)
-    mel = librosa.feature.melspectrogram(y=y, hop_length=config.hop_length, win_length=config.win_length,
-                                         center=config.center, power=config.power,
-                                         **librosa_mel_settings(config)).T  # fmt: skip
+    mel = librosa.feature.melspectrogram(
+        y=y,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        center=config.center,
+        power=config.power,
+        **librosa_mel_settings(config),
+    ).T
     if config.compression == "db":
         expected = librosa.power_to_db(mel, ref=1.0, amin=config.amin, top_db=None)
     elif config.compression == "log":

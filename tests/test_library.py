@@ -30,8 +30,15 @@ from conftest import music_like, wait_for_port
 
 FFMPEG = ffmpeg_executable()
 FFPROBE = shutil.which("ffprobe")
-ENCODE = {"mp3": ["-c:a", "libmp3lame", "-b:a", "96k"], "m4a": ["-c:a", "aac", "-b:a", "64k"],
-          "ogg": ["-c:a", "libvorbis"], "opus": ["-c:a", "libopus"], "aiff": [], "flac": [], "wav": []}  # fmt: skip
+ENCODE = {
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "96k"],
+    "m4a": ["-c:a", "aac", "-b:a", "64k"],
+    "ogg": ["-c:a", "libvorbis"],
+    "opus": ["-c:a", "libopus"],
+    "aiff": [],
+    "flac": [],
+    "wav": [],
+}
 COVER = base64.b64decode(  # a 1x1 PNG
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -39,8 +46,9 @@ needs_ffmpeg = pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg (imageio-ffm
 
 
 def transcode(source: Path, target: Path) -> Path:
-    subprocess.run([FFMPEG, "-y", "-v", "error", "-i", str(source), *ENCODE[target.suffix[1:]], str(target)],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [FFMPEG, "-y", "-v", "error", "-i", str(source), *ENCODE[target.suffix[1:]], str(target)], check=True
+    )
     return target
 
 
@@ -136,8 +144,19 @@ def results_in(db: Path) -> int:
 def test_tag_db_killed_halfway_resumes_and_tags_every_good_file_once(library_folder, tiny_model_dir, tmp_path):
     root, n_good, broken = library_folder
     db = tmp_path / "library.sqlite"
-    command = [sys.executable, "-m", "musictag", "tag", str(root), "-r", "--db", str(db), "--model",
-               str(tiny_model_dir), "-q"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "musictag",
+        "tag",
+        str(root),
+        "-r",
+        "--db",
+        str(db),
+        "--model",
+        str(tiny_model_dir),
+        "-q",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while results_in(db) < 300 and process.poll() is None and time.monotonic() < deadline:
@@ -155,8 +174,12 @@ def test_tag_db_killed_halfway_resumes_and_tags_every_good_file_once(library_fol
         counts = json.loads(conn.execute("SELECT counts FROM runs ORDER BY id DESC LIMIT 1").fetchone()[0])
         assert counts["tagged"] == n_good - committed  # the rest, and nothing a second time
         assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == n_good
-        assert conn.execute("SELECT COUNT(DISTINCT f.path) FROM files f JOIN results r ON r.file_id=f.id"
-                            " WHERE f.status='tagged'").fetchone()[0] == n_good  # fmt: skip
+        assert (
+            conn.execute(
+                "SELECT COUNT(DISTINCT f.path) FROM files f JOIN results r ON r.file_id=f.id WHERE f.status='tagged'"
+            ).fetchone()[0]
+            == n_good
+        )
         errors = dict(conn.execute("SELECT path, error FROM files WHERE status='failed'").fetchall())
     assert sorted(errors) == [str(path) for path in broken]
     for path, error in errors.items():
@@ -188,14 +211,20 @@ def test_moved_copied_and_deleted_files(tiny_model_dir, tmp_path):
     with sqlite3.connect(db) as conn:
         status = dict(conn.execute("SELECT path, status FROM files").fetchall())
     names = {Path(p).name: s for p, s in status.items()}
-    assert names == {"renamed.wav": "tagged", "t1.wav": "tagged", "copy.wav": "tagged", "new.wav": "tagged",
-                     "t2.wav": "missing"}  # fmt: skip
+    assert names == {
+        "renamed.wav": "tagged",
+        "t1.wav": "tagged",
+        "copy.wav": "tagged",
+        "new.wav": "tagged",
+        "t2.wav": "missing",
+    }
 
 
 def decoded(path: Path) -> bytes:
     """The decoded audio, as ffmpeg gives it (metadata plays no part)."""
-    return subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a", "-f", "s16le", "-"],
-                          capture_output=True, check=True).stdout  # fmt: skip
+    return subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a", "-f", "s16le", "-"], capture_output=True, check=True
+    ).stdout
 
 
 def other_tags(path: Path) -> dict:
@@ -214,8 +243,12 @@ def other_tags(path: Path) -> dict:
 
 
 def ffprobe_tags(path: Path) -> dict[str, str]:
-    shown = subprocess.run([FFPROBE, "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json",
-                            str(path)], capture_output=True, text=True, check=True)  # fmt: skip
+    shown = subprocess.run(
+        [FFPROBE, "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(shown.stdout)
     tags = dict(data.get("format", {}).get("tags", {}))
     for stream in data.get("streams", []):
@@ -294,8 +327,10 @@ def test_write_tags_killed_leaves_every_file_old_or_whole(tmp_path):
             copies.append(copy)
     original = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in copies}
     fields = {"MUSICTAG_TAGS": ["rock"], "MUSICTAG_SCORES": ["rock=0.900"], "MUSICTAG_MODEL": ["m"]}
-    script = ("import sys; from musictag.library.filetags import write_tags\n"
-              f"for p in sys.argv[1:]: write_tags(p, {fields!r}); print(p, flush=True)\n")  # fmt: skip
+    script = (
+        "import sys; from musictag.library.filetags import write_tags\n"
+        f"for p in sys.argv[1:]: write_tags(p, {fields!r}); print(p, flush=True)\n"
+    )
     process = subprocess.Popen([sys.executable, "-c", script, *map(str, copies)], stdout=subprocess.PIPE)
     for _ in range(40):  # then killed while it writes the next ones
         process.stdout.readline()
@@ -326,9 +361,15 @@ def test_query_grammar_on_known_scores():
     assert Query("guitar>0.4 or 'hard rock' >= 0.9", labels)(scores).tolist() == [True, True, True]
     assert Query("not (hard_rock > 0.5) and 80s>0.5", labels)(scores).tolist() == [True, False, False]
     assert Query("VOCAL = 0.3", labels)(scores).tolist() == [False, True, False]
-    for bad, message in [("guitr > 1", "did you mean guitar"), ("guitar >", "ends too soon"),
-                         ("(guitar > 1", "not closed"), ("guitar > x", "expected a number"), ("", "empty"),
-                         ("guitar 0.5", "expected <"), ("guitar > 1 vocal", "unexpected")]:  # fmt: skip
+    for bad, message in [
+        ("guitr > 1", "did you mean guitar"),
+        ("guitar >", "ends too soon"),
+        ("(guitar > 1", "not closed"),
+        ("guitar > x", "expected a number"),
+        ("", "empty"),
+        ("guitar 0.5", "expected <"),
+        ("guitar > 1 vocal", "unexpected"),
+    ]:
         with pytest.raises(ParameterError, match=message):
             Query(bad, labels)
 

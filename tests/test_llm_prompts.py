@@ -32,8 +32,10 @@ class FakeEndpoint(BaseHTTPRequestHandler):
         asked = body["messages"][-1]["content"]
         n, genre = re.search(r"Write (\d+) .* instrumental (\w+) music", asked).groups()
         batch = re.search(r"\(batch (\d+)\)", asked).group(1)
-        good = [f"A warm instrumental {genre} track, take {batch}.{i}, with brushed drums and a mellow bass line"
-                for i in range(int(n) - 2)]  # fmt: skip
+        good = [
+            f"A warm instrumental {genre} track, take {batch}.{i}, with brushed drums and a mellow bass line"
+            for i in range(int(n) - 2)
+        ]
         bad = ["Too short", f"A long flowing {genre} piece that goes on and on " + "and on " * 60]
         if type(self).nonsense:
             good = []
@@ -66,14 +68,29 @@ def test_prompts_command_asks_the_endpoint_in_batches_retries_validates_and_cach
     monkeypatch.setenv("MUSICTAG_LLM_API_KEY", "secret")
     monkeypatch.setattr("musictag.synthesis.llm.ChatClient", partial(ChatClient, backoff=0.01))
     out = tmp_path / "prompts.jsonl"
-    argv = ["synth", "prompts", "--genres", "jazz,metal", "--per-genre", "25", "--out", str(out),
-            "--base-url", url, "--model", "tiny-llm", "--batch-size", "10"]  # fmt: skip
+    argv = [
+        "synth",
+        "prompts",
+        "--genres",
+        "jazz,metal",
+        "--per-genre",
+        "25",
+        "--out",
+        str(out),
+        "--base-url",
+        url,
+        "--model",
+        "tiny-llm",
+        "--batch-size",
+        "10",
+    ]
     assert main(argv) == 0
     records = read_prompts(out)
     assert [r["genre"] for r in records] == ["jazz"] * 25 + ["metal"] * 25
     prompts = [r["prompt"] for r in records]
-    assert len(set(prompts)) == 50 and all(r["genre"] in r["prompt"] and len(r["prompt"].split()) <= 60
-                                           for r in records)  # fmt: skip
+    assert len(set(prompts)) == 50 and all(
+        r["genre"] in r["prompt"] and len(r["prompt"].split()) <= 60 for r in records
+    )
     sent = handler.requests
     assert all(r["path"] == "/v1/chat/completions" and r["auth"] == "Bearer secret" for r in sent)
     assert all(r["body"]["model"] == "tiny-llm" for r in sent)
@@ -117,8 +134,20 @@ def test_endpoint_that_keeps_failing_is_one_error_after_bounded_retries(endpoint
 def test_unreachable_endpoint_is_a_one_line_error_on_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("musictag.synthesis.llm.ChatClient", partial(ChatClient, retries=1, backoff=0.01))
     monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path))
-    argv = ["synth", "prompts", "--genres", "jazz", "--per-genre", "3", "--out", str(tmp_path / "p.jsonl"),
-            "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]  # fmt: skip
+    argv = [
+        "synth",
+        "prompts",
+        "--genres",
+        "jazz",
+        "--per-genre",
+        "3",
+        "--out",
+        str(tmp_path / "p.jsonl"),
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+    ]
     assert main(argv) != 0
     error = capsys.readouterr().err.strip()
     assert "127.0.0.1:9" in error and "\n" not in error and "Traceback" not in error

@@ -24,11 +24,17 @@ TINY = "{timbral_filters: 4, temporal_filters: 2, midend_filters: 4, backend_uni
 def domains(tmp_path_factory):
     """A synthetic source manifest and a 'real' target (label folders) of the same two genres."""
     root = tmp_path_factory.mktemp("domains")
-    source = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a {g} song", "seed": n} for g in ("metal", "reggae")
-              for n in range(4)]  # fmt: skip
+    source = [
+        {"id": f"{g}-{n}", "genre": g, "prompt": f"a {g} song", "seed": n}
+        for g in ("metal", "reggae")
+        for n in range(4)
+    ]
     synthesize(source, root / "source", backend=ProceduralBackend(workers=2), duration=3.5, sample_rate=16000)
-    target = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a slow {g} song", "seed": 100 + n} for g in ("metal", "reggae")
-              for n in range(4)]  # fmt: skip
+    target = [
+        {"id": f"{g}-{n}", "genre": g, "prompt": f"a slow {g} song", "seed": 100 + n}
+        for g in ("metal", "reggae")
+        for n in range(4)
+    ]
     synthesize(target, root / "target", backend=ProceduralBackend(workers=2), duration=3.5, sample_rate=16000)
     (root / "target" / "manifest.csv").unlink()  # the target is a plain folder per label
     for clip in (root / "target").rglob("*.mid"):
@@ -39,9 +45,25 @@ def domains(tmp_path_factory):
 @pytest.mark.slow
 def test_experiment_trains_every_mode_on_every_fold(domains, capsys):
     out = domains / "exp"
-    args = ["experiment", "synthetic", "--target", str(domains / "target"), "--source",
-            str(domains / "source" / "manifest.csv"), "--folds", "2", "--set", f"neural.model={TINY}",
-            "--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-o", str(out), "-q"]  # fmt: skip
+    args = [
+        "experiment",
+        "synthetic",
+        "--target",
+        str(domains / "target"),
+        "--source",
+        str(domains / "source" / "manifest.csv"),
+        "--folds",
+        "2",
+        "--set",
+        f"neural.model={TINY}",
+        "--set",
+        "neural.epochs=1",
+        "--set",
+        "neural.feature_workers=1",
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(args) == 0
     result = json.loads((out / "results.json").read_text())
     assert list(result["modes"]) == list(MODES) and all(len(v) == 2 for v in result["per_fold"].values())
@@ -71,8 +93,21 @@ def test_source_labels_must_exist_in_the_target(domains, tmp_path, capsys):
     for n in range(2):
         (tmp_path / "blues" / f"{n}.flac").write_bytes(clip.read_bytes())
     assert open_dataset(str(tmp_path)).vocabulary == ["blues"]
-    args = ["experiment", "synthetic", "--target", str(tmp_path), "--source", str(domains / "source" / "manifest.csv"),
-            "--folds", "2", "--modes", "both", "-o", str(tmp_path / "x"), "-q"]  # fmt: skip
+    args = [
+        "experiment",
+        "synthetic",
+        "--target",
+        str(tmp_path),
+        "--source",
+        str(domains / "source" / "manifest.csv"),
+        "--folds",
+        "2",
+        "--modes",
+        "both",
+        "-o",
+        str(tmp_path / "x"),
+        "-q",
+    ]
     assert main(args) == 1
     assert "source labels not in the target: metal, reggae" in capsys.readouterr().err
 
@@ -81,11 +116,27 @@ def test_train_command_runs_one_mode_and_trains_the_source_model_it_needs(domain
     real = tmp_path / "real.csv"
     clips = sorted((domains / "target").rglob("*.flac"))
     splits = ("test", "valid", "train", "train")
-    real.write_text("path,labels,split\n" + "".join(f"{c},{c.parent.name},{splits[n % 4]}\n"
-                                                    for n, c in enumerate(clips)))  # fmt: skip
+    real.write_text(
+        "path,labels,split\n" + "".join(f"{c},{c.parent.name},{splits[n % 4]}\n" for n, c in enumerate(clips))
+    )
     recipe = Path(__file__).parents[1] / "recipes" / "synthetic-musicnn.yaml"
-    args = ["train", str(recipe), "--set", f"data={real}", "--set", f"neural.model={TINY}", "--set", "neural.epochs=1",
-            "--set", "neural.feature_workers=1", "-q", "--mode", "FT", "-o", str(tmp_path / "runs" / "FT")]  # fmt: skip
+    args = [
+        "train",
+        str(recipe),
+        "--set",
+        f"data={real}",
+        "--set",
+        f"neural.model={TINY}",
+        "--set",
+        "neural.epochs=1",
+        "--set",
+        "neural.feature_workers=1",
+        "-q",
+        "--mode",
+        "FT",
+        "-o",
+        str(tmp_path / "runs" / "FT"),
+    ]
     assert main(args) == 1
     assert "needs --source MANIFEST" in capsys.readouterr().err
     assert main([*args, "--source", str(domains / "source" / "manifest.csv")]) == 0
@@ -130,8 +181,15 @@ def test_the_synthetic_genre_recipe_learns_from_the_clips_alone(domains, pretrai
 
     monkeypatch.setenv("MUSICTAG_CACHE", str(pretrained_weights))  # the frozen MSD-musicnn backbone
     out = tmp_path / "runs" / "synthetic-genre"
-    args = ["train", "recipes/synthetic-genre.yaml", "--set", f"data={domains / 'source' / 'manifest.csv'}",
-            "-o", str(out), "-q"]  # fmt: skip
+    args = [
+        "train",
+        "recipes/synthetic-genre.yaml",
+        "--set",
+        f"data={domains / 'source' / 'manifest.csv'}",
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(args) == 0
     fit = json.loads((out / "model" / "config.json").read_text())["info"]["fit"]
     assert fit["C"] == 0.0003 and "inner_cv_crop_accuracy" not in fit  # fixed, not chosen on synthetic clips

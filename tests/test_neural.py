@@ -32,8 +32,17 @@ def tones_and_noise(tmp_path, write_audio):
 
 
 def _settings(**changes):
-    values = dict(architecture="shortchunk-cnn", frontend="shortchunk", model=TINY_SHORTCHUNK, patch_seconds=1.0,
-                  epochs=6, batch_size=8, crops_per_track=4, lr=3e-3, feature_workers=1)  # fmt: skip
+    values = dict(
+        architecture="shortchunk-cnn",
+        frontend="shortchunk",
+        model=TINY_SHORTCHUNK,
+        patch_seconds=1.0,
+        epochs=6,
+        batch_size=8,
+        crops_per_track=4,
+        lr=3e-3,
+        feature_workers=1,
+    )
     return NeuralSettings(**{**values, **changes})
 
 
@@ -101,18 +110,44 @@ def audible_mtt(tmp_path, write_audio):
 @pytest.mark.parametrize(
     ("recipe", "overrides"),
     [
-        ("mtt-musicnn", ["neural.model={timbral_filters: 8, temporal_filters: 4, midend_filters: 8, backend_units: 16}",
-                         "neural.patch_seconds=1.0", "neural.lr=3e-3", "neural.epochs=12", "neural.batch_size=8"]),
-        ("mtt-multiscale-cnn", ["neural.model={width: 8, hidden: 32, dropout: 0.0}", "neural.patch_seconds=3.0",
-                                "neural.lr=2e-3", "neural.epochs=12", "neural.milestones=[10]",
-                                "neural.crops_per_track=2", "neural.batch_size=8"]),
+        (
+            "mtt-musicnn",
+            [
+                "neural.model={timbral_filters: 8, temporal_filters: 4, midend_filters: 8, backend_units: 16}",
+                "neural.patch_seconds=1.0",
+                "neural.lr=3e-3",
+                "neural.epochs=12",
+                "neural.batch_size=8",
+            ],
+        ),
+        (
+            "mtt-multiscale-cnn",
+            [
+                "neural.model={width: 8, hidden: 32, dropout: 0.0}",
+                "neural.patch_seconds=3.0",
+                "neural.lr=2e-3",
+                "neural.epochs=12",
+                "neural.milestones=[10]",
+                "neural.crops_per_track=2",
+                "neural.batch_size=8",
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 @pytest.mark.slow
 def test_mtt_recipes_run_end_to_end_and_report_auc(recipe, overrides, audible_mtt, tmp_path, capsys):
     out = tmp_path / recipe
-    args = ["train", f"recipes/{recipe}.yaml", "--set", f"data=mtt:{audible_mtt}?split=folders&top=4", "-o", str(out),
-            "-q", "--set", "neural.feature_workers=1"] + [x for o in overrides for x in ("--set", o)]  # fmt: skip
+    args = [
+        "train",
+        f"recipes/{recipe}.yaml",
+        "--set",
+        f"data=mtt:{audible_mtt}?split=folders&top=4",
+        "-o",
+        str(out),
+        "-q",
+        "--set",
+        "neural.feature_workers=1",
+    ] + [x for o in overrides for x in ("--set", o)]
     assert main(args) == 0
     metrics = json.loads((out / "test" / "metrics.json").read_text())
     assert metrics["task"] == "multi-label" and set(metrics["per_tag"]) == {"low", "high", "noisy", "clicks"}
@@ -125,10 +160,16 @@ def test_mtt_recipes_run_end_to_end_and_report_auc(recipe, overrides, audible_mt
 def test_distributed_data_parallel_on_two_cpu_processes(tones_and_noise, tmp_path):
     """The same recipe under DDP: two CPU processes with gloo, one model folder written by rank 0."""
     recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(json.dumps({  # JSON is YAML
-        "name": "tiny", "kind": "neural", "data": str(tmp_path / "two") + "?split=random&fractions=0.6,0.4,0",
-        "neural": asdict(_settings(epochs=2)),
-    }))  # fmt: skip
+    recipe.write_text(
+        json.dumps(
+            {  # JSON is YAML
+                "name": "tiny",
+                "kind": "neural",
+                "data": str(tmp_path / "two") + "?split=random&fractions=0.6,0.4,0",
+                "neural": asdict(_settings(epochs=2)),
+            }
+        )
+    )
     script = Path(sys.executable).with_name("musictag")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "musictag"]
     done = subprocess.run(
@@ -171,8 +212,15 @@ def test_init_from_a_model_folder_copies_all_but_the_classifier(tiny_model_dir, 
 
 def test_frozen_layers_do_not_change(tones_and_noise, tmp_path, tiny_model_dir):
     data = tones_and_noise
-    settings = NeuralSettings(init=str(tiny_model_dir), freeze=["input_bn", "timbral", "temporal"], epochs=1,
-                              patch_seconds=1.0, batch_size=8, crops_per_track=2, feature_workers=1)  # fmt: skip
+    settings = NeuralSettings(
+        init=str(tiny_model_dir),
+        freeze=["input_bn", "timbral", "temporal"],
+        epochs=1,
+        patch_seconds=1.0,
+        batch_size=8,
+        crops_per_track=2,
+        feature_workers=1,
+    )
     folder = train_neural(data, settings, tmp_path / "ft", train=data.items, quiet=True)
     trained = load_model_folder(folder)[0].state_dict()
     start = load_model_folder(tiny_model_dir)[0].state_dict()
@@ -184,20 +232,50 @@ def test_frozen_layers_do_not_change(tones_and_noise, tmp_path, tiny_model_dir):
 
 def test_fixed_size_models_reject_a_patch_of_the_wrong_length():
     with pytest.raises(ParameterError, match="takes 100 frames"):
-        plan_model(NeuralSettings(architecture="ast", frontend="ast", patch_seconds=3.0,
-                                  model={"config": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 1,
-                                                    "intermediate_size": 16, "max_length": 100}}), ["a"])  # fmt: skip
+        plan_model(
+            NeuralSettings(
+                architecture="ast",
+                frontend="ast",
+                patch_seconds=3.0,
+                model={
+                    "config": {
+                        "hidden_size": 16,
+                        "num_hidden_layers": 1,
+                        "num_attention_heads": 1,
+                        "intermediate_size": 16,
+                        "max_length": 100,
+                    }
+                },
+            ),
+            ["a"],
+        )
 
 
 def test_ast_frozen_recipe_trains_only_the_head(tones_and_noise, tmp_path):
     pytest.importorskip("transformers")
-    tiny = ("{freeze: backbone, config: {hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 1, "
-            "intermediate_size: 16, max_length: 100}}")  # fmt: skip
+    tiny = (
+        "{freeze: backbone, config: {hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 1, "
+        "intermediate_size: 16, max_length: 100}}"
+    )
     out = tmp_path / "ast"
     data = f"data={tmp_path / 'two'}?split=random&fractions=0.7,0.3,0"
-    args = ["train", "recipes/gtzan-ast-frozen.yaml", "--set", data,
-            "--set", f"neural.model={tiny}", "--set", "neural.patch_seconds=1.0", "--set", "neural.epochs=1",
-            "--set", "neural.feature_workers=1", "-o", str(out), "-q"]  # fmt: skip
+    args = [
+        "train",
+        "recipes/gtzan-ast-frozen.yaml",
+        "--set",
+        data,
+        "--set",
+        f"neural.model={tiny}",
+        "--set",
+        "neural.patch_seconds=1.0",
+        "--set",
+        "neural.epochs=1",
+        "--set",
+        "neural.feature_workers=1",
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(args) == 0
     model, config = load_model_folder(out / "model")
     assert config.architecture == "ast" and config.model["freeze"] == "backbone" and config.patch_frames == 100

@@ -68,9 +68,11 @@ def test_onnx_tagger_matches_torch(tiny_model_dir, tiny_onnx, tmp_path):
 def test_cli_onnx_backend_never_imports_torch(tiny_model_dir, tiny_onnx, tmp_path):
     clip = tmp_path / "clip.wav"
     sf.write(clip, music_like(5.0, 16000), 16000)
-    code = ("import sys, json; from musictag.cli.main import main\n"
-            f"rc = main(['tag', {str(clip)!r}, '--model', {str(tiny_onnx)!r}, '--format', 'json', '--top-k', '0'])\n"
-            "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}), file=sys.stderr)\n")  # fmt: skip
+    code = (
+        "import sys, json; from musictag.cli.main import main\n"
+        f"rc = main(['tag', {str(clip)!r}, '--model', {str(tiny_onnx)!r}, '--format', 'json', '--top-k', '0'])\n"
+        "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}), file=sys.stderr)\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     status = json.loads(done.stderr.strip().splitlines()[-1])
     assert status == {"rc": 0, "torch": False}
@@ -79,9 +81,25 @@ def test_cli_onnx_backend_never_imports_torch(tiny_model_dir, tiny_onnx, tmp_pat
     for tag, score in zip(expected.labels, expected.scores, strict=True):
         assert scores[tag] == pytest.approx(float(score), abs=1e-4)
 
-    library = subprocess.run([sys.executable, "-m", "musictag", "tag", str(tmp_path), "--db", str(tmp_path / "l.db"),
-                              "--model", str(tiny_onnx), "--embed", "penultimate", "-q"],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    library = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "musictag",
+            "tag",
+            str(tmp_path),
+            "--db",
+            str(tmp_path / "l.db"),
+            "--model",
+            str(tiny_onnx),
+            "--embed",
+            "penultimate",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert library.returncode == 0 and "1 tagged" in library.stderr
 
 
@@ -92,8 +110,11 @@ def test_onnx_errors_are_one_line(tmp_path, tiny_model_dir):
         OnnxTagger(not_onnx)
     with pytest.raises(ParameterError, match="no such ONNX file"):
         OnnxTagger(tmp_path / "missing.onnx")
-    done = subprocess.run([sys.executable, "-m", "musictag", "tag", str(tmp_path), "--backend", "onnx",
-                           "--model", str(tiny_model_dir)], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "musictag", "tag", str(tmp_path), "--backend", "onnx", "--model", str(tiny_model_dir)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1 and "models export" in done.stderr and done.stderr.count("\n") == 1
 
 

@@ -35,8 +35,20 @@ def library(tiny_model_dir, tmp_path_factory) -> tuple[Path, Path]:
     sf.write(outside, music_like(3.2, 16000, seed=99), 16000)
     (music / "escape.wav").symlink_to(outside)
     db = root / "library.sqlite"
-    command = [sys.executable, "-m", "musictag", "tag", str(music), "--db", str(db), "--model", str(tiny_model_dir),
-               "--embed", "penultimate", "-q"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "musictag",
+        "tag",
+        str(music),
+        "--db",
+        str(db),
+        "--model",
+        str(tiny_model_dir),
+        "--embed",
+        "penultimate",
+        "-q",
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return music, db
@@ -94,13 +106,16 @@ def test_library_endpoints(client, library):
     assert audio.status_code == 200 and audio.content == Path(track["path"]).read_bytes()
 
 
-@pytest.mark.parametrize("name, make, status, message", [
-    ("big.flac", lambda p: clip_bytes(p, seconds=40), 413, "larger than 1 MB"),
-    ("long.wav", lambda p: _long_wav(p), 413, "longer than 0.5 minutes"),
-    ("notes.mp3", lambda p: b"this is not audio at all, just text" * 20, 415, "not audio"),
-    ("cut.flac", lambda p: clip_bytes(p)[:3000], 415, "not"),
-    ("empty.wav", lambda p: b"", 400, "empty upload"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, make, status, message",
+    [
+        ("big.flac", lambda p: clip_bytes(p, seconds=40), 413, "larger than 1 MB"),
+        ("long.wav", lambda p: _long_wav(p), 413, "longer than 0.5 minutes"),
+        ("notes.mp3", lambda p: b"this is not audio at all, just text" * 20, 415, "not audio"),
+        ("cut.flac", lambda p: clip_bytes(p)[:3000], 415, "not"),
+        ("empty.wav", lambda p: b"", 400, "empty upload"),
+    ],
+)
 def test_bad_uploads_are_4xx_with_one_line(client, tmp_path, name, make, status, message):
     response = client.post("/api/tag", files={"file": (name, make(tmp_path))})
     assert response.status_code == status, response.text
@@ -122,11 +137,19 @@ def test_uploads_are_deleted(client, tmp_path):
     assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("musictag-upload-*")) == before
 
 
-@pytest.mark.parametrize("url", [
-    "/api/tracks/..%2F..%2Fetc%2Fpasswd/audio", "/api/tracks/%2e%2e%2f%2e%2e%2fetc%2fpasswd/audio",
-    "/api/tracks/../../etc/passwd", "/..%2f..%2fetc%2fpasswd", "/%2e%2e/%2e%2e/etc/passwd", "/api/tracks/-1/audio",
-    "/api/tracks/999999/audio", "/api/tracks/1e3/audio",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/tracks/..%2F..%2Fetc%2Fpasswd/audio",
+        "/api/tracks/%2e%2e%2f%2e%2e%2fetc%2fpasswd/audio",
+        "/api/tracks/../../etc/passwd",
+        "/..%2f..%2fetc%2fpasswd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/api/tracks/-1/audio",
+        "/api/tracks/999999/audio",
+        "/api/tracks/1e3/audio",
+    ],
+)
 def test_traversal_attempts_get_nothing(client, url):
     response = client.get(url)
     assert response.status_code in (404, 422) and "root:" not in response.text
@@ -150,8 +173,13 @@ def test_token_is_checked_on_every_request(library, tiny_model_dir, tmp_path):
     assert client.get("/api/models?token=s3cret").status_code == 200
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
-    refused = subprocess.run([sys.executable, "-m", "musictag", "serve", "--host", "0.0.0.0"], capture_output=True,
-                             text=True, timeout=60, env={**os.environ, "MUSICTAG_TOKEN": ""})  # fmt: skip
+    refused = subprocess.run(
+        [sys.executable, "-m", "musictag", "serve", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MUSICTAG_TOKEN": ""},
+    )
     assert refused.returncode == 1 and "set --token" in refused.stderr
 
 
@@ -186,8 +214,18 @@ def _free_port() -> int:
 @pytest.fixture
 def server(library, tiny_model_dir):
     port = _free_port()
-    command = [sys.executable, "-m", "musictag", "serve", "--model", str(tiny_model_dir), "--db", str(library[1]),
-               "--port", str(port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "musictag",
+        "serve",
+        "--model",
+        str(tiny_model_dir),
+        "--db",
+        str(library[1]),
+        "--port",
+        str(port),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port, process, seconds=60, what="musictag serve")
     yield f"http://127.0.0.1:{port}"
@@ -196,8 +234,10 @@ def server(library, tiny_model_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Chromium and chromedriver are not installed "
-                    "(Debian: apt-get install chromium chromium-driver)")  # fmt: skip
+@pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="Chromium and chromedriver are not installed (Debian: apt-get install chromium chromium-driver)",
+)
 def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -224,7 +264,8 @@ def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
         painted = browser.execute_script(
             "const c = document.getElementById('taggram'); const d = c.getContext('2d')"
             ".getImageData(0, 0, c.width, c.height).data; let n = 0;"
-            "for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] < 250 || d[i + 1] < 250)) n++; return n;")
+            "for (let i = 0; i < d.length; i += 4) if (d[i + 3] && (d[i] < 250 || d[i + 1] < 250)) n++; return n;"
+        )
         assert painted > 1000, "the taggram canvas is empty"
         browser.find_element(By.ID, "explain").click()
         wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-explained") == "yes")
@@ -276,8 +317,9 @@ def test_serve_an_exported_onnx_model(tiny_model_dir, tmp_path):
     assert explained.status_code == 422 and "needs the torch model" in explained.json()["detail"]
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not onnx")
-    refused = subprocess.run([sys.executable, "-m", "musictag", "serve", "--model", str(broken)], capture_output=True,
-                             text=True, timeout=60)  # fmt: skip
+    refused = subprocess.run(
+        [sys.executable, "-m", "musictag", "serve", "--model", str(broken)], capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode == 1 and "not a readable ONNX model" in refused.stderr and "serving" not in refused.stdout
 
 

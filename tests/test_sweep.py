@@ -60,8 +60,12 @@ def test_synth_remakes_clips_whose_settings_changed(tmp_path):
     records = [{"id": "a", "genre": "rock", "prompt": "a rock song", "seed": 1}]
     assert synthesize(records, tmp_path, duration=1.0, sample_rate=16000).made == 1
     assert synthesize(records, tmp_path, duration=1.0, sample_rate=16000).skipped == 1
-    changes = [([{**records[0], "seed": 2}], {}), (records, {"duration": 1.5}), (records, {"sample_rate": 22050}),
-               ([{**records[0], "prompt": "loud rock"}], {})]  # fmt: skip
+    changes = [
+        ([{**records[0], "seed": 2}], {}),
+        (records, {"duration": 1.5}),
+        (records, {"sample_rate": 22050}),
+        ([{**records[0], "prompt": "loud rock"}], {}),
+    ]
     for changed, kwargs in changes:
         settings = {"duration": 1.0, "sample_rate": 16000, **kwargs}
         report = synthesize(changed, tmp_path, **settings)
@@ -92,7 +96,7 @@ def test_bad_hop_is_a_usage_error_naming_the_flag(capsys, song, hop):
     assert "--hop" in usage_error(capsys, "tag", song, f"--hop={hop}")
 
 
-@pytest.mark.parametrize("damage", [b"", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":"])
+@pytest.mark.parametrize("damage", [b"", b'\x10\x00\x00\x00\x00\x00\x00\x00{"a":'])
 def test_damaged_weights_are_one_line_naming_the_file(capsys, song, tiny_model_dir, tmp_path, damage):
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -114,8 +118,12 @@ def test_outputs_are_checked_before_any_work(capsys, song, tiny_model_dir, tmp_p
 
 
 def test_ctrl_c_during_start_up_is_one_line(song, tiny_model_dir):
-    process = subprocess.Popen([str(MUSICTAG), "tag", str(song), "--model", str(tiny_model_dir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [str(MUSICTAG), "tag", str(song), "--model", str(tiny_model_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.4)  # inside torch's import
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -190,8 +198,13 @@ def test_truncated_wav_and_mp3_are_reported(capsys, tmp_path, write_audio, tiny_
     cut = [tmp_path / "cut.wav"]
     cut[0].write_bytes(wav.read_bytes()[: wav.stat().st_size // 2])
     exe = ffmpeg_executable()
-    if exe and subprocess.run([exe, "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", str(tmp_path / "f.mp3")],
-                              capture_output=True).returncode == 0:  # fmt: skip
+    if (
+        exe
+        and subprocess.run(
+            [exe, "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", str(tmp_path / "f.mp3")], capture_output=True
+        ).returncode
+        == 0
+    ):
         data = (tmp_path / "f.mp3").read_bytes()
         cut.append(tmp_path / "cut.mp3")
         cut[1].write_bytes(data[: len(data) // 2])
@@ -245,8 +258,14 @@ def test_video_without_audio_says_so(capsys, tmp_path, tiny_model_dir):
 
     exe = ffmpeg_executable()
     video = tmp_path / "silent.mp4"
-    made = exe and subprocess.run([exe, "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32:d=1", "-c:v",
-                                   "mpeg4", str(video)], capture_output=True).returncode == 0  # fmt: skip
+    made = (
+        exe
+        and subprocess.run(
+            [exe, "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32:d=1", "-c:v", "mpeg4", str(video)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     if not made:
         pytest.skip("no ffmpeg to make a video")
     code, out, _ = run(capsys, "tag", video, "--model", tiny_model_dir, "--format", "jsonl")
@@ -274,8 +293,10 @@ def two(tmp_path, write_audio):
         write_audio(f"two/tones/t{n}.wav", tone(3.5, 16000, 110 + 15 * n), 16000)
         write_audio(f"two/noise/n{n}.wav", music_like(3.5, 16000, seed=n), 16000)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"name: tiny\nkind: transfer\ndata: {tmp_path / 'two'}\ntransfer:\n  backbones: [PLACEHOLDER]\n"
-                      "  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
+    recipe.write_text(
+        f"name: tiny\nkind: transfer\ndata: {tmp_path / 'two'}\ntransfer:\n  backbones: [PLACEHOLDER]\n"
+        "  hop: 1.0\n  inner_folds: 2\n"
+    )
     return recipe
 
 
@@ -283,8 +304,17 @@ def test_train_says_what_it_fitted_and_evaluate_warns_about_training_items(capsy
     two.write_text(two.read_text().replace("PLACEHOLDER", str(tiny_model_dir)))
     code, out, _ = run(capsys, "train", two, "-o", tmp_path / "run")
     assert code == 0 and "fit: " in out and "C " in out and "read as folders" in out
-    code, _, err = run(capsys, "evaluate", tmp_path / "run" / "model", "--data", tmp_path / "two", "--split", "all",
-                       "-o", tmp_path / "ev")  # fmt: skip
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        tmp_path / "run" / "model",
+        "--data",
+        tmp_path / "two",
+        "--split",
+        "all",
+        "-o",
+        tmp_path / "ev",
+    )
     assert code == 0 and "8 of these 8 items trained the model" in err
     code, _, err = run(capsys, "compare", tmp_path / "run")
     assert code == 1 and "musictag evaluate" in err

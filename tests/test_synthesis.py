@@ -57,8 +57,10 @@ def test_prompt_decides_sung_rapped_or_instrumental():
     # a lead the prompt names answers the singer: voice in the first half of each 4-bar phrase, lead in the second
     clip = compose("blues", "A slow blues with a soulful singer and a wailing harmonica in the lead.", 0)
     bar = 4 * 60 / clip.bpm
-    halves = {role: {int(round(n.start / bar * 8) / 8 // 2 % 2) for n in clip.notes if n.role == role}
-              for role in ("voice", "lead")}  # fmt: skip
+    halves = {
+        role: {int(round(n.start / bar * 8) / 8 // 2 % 2) for n in clip.notes if n.role == role}
+        for role in ("voice", "lead")
+    }
     assert clip.vocal == "sung" and clip.programs["lead"] == 22 and halves == {"voice": {0}, "lead": {1}}
     vocal, rap, _ = voice("hiphop", "A dark hiphop track with a rapid-fire MC over boom-bap drums.")
     starts = np.array([n.start for n in rap])
@@ -81,8 +83,11 @@ def test_swing_delays_off_beat_eighths():
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
-    records = [{"id": f"{g}-{n}", "genre": g, "prompt": f"a lively {g} tune", "seed": 10 * n + i}
-               for i, g in enumerate(("rock", "reggae")) for n in range(2)]  # fmt: skip
+    records = [
+        {"id": f"{g}-{n}", "genre": g, "prompt": f"a lively {g} tune", "seed": 10 * n + i}
+        for i, g in enumerate(("rock", "reggae"))
+        for n in range(2)
+    ]
     report = synthesize(records, out, backend=ProceduralBackend(workers=2), duration=3.0, sample_rate=16000)
     return out, records, report
 
@@ -115,12 +120,16 @@ def test_preview_writes_a_clip_and_a_spectrogram_per_genre(tmp_path, capsys):
 
 def test_a_bad_prompt_is_one_line_and_the_run_goes_on(tmp_path, capsys):
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text('{"id": "a", "genre": "polka", "prompt": "x", "seed": 1}\n'
-                       '{"id": "b", "genre": "rock", "prompt": "a rock song", "seed": 2}\n')  # fmt: skip
+    prompts.write_text(
+        '{"id": "a", "genre": "polka", "prompt": "x", "seed": 1}\n'
+        '{"id": "b", "genre": "rock", "prompt": "a rock song", "seed": 2}\n'
+    )
     assert main(["synth", "audio", "--prompts", str(prompts), "--out", str(tmp_path / "out"), "--duration", "2"]) == 1
     err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("musictag: note:")]
-    assert err == ["musictag: a: no procedural style for genre 'polka'; known: blues, classical, country, disco, "
-                   "hiphop, jazz, metal, pop, reggae, rock"]  # fmt: skip
+    assert err == [
+        "musictag: a: no procedural style for genre 'polka'; known: blues, classical, country, disco, "
+        "hiphop, jazz, metal, pop, reggae, rock"
+    ]
     assert (tmp_path / "out" / "rock" / "b.flac").exists()
     assert len(open_dataset(str(tmp_path / "out" / "manifest.csv"))) == 1
 

@@ -43,8 +43,9 @@ def two_classes(tmp_path, write_audio):
 
 @pytest.fixture
 def settings(tiny_model_dir):
-    return TransferSettings(backbones=[str(tiny_model_dir)], layers=["penultimate", "max_pool"], hop=1.0,
-                            inner_folds=2, samples="tracks")  # fmt: skip
+    return TransferSettings(
+        backbones=[str(tiny_model_dir)], layers=["penultimate", "max_pool"], hop=1.0, inner_folds=2, samples="tracks"
+    )
 
 
 def test_transfer_model_folder_reproduces_the_fitted_head(two_classes, settings, tmp_path):
@@ -141,8 +142,10 @@ def test_the_run_seed_seeds_training_unless_the_section_sets_its_own(tmp_path):
 
 def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, capsys):
     recipe = tmp_path / "rec.yaml"
-    recipe.write_text(f"name: tiny-transfer\nkind: transfer\ndata: {two_classes}\n"
-                      f"transfer:\n  backbones: [{tiny_model_dir}]\n  hop: 1.0\n  inner_folds: 2\n")  # fmt: skip
+    recipe.write_text(
+        f"name: tiny-transfer\nkind: transfer\ndata: {two_classes}\n"
+        f"transfer:\n  backbones: [{tiny_model_dir}]\n  hop: 1.0\n  inner_folds: 2\n"
+    )
     assert main(["train", str(recipe), "--folds", "3", "-o", str(tmp_path / "run-cv")]) == 0
     assert "3-fold accuracy 1.0000" in capsys.readouterr().out
     spec = f"folders:{two_classes}?split=random&fractions=0.5,0,0.5&seed=1"
@@ -181,8 +184,9 @@ def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, se
     dataset = open_dataset(str(two_classes))
     samples = embed_tracks(dataset.items, settings)
     folder = train_transfer(dataset, dataset.items, settings, tmp_path / "model", samples=samples)
-    fitted = fit_head(np.stack([samples[i.id].patches.mean(0) for i in dataset.items]), dataset.targets(),
-                      dataset.task, settings)  # fmt: skip
+    fitted = fit_head(
+        np.stack([samples[i.id].patches.mean(0) for i in dataset.items]), dataset.targets(), dataset.task, settings
+    )
     for n, seconds in enumerate((2.5, 4.0, 7.3)):  # other tones, other noise, other lengths
         write_audio(f"new/tones/t{n}.wav", tone(seconds, 22050, 130 + 25 * n), 22050)
         write_audio(f"new/noise/n{n}.wav", noise(seconds, 22050, 50 + n), 22050)
@@ -197,17 +201,32 @@ def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, se
 def tiny_vgg_dir(tmp_path):
     torch.manual_seed(1)
     model = build_model("vgg", n_classes=5, filters=4).eval()
-    config = ModelConfig(name="tiny-vgg", architecture="vgg", labels=[f"t{i}" for i in range(5)],
-                         model={"n_classes": 5, "filters": 4}, frontend=MUSICNN.to_dict())  # fmt: skip
+    config = ModelConfig(
+        name="tiny-vgg",
+        architecture="vgg",
+        labels=[f"t{i}" for i in range(5)],
+        model={"n_classes": 5, "filters": 4},
+        frontend=MUSICNN.to_dict(),
+    )
     return save_model_folder(tmp_path / "vgg", config, model.state_dict())
 
 
 @pytest.mark.parametrize("heads", [["logreg"], ["mlp"]])
-def test_patch_heads_on_two_backbones_score_a_short_clip_exactly_as_fitted(two_classes, tiny_model_dir, tiny_vgg_dir,
-                                                                           tmp_path, write_audio, heads):  # fmt: skip
+def test_patch_heads_on_two_backbones_score_a_short_clip_exactly_as_fitted(
+    two_classes, tiny_model_dir, tiny_vgg_dir, tmp_path, write_audio, heads
+):
     both = [str(tiny_model_dir), str(tiny_vgg_dir)]
-    settings = TransferSettings(backbones=both, hop=1.0, inner_folds=2, crops=3, heads=heads, hidden=[8],
-                                alphas=[0.1], Cs=[0.1, 1.0], backbone_sets=[both[:1], both])  # fmt: skip
+    settings = TransferSettings(
+        backbones=both,
+        hop=1.0,
+        inner_folds=2,
+        crops=3,
+        heads=heads,
+        hidden=[8],
+        alphas=[0.1],
+        Cs=[0.1, 1.0],
+        backbone_sets=[both[:1], both],
+    )
     dataset = open_dataset(str(two_classes))
     samples = embed_tracks(dataset.items, settings)
     assert samples[dataset.items[0].id].crops.shape[0] == 3  # short crops beside the patches
@@ -240,7 +259,11 @@ def test_an_mlp_ensemble_is_one_network_giving_the_members_mean_logits(hidden):
 
 
 def test_cross_validation_scores_held_out_excerpts(two_classes, settings):
-    result = cross_validate_transfer(open_dataset(str(two_classes)), replace(settings, samples="patches", crops=2),
-                                     folds=3, excerpts=Excerpts(1.0, 2.0, per_item=3))  # fmt: skip
+    result = cross_validate_transfer(
+        open_dataset(str(two_classes)),
+        replace(settings, samples="patches", crops=2),
+        folds=3,
+        excerpts=Excerpts(1.0, 2.0, per_item=3),
+    )
     assert result["summary"]["excerpt_accuracy"]["mean"] >= 0.9
     assert sum(m["excerpts"]["n"] for m in result["per_fold"]) == 36

@@ -12,8 +12,14 @@ from musictag.models.zoo import ARCHITECTURES, build_model
 
 from conftest import tone
 
-TINY_AST = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-            "max_length": 100, "num_mel_bins": 128}  # fmt: skip
+TINY_AST = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_length": 100,
+    "num_mel_bins": 128,
+}
 
 # architecture, settings, front end, patch frames
 ZOO = [
@@ -27,8 +33,7 @@ ZOO = [
 
 
 @pytest.mark.parametrize(("architecture", "settings", "frontend", "frames"), ZOO, ids=[z[0] for z in ZOO])
-def test_zoo_model_folder_tags_like_a_pretrained_model(architecture, settings, frontend, frames, tmp_path,
-                                                       write_audio):  # fmt: skip
+def test_zoo_model_folder_tags_like_a_pretrained_model(architecture, settings, frontend, frames, tmp_path, write_audio):
     torch.manual_seed(0)
     model = build_model(architecture, n_classes=3, **settings).eval()
     bands = FRONTENDS[frontend].n_mels
@@ -37,9 +42,15 @@ def test_zoo_model_folder_tags_like_a_pretrained_model(architecture, settings, f
     assert features["logits"].shape == (2, 3)
     assert features["penultimate"].shape == (2, model.embedding_dims["penultimate"])
     saved = model.model_config() if hasattr(model, "model_config") else settings
-    config = ModelConfig(name=architecture, architecture=architecture, labels=["a", "b", "c"],
-                         model={**saved, "n_classes": 3}, frontend=FRONTENDS[frontend].to_dict(),
-                         activation="softmax", patch_frames=frames)  # fmt: skip
+    config = ModelConfig(
+        name=architecture,
+        architecture=architecture,
+        labels=["a", "b", "c"],
+        model={**saved, "n_classes": 3},
+        frontend=FRONTENDS[frontend].to_dict(),
+        activation="softmax",
+        patch_frames=frames,
+    )
     folder = save_model_folder(tmp_path / "m", config, model.state_dict())
     loaded, _ = load_model_folder(folder)
     torch.testing.assert_close(loaded(x), model(x))

@@ -23,6 +23,7 @@ _EXPORTS = {
 
 __all__ = [*_EXPORTS, "__version__"]
 
+
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'musictag' has no attribute {name!r}")

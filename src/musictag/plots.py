@@ -51,8 +51,9 @@ def confusion_png(confusion: list[list[int]], labels: list[str], path: str | Pat
     _save(fig, path, dpi=110)
 
 
-def embedding_png(panels: dict[str, tuple[np.ndarray, list[str], list[str]]], vocabulary: list[str],
-                  path: str | Path) -> None:  # fmt: skip
+def embedding_png(
+    panels: dict[str, tuple[np.ndarray, list[str], list[str]]], vocabulary: list[str], path: str | Path
+) -> None:
     """One scatter panel per title of ``(points (n, 2), labels, domains)``: colour = label, marker =
     domain (``real`` as circles, anything else as triangles)."""
     plt = _pyplot()
@@ -73,16 +74,30 @@ def spectrogram_png(image: np.ndarray, seconds: float, path: str | Path, *, titl
     """A dB spectrogram ``(bands, frames)`` over ``seconds``, its top ``floor_db`` dB, with a colour bar."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3))
-    shown = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=image.max() - floor_db,
-                      extent=(0, seconds, 0, image.shape[0]))  # fmt: skip
+    shown = ax.imshow(
+        image,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=image.max() - floor_db,
+        extent=(0, seconds, 0, image.shape[0]),
+    )
     fig.colorbar(shown, ax=ax, label="dB")
     ax.set(title=title, xlabel="seconds", ylabel="mel band")
     fig.tight_layout()
     _save(fig, path, dpi=80)
 
 
-def relevance_png(mel: np.ndarray, relevance: np.ndarray, frame_seconds: float, over_time: np.ndarray,
-                  segment_seconds: float, path: str | Path, *, title: str) -> None:  # fmt: skip
+def relevance_png(
+    mel: np.ndarray,
+    relevance: np.ndarray,
+    frame_seconds: float,
+    over_time: np.ndarray,
+    segment_seconds: float,
+    path: str | Path,
+    *,
+    title: str,
+) -> None:
     """The log-mel ``(frames, bands)`` in grey with positive relevance overlaid in colour, and relevance
     per time segment beneath it."""
     plt = _pyplot()
@@ -92,12 +107,21 @@ def relevance_png(mel: np.ndarray, relevance: np.ndarray, frame_seconds: float, 
     top.imshow(mel.T, origin="lower", aspect="auto", cmap="gray_r", extent=extent)
     positive = np.clip(relevance, 0, None).T
     peak = positive.max() or 1.0
-    top.imshow(np.ma.masked_where(positive < 0.05 * peak, positive), origin="lower", aspect="auto", cmap="autumn_r",
-               alpha=0.6, extent=extent, vmin=0, vmax=peak)  # fmt: skip
+    top.imshow(
+        np.ma.masked_where(positive < 0.05 * peak, positive),
+        origin="lower",
+        aspect="auto",
+        cmap="autumn_r",
+        alpha=0.6,
+        extent=extent,
+        vmin=0,
+        vmax=peak,
+    )
     top.set(title=title, ylabel="mel band")
     starts = np.arange(len(over_time)) * segment_seconds
-    bottom.bar(starts, over_time, width=segment_seconds, align="edge",
-               color=np.where(over_time >= 0, "tab:red", "tab:blue"))  # fmt: skip
+    bottom.bar(
+        starts, over_time, width=segment_seconds, align="edge", color=np.where(over_time >= 0, "tab:red", "tab:blue")
+    )
     bottom.axhline(0, color="black", linewidth=0.5)
     bottom.set(xlabel="seconds", ylabel="relevance")
     fig.tight_layout()
@@ -116,13 +140,22 @@ def contributions_png(names: list[str], values: np.ndarray, path: str | Path, *,
     _save(fig, path, dpi=80)
 
 
-def tcav_heatmap(grids: list[np.ndarray], marks: list[list[list[str]]], layers: list[str], concepts: list[str],
-                 targets: list[str], path: str | Path, *, title: str) -> None:  # fmt: skip
+def tcav_heatmap(
+    grids: list[np.ndarray],
+    marks: list[list[list[str]]],
+    layers: list[str],
+    concepts: list[str],
+    targets: list[str],
+    path: str | Path,
+    *,
+    title: str,
+) -> None:
     """Concept x target TCAV scores, one panel per layer; a cell's mark says it is significant."""
     plt = _pyplot()
     width = 2 + 0.32 * len(targets)
-    fig, axes = plt.subplots(len(layers), 1, figsize=(max(6.0, width), 1.2 + len(layers) * (0.9 + 0.3 * len(concepts))),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(layers), 1, figsize=(max(6.0, width), 1.2 + len(layers) * (0.9 + 0.3 * len(concepts))), squeeze=False
+    )
     for ax, grid, mark, layer in zip(axes[:, 0], grids, marks, layers, strict=True):
         image = ax.imshow(grid, cmap="RdBu_r", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(targets)), targets, rotation=90, fontsize=7)
@@ -137,8 +170,16 @@ def tcav_heatmap(grids: list[np.ndarray], marks: list[list[list[str]]], layers: 
     _save(fig, path, dpi=110)
 
 
-def presence_png(mel: np.ndarray, frame_seconds: float, starts: list[float], patch_seconds: float,
-                 probability: list[float], path: str | Path, *, title: str) -> None:  # fmt: skip
+def presence_png(
+    mel: np.ndarray,
+    frame_seconds: float,
+    starts: list[float],
+    patch_seconds: float,
+    probability: list[float],
+    path: str | Path,
+    *,
+    title: str,
+) -> None:
     """The log-mel, and beneath it a concept's probability per patch (at the patch's centre)."""
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, height_ratios=[2, 1])

@@ -216,8 +216,15 @@ class _FfmpegDecoder(_Decoder):
         self._proc.kill()
         err = self._proc.stderr.read().decode("utf-8", "replace").strip().splitlines()
         message = err[-1] if err else default
-        if any(hint in message for hint in ("does not contain any stream", "matches no streams",
-                                            "Error opening output files", "Output file is empty")):  # fmt: skip
+        if any(
+            hint in message
+            for hint in (
+                "does not contain any stream",
+                "matches no streams",
+                "Error opening output files",
+                "Output file is empty",
+            )
+        ):
             message = "no audio stream"
         return AudioError(f"{self._path}: cannot decode ({message})")
 

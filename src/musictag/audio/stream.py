@@ -77,8 +77,10 @@ class AudioStream:
         declared = decoder.info.frames
         slack = 0 if decoder.info.exact else max(rate // 2, declared // 50)  # MP3 headers estimate the length
         if declared and n_in < declared - slack:
-            raise AudioError(f"{self.path}: truncated or corrupt: the header says {declared / rate:.2f} s, "
-                             f"only {n_in / rate:.2f} s could be decoded")  # fmt: skip
+            raise AudioError(
+                f"{self.path}: truncated or corrupt: the header says {declared / rate:.2f} s, "
+                f"only {n_in / rate:.2f} s could be decoded"
+            )
         self.duration = n_in / rate
         now = time.perf_counter()
         if resampler is not None:

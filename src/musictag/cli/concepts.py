@@ -17,27 +17,43 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("concepts", help="concept banks, concept vectors (TCAV), where a concept sounds")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    render = actions.add_parser("render", help="render a concept bank: clips with a concept, matched clips "
-                                "without it, random sets", description="Render procedural clips that contain a "
-                                "concept and matched clips identical but for it (same arrangement, seed and mix), "
-                                "random sets and input clips. A rerun keeps the clips already there.")  # fmt: skip
+    render = actions.add_parser(
+        "render",
+        help="render a concept bank: clips with a concept, matched clips without it, random sets",
+        description="Render procedural clips that contain a "
+        "concept and matched clips identical but for it (same arrangement, seed and mix), "
+        "random sets and input clips. A rerun keeps the clips already there.",
+    )
     render.add_argument("--out", "-o", required=True, metavar="DIR", help="the bank folder")
-    render.add_argument("--concepts", type=_names, metavar="A,B,...",
-                        help="which concepts (default: the ten standard ones; 'list' shows them all)")  # fmt: skip
-    render.add_argument("--per-concept", type=positive_int, default=100, metavar="N",
-                        help="clips (and matched clips) per concept (default 100)")  # fmt: skip
-    render.add_argument("--random-sets", type=positive_int, default=200, metavar="N",
-                        help="random sets of 5 clips (default 200)")  # fmt: skip
+    render.add_argument(
+        "--concepts",
+        type=_names,
+        metavar="A,B,...",
+        help="which concepts (default: the ten standard ones; 'list' shows them all)",
+    )
+    render.add_argument(
+        "--per-concept",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="clips (and matched clips) per concept (default 100)",
+    )
+    render.add_argument(
+        "--random-sets", type=positive_int, default=200, metavar="N", help="random sets of 5 clips (default 200)"
+    )
     render.add_argument("--inputs", type=positive_int, default=40, metavar="N", help="random clips TCAV scores (40)")
     render.add_argument("--seconds", type=positive_seconds, default=4.0, help="clip length (default 4)")
     render.add_argument("--seed", type=int, default=0, help="bank seed (default 0)")
     render.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     render.set_defaults(run=run_render)
 
-    score = actions.add_parser("score", help="TCAV: does a concept raise a class or tag's score?",
-                               description="Per concept, layer and target: the probe's accuracy, the TCAV score "
-                               "and its p-value against random concept vectors (Welch t-test, Bonferroni). Writes "
-                               "tcav.json, tcav.md and tcav.png.")  # fmt: skip
+    score = actions.add_parser(
+        "score",
+        help="TCAV: does a concept raise a class or tag's score?",
+        description="Per concept, layer and target: the probe's accuracy, the TCAV score "
+        "and its p-value against random concept vectors (Welch t-test, Bonferroni). Writes "
+        "tcav.json, tcav.md and tcav.png.",
+    )
     _model_and_bank(score)
     score.add_argument("--layers", type=_names, metavar="L1,L2", help="module names (default: three deep layers)")
     score.add_argument("--targets", type=_names, metavar="T1,T2", help="classes or tags (default: all)")
@@ -50,24 +66,43 @@ def add_parser(commands) -> None:
     locate.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files")
     _model_and_bank(locate)
     locate.add_argument("--concept", required=True, metavar="NAME", help="a concept of the bank")
-    locate.add_argument("--layers", type=_names, metavar="L1,L2",
-                        help="candidate layers; the probe uses the one that separates the concept best")  # fmt: skip
-    locate.add_argument("--hop", type=positive_seconds, default=0.5, metavar="SECONDS",
-                        help="seconds between patch starts (default 0.5)")  # fmt: skip
+    locate.add_argument(
+        "--layers",
+        type=_names,
+        metavar="L1,L2",
+        help="candidate layers; the probe uses the one that separates the concept best",
+    )
+    locate.add_argument(
+        "--hop",
+        type=positive_seconds,
+        default=0.5,
+        metavar="SECONDS",
+        help="seconds between patch starts (default 0.5)",
+    )
     locate.add_argument("--out", "-o", required=True, metavar="DIR", help="per file: PNG and JSON")
     locate.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     locate.set_defaults(run=run_locate)
 
 
 def _model_and_bank(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="mtt-musicnn", type=torch_model_name,
-                        help="a pretrained model or model folder (not an exported .onnx file)")
-    parser.add_argument("--concepts", required=True, metavar="DIR",
-                        help="a bank from 'concepts render', or a folder of concept folders of your own audio "
-                        "(with random/ sets and inputs/)")  # fmt: skip
-    parser.add_argument("--random", metavar="DIR",
-                        help="random sets: a folder of folders of audio, or a bank "
-                        "(default: CONCEPTS/random)")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        default="mtt-musicnn",
+        type=torch_model_name,
+        help="a pretrained model or model folder (not an exported .onnx file)",
+    )
+    parser.add_argument(
+        "--concepts",
+        required=True,
+        metavar="DIR",
+        help="a bank from 'concepts render', or a folder of concept folders of your own audio "
+        "(with random/ sets and inputs/)",
+    )
+    parser.add_argument(
+        "--random",
+        metavar="DIR",
+        help="random sets: a folder of folders of audio, or a bank (default: CONCEPTS/random)",
+    )
 
 
 def _bank(args: argparse.Namespace):
@@ -92,9 +127,16 @@ def run_render(args: argparse.Namespace) -> int:
     out = check_output(args.out, folder=True)
     total = bank_size(args.concepts, args.per_concept, args.random_sets, 5, args.inputs)
     with progress(total, quiet=args.quiet, unit="clip") as bar:
-        manifest = render_bank(out, concepts=args.concepts, per_concept=args.per_concept, random_sets=args.random_sets,
-                               inputs=args.inputs, duration=args.seconds, seed=args.seed,
-                               on_clip=lambda: bar.update(1))  # fmt: skip
+        manifest = render_bank(
+            out,
+            concepts=args.concepts,
+            per_concept=args.per_concept,
+            random_sets=args.random_sets,
+            inputs=args.inputs,
+            duration=args.seconds,
+            seed=args.seed,
+            on_clip=lambda: bar.update(1),
+        )
     note = json.loads(manifest.read_text()).get("note")
     if note:
         report(f"musictag: note: {note}")
@@ -117,8 +159,16 @@ def run_score(args: argparse.Namespace) -> int:
     inputs = audio_files(Path(args.inputs)) if args.inputs else bank.inputs
     tagger = open_tagger(args.model, backend="torch")
     with progress(len(args.targets or tagger.labels), quiet=args.quiet, unit="target") as bar:
-        result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched, layers=args.layers,
-                                targets=args.targets, on_step=lambda: bar.update(1))  # fmt: skip
+        result = score_concepts(
+            tagger,
+            bank.concepts,
+            bank.randoms,
+            inputs,
+            matched=bank.matched,
+            layers=args.layers,
+            targets=args.targets,
+            on_step=lambda: bar.update(1),
+        )
     with atomic_open(out / "tcav.json") as handle:
         json.dump(result.to_dict(), handle, indent=1)
     table = markdown_table(result)
@@ -126,8 +176,10 @@ def run_score(args: argparse.Namespace) -> int:
         handle.write(table)
     heatmap_png(result, out / "tcav.png")
     found = [f"{c} -> {t}" for t in result.targets for c in result.concepts if result.significant(c, t)]
-    report(f"musictag: {len(found)} significant positive concept-target pairs"
-           f"{': ' + ', '.join(found[:12]) + (' ...' if len(found) > 12 else '') if found else ''}")  # fmt: skip
+    report(
+        f"musictag: {len(found)} significant positive concept-target pairs"
+        f"{': ' + ', '.join(found[:12]) + (' ...' if len(found) > 12 else '') if found else ''}"
+    )
     report(f"musictag: table {out / 'tcav.md'}, heat map {out / 'tcav.png'}")
     return 0
 
@@ -142,8 +194,14 @@ def run_locate(args: argparse.Namespace) -> int:
     out = check_output(args.out, folder=True)
     bank = _bank(args)
     tagger = open_tagger(args.model, backend="torch")
-    probe = fit_probe(tagger, args.concept, bank=bank.concepts, randoms=bank.randoms,
-                      matched=bank.matched.get(args.concept, []), layers=args.layers)  # fmt: skip
+    probe = fit_probe(
+        tagger,
+        args.concept,
+        bank=bank.concepts,
+        randoms=bank.randoms,
+        matched=bank.matched.get(args.concept, []),
+        layers=args.layers,
+    )
     failed = 0
     with progress(len(args.paths), quiet=args.quiet) as bar:
         for path, name in zip(args.paths, unique_stems(args.paths), strict=True):
@@ -165,8 +223,15 @@ def _locate_one(args: argparse.Namespace, tagger, probe, path: str, stem) -> boo
         with atomic_open(stem.with_suffix(stem.suffix + ".json")) as handle:
             json.dump(found.to_dict(), handle, indent=1)
         title = f"{path}: {args.concept} ({found.layer}, probe accuracy {found.accuracy:.2f})"
-        presence_png(found.mel, tagger.frame_seconds, found.starts, found.patch_seconds, found.probability,
-                     stem.with_suffix(stem.suffix + ".png"), title=title)  # fmt: skip
+        presence_png(
+            found.mel,
+            tagger.frame_seconds,
+            found.starts,
+            found.patch_seconds,
+            found.probability,
+            stem.with_suffix(stem.suffix + ".png"),
+            title=title,
+        )
     except MusictagError as exc:
         report(f"musictag: {failure_line(path, exc)}")
         return False

@@ -52,14 +52,18 @@ def run_info(args: argparse.Namespace) -> int:
     if args.check:
         summary["problems"] += _unreadable(dataset.items, args.quiet)
     if args.items:
-        summary["item_list"] = [{"id": i.id, "split": i.split, "group": i.group, "labels": list(i.labels),
-                                 "path": str(i.path)} for i in dataset.items]  # fmt: skip
+        summary["item_list"] = [
+            {"id": i.id, "split": i.split, "group": i.group, "labels": list(i.labels), "path": str(i.path)}
+            for i in dataset.items
+        ]
     if args.format == "json":
         print(json.dumps(summary, indent=2))
         return 0
     splits = list(summary["splits"])
-    print(f"{summary['name']}: {summary['items']} items, {summary['labels']} labels ({summary['task']}), "
-          f"{summary['groups']} groups")  # fmt: skip
+    print(
+        f"{summary['name']}: {summary['items']} items, {summary['labels']} labels ({summary['task']}), "
+        f"{summary['groups']} groups"
+    )
     print(f"  read as {summary['layout']}")
     width = max([len(label) for label in summary["per_label"]] + [5])
     print(f"  {'label':<{width}}  " + "  ".join(f"{s:>7}" for s in splits))

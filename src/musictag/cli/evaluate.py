@@ -12,15 +12,29 @@ from musictag.cli.options import check_output, excerpt_lengths, model_name, posi
 def add_parser(commands) -> None:
     parser = commands.add_parser("evaluate", help="evaluate a model on a data set split")
     parser.add_argument("model", metavar="MODEL", type=model_name, help="model folder or pretrained name")
-    parser.add_argument("--data", required=True, metavar="SPEC",
-                        help="the data set, e.g. gtzan:DIR?split=fault-filtered&lists=DIR (see 'musictag data info')")
-    parser.add_argument("--split", default="test", choices=("train", "valid", "test", "all"),
-                        help="which items to score (default test)")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="the data set, e.g. gtzan:DIR?split=fault-filtered&lists=DIR (see 'musictag data info')",
+    )
+    parser.add_argument(
+        "--split", default="test", choices=("train", "valid", "test", "all"), help="which items to score (default test)"
+    )
     parser.add_argument("--output", "-o", metavar="DIR", help="report folder (default: <model>/eval-<split>)")
-    parser.add_argument("--excerpts", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
-                        help="also score random excerpts of this length (e.g. 2-3), each tagged alone as a new clip")
-    parser.add_argument("--excerpts-per-item", type=positive_int, default=4, metavar="N",
-                        help="excerpts per item (default 4; seeded, the same on every run)")  # fmt: skip
+    parser.add_argument(
+        "--excerpts",
+        type=excerpt_lengths,
+        metavar="SECONDS|LOW-HIGH",
+        help="also score random excerpts of this length (e.g. 2-3), each tagged alone as a new clip",
+    )
+    parser.add_argument(
+        "--excerpts-per-item",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="excerpts per item (default 4; seeded, the same on every run)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_evaluate)
     compare = commands.add_parser("compare", help="one table from several runs or reports")
@@ -50,8 +64,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     seen = set(trained.get("ids", [])) if trained.get("data") == dataset.name else set()
     overlap = sum(item.id in seen for item in items)
     if overlap:
-        report(f"musictag: warning: {overlap} of these {len(items)} items trained the model; "
-               "this is no held-out figure")  # fmt: skip
+        report(
+            f"musictag: warning: {overlap} of these {len(items)} items trained the model; this is no held-out figure"
+        )
     excerpts = Excerpts.parse(args.excerpts, per_item=args.excerpts_per_item) if args.excerpts else None
     metrics = evaluate_items(tagger, dataset, items, excerpts=excerpts, quiet=args.quiet)
     metrics.update(name=tagger.name, model=str(args.model), data=args.data, split=args.split, seen_in_training=overlap)
@@ -59,8 +74,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     name, value = headline(metrics)
     print(f"{tagger.name}: {name} {value:.4f} on {metrics['n']} items -> {out}")
     if excerpts:
-        print(f"{tagger.name}: {name} {metrics[f'excerpt_{name}']:.4f} on {metrics['excerpts']['n']} excerpts "
-              f"({excerpts.describe()})")  # fmt: skip
+        print(
+            f"{tagger.name}: {name} {metrics[f'excerpt_{name}']:.4f} on {metrics['excerpts']['n']} excerpts "
+            f"({excerpts.describe()})"
+        )
     return 0
 
 
@@ -70,12 +87,18 @@ def _row(folder: Path) -> dict:
     if (folder / "cv.json").is_file():
         cv = json.loads((folder / "cv.json").read_text())
         stats = cv["summary"]
-        return {"run": cv.get("name", folder.name), "protocol": f"{cv['folds']}-fold CV",
-                **{k: f"{v['mean']:.4f} ± {v['std']:.4f}" for k, v in stats.items()}}  # fmt: skip
+        return {
+            "run": cv.get("name", folder.name),
+            "protocol": f"{cv['folds']}-fold CV",
+            **{k: f"{v['mean']:.4f} ± {v['std']:.4f}" for k, v in stats.items()},
+        }
     metrics_file = folder / "metrics.json" if (folder / "metrics.json").is_file() else folder / "test" / "metrics.json"
     if not metrics_file.is_file():
-        hint = f"run 'musictag evaluate {folder / 'model'} --data SPEC'" if (folder / "model").is_dir() else \
-            "give a run folder (cv.json, test/metrics.json) or an evaluate report folder (metrics.json)"
+        hint = (
+            f"run 'musictag evaluate {folder / 'model'} --data SPEC'"
+            if (folder / "model").is_dir()
+            else "give a run folder (cv.json, test/metrics.json) or an evaluate report folder (metrics.json)"
+        )
         raise ParameterError(f"{folder}: no evaluation found (no cv.json, metrics.json or test/metrics.json): {hint}")
     metrics = json.loads(metrics_file.read_text())
     keys = ("accuracy", "balanced_accuracy", "macro_f1") if metrics["task"] == "single-label" else ("roc_auc", "pr_auc")

@@ -15,19 +15,35 @@ def add_parser(commands) -> None:
     synthetic = kinds.add_parser("synthetic", help="train the six synthetic-to-real modes on every fold")
     synthetic.add_argument("--target", required=True, metavar="SPEC", help="the real data set")
     synthetic.add_argument("--source", required=True, metavar="MANIFEST", help="the synth audio manifest")
-    synthetic.add_argument("--folds", default="5", type=folds_or_artist3,
-                           help="artist3 (GTZAN's artist-filtered folds) or K (default 5)")  # fmt: skip
-    synthetic.add_argument("--recipe", default="synthetic-musicnn", metavar="RECIPE",
-                           help="recipe file or shipped name (default synthetic-musicnn)")  # fmt: skip
-    synthetic.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                           help="override a recipe setting, e.g. --set neural.epochs=4")  # fmt: skip
+    synthetic.add_argument(
+        "--folds", default="5", type=folds_or_artist3, help="artist3 (GTZAN's artist-filtered folds) or K (default 5)"
+    )
+    synthetic.add_argument(
+        "--recipe",
+        default="synthetic-musicnn",
+        metavar="RECIPE",
+        help="recipe file or shipped name (default synthetic-musicnn)",
+    )
+    synthetic.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe setting, e.g. --set neural.epochs=4",
+    )
     synthetic.add_argument("--modes", default=",".join(MODES), help=f"subset of {','.join(MODES)} (default: all)")
     synthetic.add_argument("--seed", type=int, default=0, help="fold assignment and plots (default 0)")
-    synthetic.add_argument("--output", "-o", default="runs/synthetic", metavar="DIR",
-                           help="run folder (default runs/synthetic)")  # fmt: skip
-    synthetic.add_argument("--excerpts", default="2-3", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
-                           help="also score 4 random excerpts of each held-out track, tagged alone (default 2-3; "
-                           "'none' to skip)")  # fmt: skip
+    synthetic.add_argument(
+        "--output", "-o", default="runs/synthetic", metavar="DIR", help="run folder (default runs/synthetic)"
+    )
+    synthetic.add_argument(
+        "--excerpts",
+        default="2-3",
+        type=excerpt_lengths,
+        metavar="SECONDS|LOW-HIGH",
+        help="also score 4 random excerpts of each held-out track, tagged alone (default 2-3; 'none' to skip)",
+    )
     synthetic.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     synthetic.set_defaults(run=run)
 
@@ -46,8 +62,17 @@ def run(args: argparse.Namespace) -> int:
     if note:
         report(f"musictag: note: {note}")
     excerpts = Excerpts.parse(args.excerpts) if args.excerpts else None
-    result = run_experiment(recipe, source=args.source, target=args.target, folds=args.folds, out=out, modes=modes,
-                            seed=args.seed, quiet=args.quiet, excerpts=excerpts)  # fmt: skip
+    result = run_experiment(
+        recipe,
+        source=args.source,
+        target=args.target,
+        folds=args.folds,
+        out=out,
+        modes=modes,
+        seed=args.seed,
+        quiet=args.quiet,
+        excerpts=excerpts,
+    )
     print((out / "results.md").read_text())
     if (out / "embeddings.png").exists():
         print(f"embeddings: {out / 'embeddings.png'}")

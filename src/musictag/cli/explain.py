@@ -9,26 +9,48 @@ from musictag.cli.options import positive_int, positive_seconds, torch_model_nam
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("explain", help="relevance maps: which moments and bands make a model's score",
-                                 description="Explain a model's score per file, or run 'musictag explain benchmark "
-                                 "--out DIR' to score every method against procedural ground truth.")  # fmt: skip
+    parser = commands.add_parser(
+        "explain",
+        help="relevance maps: which moments and bands make a model's score",
+        description="Explain a model's score per file, or run 'musictag explain benchmark "
+        "--out DIR' to score every method against procedural ground truth.",
+    )
     parser.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files (or the word 'benchmark')")
-    parser.add_argument("--model", default="mtt-musicnn", type=torch_model_name,
-                        help="a pretrained model or model folder (not an exported .onnx file)")
+    parser.add_argument(
+        "--model",
+        default="mtt-musicnn",
+        type=torch_model_name,
+        help="a pretrained model or model folder (not an exported .onnx file)",
+    )
     parser.add_argument("--target", metavar="LABEL", help="the label or tag to explain (default: the file's best)")
-    parser.add_argument("--method", choices=("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap"),
-                        default="occlusion",
-                        help="captum attribution method (default occlusion)")  # fmt: skip
-    parser.add_argument("--segment", type=positive_seconds, default=0.5, metavar="SECONDS",
-                        help="length of the time segments relevance is summed over (default 0.5)")  # fmt: skip
+    parser.add_argument(
+        "--method",
+        choices=("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap"),
+        default="occlusion",
+        help="captum attribution method (default occlusion)",
+    )
+    parser.add_argument(
+        "--segment",
+        type=positive_seconds,
+        default=0.5,
+        metavar="SECONDS",
+        help="length of the time segments relevance is summed over (default 0.5)",
+    )
     parser.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="segments to list and play (3)")
-    parser.add_argument("--output", "--out", "-o", required=True, metavar="DIR",
-                        help="per file: PNG, JSON, the top segments alone and the track without them "
-                        "(WAV)")  # fmt: skip
-    parser.add_argument("--seeds", type=int, metavar="N",
-                        help="benchmark: planted-confound seeds (default 10; 0 skips that part)")  # fmt: skip
-    parser.add_argument("--cases", type=positive_int, metavar="N",
-                        help="benchmark: localisation clips per concept (default 3)")  # fmt: skip
+    parser.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="per file: PNG, JSON, the top segments alone and the track without them (WAV)",
+    )
+    parser.add_argument(
+        "--seeds", type=int, metavar="N", help="benchmark: planted-confound seeds (default 10; 0 skips that part)"
+    )
+    parser.add_argument(
+        "--cases", type=positive_int, metavar="N", help="benchmark: localisation clips per concept (default 3)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -43,12 +65,15 @@ def run_benchmark(args: argparse.Namespace) -> int:
     args.cases = args.cases or 3
     steps = len(LOCALISED) * args.cases * len(METHODS) + max(args.seeds, 0)
     with progress(steps, quiet=args.quiet, unit="step") as bar:
-        result = run_benchmark(out, seeds=max(args.seeds, 0), cases_per_concept=args.cases,
-                               on_step=lambda: bar.update(1))  # fmt: skip
+        result = run_benchmark(
+            out, seeds=max(args.seeds, 0), cases_per_concept=args.cases, on_step=lambda: bar.update(1)
+        )
     best = max(METHODS, key=lambda m: result["localisation"][m]["auc"])
     row = result["localisation"][best]
-    report(f"musictag: best localisation: {best} (segment ROC-AUC {row['auc']:.3f}, pointing game "
-           f"{row['pointing']:.2f}); table in {out / 'benchmark.md'}")  # fmt: skip
+    report(
+        f"musictag: best localisation: {best} (segment ROC-AUC {row['auc']:.3f}, pointing game "
+        f"{row['pointing']:.2f}); table in {out / 'benchmark.md'}"
+    )
     return 0
 
 
@@ -87,14 +112,14 @@ def run(args: argparse.Namespace) -> int:
                     bar.update(1)
                     continue
                 found = explain(tagger, path, target=args.target, method=args.method, segment_seconds=args.segment)
-                written = write_explanation(found, out, sample_rate=tagger.sample_rate, top_k=args.top_k,
-                                            stem=stem)  # fmt: skip
+                written = write_explanation(found, out, sample_rate=tagger.sample_rate, top_k=args.top_k, stem=stem)
             except MusictagError as exc:
                 failed += 1
                 report(f"musictag: {failure_line(path, exc)}")
             else:
                 spans = ", ".join(f"{s['start']:.1f}-{s['end']:.1f} s" for s in found.top(args.top_k))
-                report(f"musictag: {path}: {found.target} {found.score:.2f}, most relevant at {spans} -> "
-                       f"{written['png']}")  # fmt: skip
+                report(
+                    f"musictag: {path}: {found.target} {found.score:.2f}, most relevant at {spans} -> {written['png']}"
+                )
             bar.update(1)
     return 1 if failed else 0

@@ -18,7 +18,7 @@ def add_parser(commands) -> None:
     )
     extract.add_argument("--workers", type=positive_int, default=1, metavar="N", help="worker processes (default 1)")
     extract.add_argument("--cache", metavar="DIR", help="feature cache folder (default <musictag cache>/features)")
-    extract.add_argument("--quiet", "-q", action="store_true", help="no progress bar")  # fmt: skip
+    extract.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     extract.set_defaults(run=run_extract)
 
 

@@ -40,10 +40,10 @@ def add_parser(commands) -> None:
     write.add_argument("--model", metavar="NAME", help="whose tags to write (default: the model with most results)")
     chosen = write.add_mutually_exclusive_group()
     chosen.add_argument("--top-k", type=non_negative_int, metavar="K", help="the K best tags, 0 = all (default 5)")
-    chosen.add_argument("--threshold", type=_unit_interval, metavar="T",
-                        help="instead of --top-k: every tag scoring at least T")  # fmt: skip
-    write.add_argument("--genre", metavar="MODEL",
-                       help="also set the genre field to this (genre) model's best class")  # fmt: skip
+    chosen.add_argument(
+        "--threshold", type=_unit_interval, metavar="T", help="instead of --top-k: every tag scoring at least T"
+    )
+    write.add_argument("--genre", metavar="MODEL", help="also set the genre field to this (genre) model's best class")
     write.add_argument("--dry-run", action="store_true", help="say what would be written; change nothing")
     write.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     clear = action("clear-tags", "remove musictag's own fields from the files (nothing else)", run_clear_tags)
@@ -51,10 +51,14 @@ def add_parser(commands) -> None:
     clear.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     query = action("query", "files whose tag scores match a condition", run_query)
-    query.add_argument("condition", help="e.g. \"guitar > 0.4 and vocal < 0.2\" (and, or, not, parentheses)")
+    query.add_argument("condition", help='e.g. "guitar > 0.4 and vocal < 0.2" (and, or, not, parentheses)')
     query.add_argument("--model", metavar="NAME", help="whose scores (default: the model with most results)")
-    query.add_argument("--format", choices=("table", "paths", "m3u", "csv", "json"), default="table",
-                       help="table (default), paths (one per line), m3u (a playlist), csv or json")  # fmt: skip
+    query.add_argument(
+        "--format",
+        choices=("table", "paths", "m3u", "csv", "json"),
+        default="table",
+        help="table (default), paths (one per line), m3u (a playlist), csv or json",
+    )
     query.add_argument("--limit", type=non_negative_int, default=0, metavar="N", help="at most N files (0 = all)")
     similar = action("similar", "the files that sound most alike (cosine of stored embeddings)", run_similar)
     similar.add_argument("file", help="a file of the library, or any audio file (embedded now)")
@@ -87,8 +91,9 @@ def run_clear_tags(args: argparse.Namespace) -> int:
     return rewrite_files(service, service.clear_plans(), quiet=args.quiet, dry_run=args.dry_run, verb="cleared")
 
 
-def rewrite_files(service: LibraryService, plans: list[WritePlan], *, quiet: bool, dry_run: bool = False,
-                  verb: str = "tagged") -> int:  # fmt: skip
+def rewrite_files(
+    service: LibraryService, plans: list[WritePlan], *, quiet: bool, dry_run: bool = False, verb: str = "tagged"
+) -> int:
     """Write (or with ``dry_run``, show) each plan's fields, one line per file skipped; the exit code
     is 1 when some file was skipped."""
     from musictag.utils.progress import counted, progress, report
@@ -195,9 +200,15 @@ def run_export(args: argparse.Namespace) -> int:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
         stream = Escaped(stream)
         if args.format == "json":
-            records = [{"path": path, "duration": duration, "model": model.name,
-                        "tags": {tag: round(float(score), 6) for tag, score in zip(model.labels, row, strict=True)}}
-                       for path, duration, row in rows]  # fmt: skip
+            records = [
+                {
+                    "path": path,
+                    "duration": duration,
+                    "model": model.name,
+                    "tags": {tag: round(float(score), 6) for tag, score in zip(model.labels, row, strict=True)},
+                }
+                for path, duration, row in rows
+            ]
             stream.write(json.dumps(records, indent=1, ensure_ascii=False) + "\n")
         else:
             writer = csv.writer(stream, lineterminator="\n")

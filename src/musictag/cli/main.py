@@ -13,8 +13,21 @@ import sys
 import threading
 
 #: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
-COMMANDS = ("tag", "library", "embed", "models", "data", "features", "train", "evaluate", "synth", "experiment",
-            "explain", "concepts", "serve")
+COMMANDS = (
+    "tag",
+    "library",
+    "embed",
+    "models",
+    "data",
+    "features",
+    "train",
+    "evaluate",
+    "synth",
+    "experiment",
+    "explain",
+    "concepts",
+    "serve",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,16 +69,19 @@ def model_name(text: str) -> str:
         return text
     if path.is_dir() or path.suffix == ".onnx" and path.is_file():
         return str(path)
-    raise argparse.ArgumentTypeError(f"unknown model {text!r}: use one of {', '.join(PRETRAINED)}, a model folder "
-                                     "or an exported .onnx file")  # fmt: skip
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r}: use one of {', '.join(PRETRAINED)}, a model folder or an exported .onnx file"
+    )
 
 
 def torch_model_name(text: str) -> str:
     """As :func:`model_name`, for commands that need the network itself (gradients, activations): an exported
     .onnx file is refused while the command line is parsed."""
     if text.endswith(".onnx"):
-        raise argparse.ArgumentTypeError(f"{text}: an exported ONNX file has no gradients or activations to "
-                                         "read; use the model folder or pretrained name it was exported from")
+        raise argparse.ArgumentTypeError(
+            f"{text}: an exported ONNX file has no gradients or activations to "
+            "read; use the model folder or pretrained name it was exported from"
+        )
     return model_name(text)
 
 

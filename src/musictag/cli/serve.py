@@ -35,14 +35,23 @@ def add_parser(commands) -> None:
     parser.add_argument("--db", metavar="FILE", help="a library database (made by 'tag --db') to browse")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine)")
     parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
-    parser.add_argument("--token", default=os.environ.get("MUSICTAG_TOKEN"),
-                        help="required with a --host other than loopback: clients send 'Authorization: Bearer "
-                        "TOKEN' (default $MUSICTAG_TOKEN)")  # fmt: skip
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("MUSICTAG_TOKEN"),
+        help="required with a --host other than loopback: clients send 'Authorization: Bearer "
+        "TOKEN' (default $MUSICTAG_TOKEN)",
+    )
     parser.add_argument("--max-upload-mb", type=_positive, default=200.0, metavar="MB", help="default 200")
-    parser.add_argument("--max-minutes", type=_positive, default=20.0, metavar="MIN",
-                        help="longest upload in minutes (default 20)")  # fmt: skip
-    parser.add_argument("--queue", type=positive_int, default=64, metavar="N",
-                        help="requests that may wait for the model (default 64; 429 beyond)")  # fmt: skip
+    parser.add_argument(
+        "--max-minutes", type=_positive, default=20.0, metavar="MIN", help="longest upload in minutes (default 20)"
+    )
+    parser.add_argument(
+        "--queue",
+        type=positive_int,
+        default=64,
+        metavar="N",
+        help="requests that may wait for the model (default 64; 429 beyond)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -68,8 +77,14 @@ def run(args: argparse.Namespace) -> int:
 
     from musictag.web.app import ServeSettings, create_app
 
-    settings = ServeSettings(model=args.model, db=args.db, token=args.token, max_upload_mb=args.max_upload_mb,
-                             max_minutes=args.max_minutes, queue=args.queue)  # fmt: skip
+    settings = ServeSettings(
+        model=args.model,
+        db=args.db,
+        token=args.token,
+        max_upload_mb=args.max_upload_mb,
+        max_minutes=args.max_minutes,
+        queue=args.queue,
+    )
     print(f"musictag: serving on http://{args.host}:{args.port}/ (API at /docs); Ctrl-C stops", flush=True)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
     return 0

@@ -16,11 +16,19 @@ def add_parser(commands) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     prompts = actions.add_parser("prompts", help="write genre descriptions (seeded grammar, or a language model)")
     prompts.add_argument("--genres", default=",".join(GENRES), help="comma-separated (default: the ten GTZAN genres)")
-    prompts.add_argument("--per-genre", type=positive_int, default=100, metavar="N",
-                         help="prompts per genre (default 100)")  # fmt: skip
+    prompts.add_argument(
+        "--per-genre", type=positive_int, default=100, metavar="N", help="prompts per genre (default 100)"
+    )
     prompts.add_argument("--seed", type=int, default=0, help="grammar seed (default 0)")
-    prompts.add_argument("--output", "--out", "-o", dest="out", required=True, metavar="FILE.jsonl",
-                         help="where to write the prompts (JSON lines)")  # fmt: skip
+    prompts.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        dest="out",
+        required=True,
+        metavar="FILE.jsonl",
+        help="where to write the prompts (JSON lines)",
+    )
     llm = prompts.add_argument_group(
         "language model (any OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp server; "
         f"key from ${' or $'.join(API_KEY_VARIABLES)})"
@@ -37,14 +45,28 @@ def add_parser(commands) -> None:
     audio.add_argument("--batch-size", type=positive_int, default=8, help="prompts per MusicGen batch (default 8)")
     audio.add_argument("--duration", type=positive_seconds, default=10.0, help="seconds per clip (default 10)")
     audio.add_argument("--sample-rate", type=positive_int, default=22050, help="Hz (default 22050)")
-    audio.add_argument("--output", "--out", "-o", dest="out", required=True, metavar="DIR",
-                       help="folder for the clips and manifest.csv")  # fmt: skip
+    audio.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        dest="out",
+        required=True,
+        metavar="DIR",
+        help="folder for the clips and manifest.csv",
+    )
     audio.add_argument("--workers", type=positive_int, default=1, metavar="N", help="procedural: processes (default 1)")
     audio.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     audio.set_defaults(run=run_audio)
     preview = actions.add_parser("preview", help="one clip and its spectrogram per genre")
-    preview.add_argument("--output", "--out", "-o", dest="out", required=True, metavar="DIR",
-                         help="folder for <genre>.flac and <genre>.png")  # fmt: skip
+    preview.add_argument(
+        "--output",
+        "--out",
+        "-o",
+        dest="out",
+        required=True,
+        metavar="DIR",
+        help="folder for <genre>.flac and <genre>.png",
+    )
     preview.add_argument("--genres", default=",".join(GENRES), help="comma-separated (default: all ten)")
     preview.add_argument("--seed", type=int, default=0, help="prompt and composition seed (default 0)")
     preview.set_defaults(run=run_preview)
@@ -87,13 +109,16 @@ def run_audio(args: argparse.Namespace) -> int:
     note = soundfont_note(str(backend.settings()))
     if note:
         report(f"musictag: note: {note}")
-    result = synthesize(records, args.out, backend=backend, duration=args.duration, sample_rate=args.sample_rate,
-                        quiet=args.quiet)  # fmt: skip
+    result = synthesize(
+        records, args.out, backend=backend, duration=args.duration, sample_rate=args.sample_rate, quiet=args.quiet
+    )
     for error in result.failed:
         report(f"musictag: {error}")
     rate = result.made / result.seconds if result.seconds else 0.0
-    print(f"{result.made} clips made ({rate:.1f}/s), {result.skipped} already there, {len(result.failed)} failed "
-          f"-> {Path(args.out) / 'manifest.csv'}")  # fmt: skip
+    print(
+        f"{result.made} clips made ({rate:.1f}/s), {result.skipped} already there, {len(result.failed)} failed "
+        f"-> {Path(args.out) / 'manifest.csv'}"
+    )
     return 1 if result.failed else 0
 
 

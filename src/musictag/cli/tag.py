@@ -21,50 +21,96 @@ if TYPE_CHECKING:
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs a tagging model over files."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders")
-    parser.add_argument("--model", default="mtt-musicnn", type=model_name,
-                        help=f"{', '.join(PRETRAINED)}, a model folder, or a .onnx file from 'models export' "
-                        "(default mtt-musicnn)")  # fmt: skip
-    parser.add_argument("--backend", choices=("torch", "onnx"),
-                        help="torch (default), or onnx: onnxruntime without torch (the default for a .onnx model)")
-    parser.add_argument("--weights", metavar="WHEEL|DIR",
-                        help="pretrained weights offline: the musicnn wheel, its unpacked folder, or a cache folder")
-    parser.add_argument("--hop", type=positive_seconds, metavar="SECONDS",
-                        help="seconds between patch starts (default: the patch length, no overlap)")  # fmt: skip
-    parser.add_argument("--batch-size", type=positive_int, default=4, metavar="N",
-                        help="patches per forward pass (default 4); more uses more memory (about 14 MB a patch "
-                        "for musicnn) and is rarely faster on a CPU; at most 64 are used")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        default="mtt-musicnn",
+        type=model_name,
+        help=f"{', '.join(PRETRAINED)}, a model folder, or a .onnx file from 'models export' (default mtt-musicnn)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        help="torch (default), or onnx: onnxruntime without torch (the default for a .onnx model)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="WHEEL|DIR",
+        help="pretrained weights offline: the musicnn wheel, its unpacked folder, or a cache folder",
+    )
+    parser.add_argument(
+        "--hop",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="seconds between patch starts (default: the patch length, no overlap)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="patches per forward pass (default 4); more uses more memory (about 14 MB a patch "
+        "for musicnn) and is rarely faster on a CPU; at most 64 are used",
+    )
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:N, mps")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
-    parser.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
-                        help="decode files and compute their log-mels in N processes while this one runs the "
-                        "model (default 0: all in this process)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="decode files and compute their log-mels in N processes while this one runs the "
+        "model (default 0: all in this process)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="every warning on a line of its own (default: one line per kind of warning)")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="every warning on a line of its own (default: one line per kind of warning)",
+    )
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("tag", help="tag audio files with a pretrained or trained model")
     add_model_options(parser)
-    parser.add_argument("--top-k", type=non_negative_int, default=5, metavar="K",
-                        help="tags per file, 0 = all (default 5)")  # fmt: skip
+    parser.add_argument(
+        "--top-k", type=non_negative_int, default=5, metavar="K", help="tags per file, 0 = all (default 5)"
+    )
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
-    parser.add_argument("--output", "-o", metavar="FILE",
-                        help="write results here (atomically; Ctrl-C keeps the files done) instead of stdout")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write results here (atomically; Ctrl-C keeps the files done) instead of stdout",
+    )
     parser.add_argument("--timeline", action="store_true", help="include per-patch scores with start/end times")
-    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                        help="run on a Ray cluster (pip install 'musictag[ray]'): at ADDRESS (host:port), or a "
-                        "local one started here; --workers sets the number of model actors (default: its CPUs)")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (pip install 'musictag[ray]'): at ADDRESS (host:port), or a "
+        "local one started here; --workers sets the number of model actors (default: its CPUs)",
+    )
     library = parser.add_argument_group("library database (see 'musictag library')")
-    library.add_argument("--db", metavar="FILE",
-                         help="record results in this SQLite library instead of printing them; a rerun tags only "
-                         "new or changed files and marks files that are gone")  # fmt: skip
-    library.add_argument("--write-tags", action="store_true",
-                         help="with --db: also write the --top-k tags of the files tagged now into them "
-                         "(see 'library write-tags')")  # fmt: skip
-    library.add_argument("--embed", metavar="LAYER", choices=LAYERS,
-                         help=f"with --db: also store this layer's mean activation (float16), for 'library similar' "
-                         f"({', '.join(LAYERS)})")  # fmt: skip
+    library.add_argument(
+        "--db",
+        metavar="FILE",
+        help="record results in this SQLite library instead of printing them; a rerun tags only "
+        "new or changed files and marks files that are gone",
+    )
+    library.add_argument(
+        "--write-tags",
+        action="store_true",
+        help="with --db: also write the --top-k tags of the files tagged now into them (see 'library write-tags')",
+    )
+    library.add_argument(
+        "--embed",
+        metavar="LAYER",
+        choices=LAYERS,
+        help=f"with --db: also store this layer's mean activation (float16), for 'library similar' "
+        f"({', '.join(LAYERS)})",
+    )
     parser.set_defaults(run=run)
 
 
@@ -116,8 +162,15 @@ def found_files(args: argparse.Namespace) -> list[str]:
 def tagger_options(args: argparse.Namespace) -> dict:
     """What the options say about running the model (:func:`musictag.inference.factory.open_tagger`)."""
     ray = getattr(args, "ray", None)
-    return {"backend": args.backend, "device": args.device, "weights": args.weights, "hop": args.hop,
-            "batch_size": args.batch_size, "ray": ray, "actors": (args.workers or None) if ray else None}  # fmt: skip
+    return {
+        "backend": args.backend,
+        "device": args.device,
+        "weights": args.weights,
+        "hop": args.hop,
+        "batch_size": args.batch_size,
+        "ray": ray,
+        "actors": (args.workers or None) if ray else None,
+    }
 
 
 def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], TaggerBackend]:
@@ -155,8 +208,10 @@ def run(args: argparse.Namespace) -> int:
                 done += 1
         except KeyboardInterrupt:  # what is done is kept: the output is closed and committed as usual
             writer.close()
-            report(f"musictag: interrupted after {done} of {len(files)} files" +
-                   (f"; their results are in {args.output}" if args.output else ""))  # fmt: skip
+            report(
+                f"musictag: interrupted after {done} of {len(files)} files"
+                + (f"; their results are in {args.output}" if args.output else "")
+            )
             return 130
         writer.close()
     return 1 if failed else 0
@@ -172,8 +227,10 @@ def run_library(args: argparse.Namespace) -> int:
     if args.output:
         raise ParameterError("--db writes results to the database; leave out --output (use 'library export')")
     if args.format != "table":
-        raise ParameterError(f"--db writes results to the database; leave out --format (use 'library export "
-                             f"--format {args.format}' or 'library query --format {args.format}')")
+        raise ParameterError(
+            f"--db writes results to the database; leave out --format (use 'library export "
+            f"--format {args.format}' or 'library query --format {args.format}')"
+        )
     from musictag.inference.factory import choose_backend, model_files
 
     choose_backend(args.model, args.backend)

@@ -10,22 +10,38 @@ from musictag.training.recipe import MODES, shipped_recipes
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("train", help="train or cross-validate the model a YAML recipe describes")
-    parser.add_argument("recipe", metavar="RECIPE",
-                        help=f"a YAML recipe file, or a shipped one: {', '.join(shipped_recipes())}")  # fmt: skip
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe setting, e.g. --set data=gtzan:DIR --set transfer.hop=3")  # fmt: skip
-    parser.add_argument("--folds", type=fold_count, metavar="K",
-                        help="k-fold cross-validation instead of the data set's splits")  # fmt: skip
+    parser.add_argument(
+        "recipe", metavar="RECIPE", help=f"a YAML recipe file, or a shipped one: {', '.join(shipped_recipes())}"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe setting, e.g. --set data=gtzan:DIR --set transfer.hop=3",
+    )
+    parser.add_argument(
+        "--folds", type=fold_count, metavar="K", help="k-fold cross-validation instead of the data set's splits"
+    )
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
-    parser.add_argument("--excerpts", default="2-3", type=excerpt_lengths, metavar="SECONDS|LOW-HIGH",
-                        help="classifiers: also score 4 random excerpts of each held-out track, each tagged alone "
-                        "as a new clip (default 2-3; 'none' to skip)")  # fmt: skip
+    parser.add_argument(
+        "--excerpts",
+        default="2-3",
+        type=excerpt_lengths,
+        metavar="SECONDS|LOW-HIGH",
+        help="classifiers: also score 4 random excerpts of each held-out track, each tagged alone "
+        "as a new clip (default 2-3; 'none' to skip)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     synthetic = parser.add_argument_group("synthetic to real (neural recipes; the recipe's data is the real target)")
     synthetic.add_argument("--mode", choices=MODES, help="training strategy of the synthetic-data study")
     synthetic.add_argument("--source", metavar="MANIFEST", help="the synthetic clips (a `synth audio` manifest)")
-    synthetic.add_argument("--source-model", metavar="DIR", help="TL/FT: the src_only model folder (default: "
-                           "the run's sibling src_only, trained first if missing)")  # fmt: skip
+    synthetic.add_argument(
+        "--source-model",
+        metavar="DIR",
+        help="TL/FT: the src_only model folder (default: the run's sibling src_only, trained first if missing)",
+    )
     lightning = parser.add_argument_group("distributed training (neural recipes; passed to Lightning)")
     lightning.add_argument("--accelerator", help="cpu, gpu, auto ...")
     lightning.add_argument("--devices", help="devices per node (a number, a list or 'auto')")
@@ -41,9 +57,19 @@ def run(args: argparse.Namespace) -> int:
     from musictag.training.runner import RunOptions, run_recipe
 
     excerpts = Excerpts.parse(args.excerpts) if args.excerpts else None
-    options = RunOptions(folds=args.folds, output=args.output, quiet=args.quiet, mode=args.mode, source=args.source,
-                         source_model=args.source_model, accelerator=args.accelerator, devices=args.devices,
-                         num_nodes=args.num_nodes, strategy=args.strategy, excerpts=excerpts)  # fmt: skip
+    options = RunOptions(
+        folds=args.folds,
+        output=args.output,
+        quiet=args.quiet,
+        mode=args.mode,
+        source=args.source,
+        source_model=args.source_model,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        num_nodes=args.num_nodes,
+        strategy=args.strategy,
+        excerpts=excerpts,
+    )
     result = run_recipe(Recipe.load(args.recipe, args.overrides), options)
     if not result.main_process:
         return 0
@@ -51,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
     if result.cv:
         name, _ = headline(result.cv["per_fold"][0])
         stats = result.cv["summary"][name]
-        print(f"{result.name}: {result.cv['folds']}-fold {name} {stats['mean']:.4f} ± {stats['std']:.4f} "
-              f"-> {result.out}")  # fmt: skip
+        print(
+            f"{result.name}: {result.cv['folds']}-fold {name} {stats['mean']:.4f} ± {stats['std']:.4f} -> {result.out}"
+        )
         if f"excerpt_{name}" in result.cv["summary"]:
             stats = result.cv["summary"][f"excerpt_{name}"]
-            print(f"{result.name}: {result.cv['folds']}-fold {name} on {excerpts.describe()} of the held-out tracks "
-                  f"{stats['mean']:.4f} ± {stats['std']:.4f}")  # fmt: skip
+            print(
+                f"{result.name}: {result.cv['folds']}-fold {name} on {excerpts.describe()} of the held-out tracks "
+                f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+            )
     if result.model:
         print(f"model: {result.model}")
     if result.fit:

@@ -17,6 +17,7 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
+
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'musictag.data' has no attribute {name!r}")

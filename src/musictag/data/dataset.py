@@ -81,8 +81,9 @@ class Dataset:
         }
 
 
-def decoded_items(items: list[Item], *, sample_rate: int, quiet: bool = True,
-                  desc: str | None = None) -> Iterator[tuple[Item, np.ndarray]]:  # fmt: skip
+def decoded_items(
+    items: list[Item], *, sample_rate: int, quiet: bool = True, desc: str | None = None
+) -> Iterator[tuple[Item, np.ndarray]]:
     """Each readable item with its mono audio at ``sample_rate``, with a progress bar; an item that
     cannot be decoded is reported on one line and left out."""
     from musictag.audio.stream import load

@@ -52,14 +52,14 @@ ARCHIVES = {
     "mtt": Archive(
         files=tuple(
             Remote(f"https://mirg.city.ac.uk/datasets/magnatagatune/mp3.zip.00{i}", f"mp3.zip.00{i}") for i in (1, 2, 3)
-        )  # fmt: skip
+        )
         + (
             Remote(
                 "https://mirg.city.ac.uk/datasets/magnatagatune/annotations_final.csv",
                 "annotations_final.csv",
                 md5="f04fa01752a8cc64f6e1ca142a0fef1d",
             ),
-        ),  # fmt: skip
+        ),
         archive="mp3.zip",
         archive_md5="f12add0eb4cd6c2a3ab7e4afaf7b7467",
         result="magnatagatune",
@@ -83,8 +83,10 @@ def _verify(path: Path, md5: str | None) -> None:
     found = md5_of(path)
     if found != md5:
         path.unlink()
-        raise DownloadError(f"{path.name}: checksum mismatch (md5 {found}, expected {md5}); "
-                            "the file was deleted, run the command again to fetch it anew")  # fmt: skip
+        raise DownloadError(
+            f"{path.name}: checksum mismatch (md5 {found}, expected {md5}); "
+            "the file was deleted, run the command again to fetch it anew"
+        )
 
 
 def fetch(remote: Remote, folder: Path, *, attempts: int = 5, quiet: bool = True, timeout: float = 60) -> Path:
@@ -140,8 +142,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         raise DownloadError(f"{archive.name}: not a zip or tar archive")
 
 
-def download_dataset(name: str, dest: str | Path, *, archives: dict[str, Archive] | None = None,
-                     quiet: bool = True) -> Path:  # fmt: skip
+def download_dataset(
+    name: str, dest: str | Path, *, archives: dict[str, Archive] | None = None, quiet: bool = True
+) -> Path:
     """Fetch, verify and unpack data set ``name`` under ``dest``; return the folder to use.
 
     Completed downloads and extractions are skipped on a second run; an interrupted

@@ -119,8 +119,10 @@ def load_gtzan(
     listed = sorted(assignment) if assignment else sorted(clips)
     missing = [cid for cid in listed if cid not in clips]
     if len(missing) > 10:  # e.g. a subset of GTZAN against the full lists: one line, not hundreds
-        problems = [f"{len(missing)} clips of the {split} split lists have no audio file under {root} "
-                    f"(e.g. {', '.join(missing[:3])}); left out"]  # fmt: skip
+        problems = [
+            f"{len(missing)} clips of the {split} split lists have no audio file under {root} "
+            f"(e.g. {', '.join(missing[:3])}); left out"
+        ]
     else:
         problems = [f"{cid}: listed in the {assignment[cid]} split but no audio file was found" for cid in missing]
     problems += [f"{path}: not a GTZAN clip name (genre.000NN), left out" for path in other]

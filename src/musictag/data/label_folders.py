@@ -15,8 +15,11 @@ def load_label_folders(root: str | Path) -> Dataset:
     if not root.is_dir():
         raise ParameterError(f"{root}: folder not found")
     labels = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    items = [Item(id=str(Path(path).relative_to(root)), path=Path(path), labels=(label,))
-             for label in labels for path in find_audio([root / label], recursive=True)]  # fmt: skip
+    items = [
+        Item(id=str(Path(path).relative_to(root)), path=Path(path), labels=(label,))
+        for label in labels
+        for path in find_audio([root / label], recursive=True)
+    ]
     loose = find_audio([root])  # audio beside the label folders has no label
     problems = [f"{path}: not in a label folder, left out" for path in loose]
     if not items:

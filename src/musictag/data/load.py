@@ -26,8 +26,11 @@ def _guess_kind(path: Path) -> tuple[str, str]:
         return "mtt", "it holds annotations_final.csv"
     files = [Path(f) for f in find_audio([path], recursive=True)] if path.is_dir() else []
     ids = [clip_id(f.name) for f in files]
-    if files and all(ids) and all(f.parent == path or f.parent.name == cid.split(".")[0] for f, cid in
-                                  zip(files, ids, strict=True)):  # fmt: skip
+    if (
+        files
+        and all(ids)
+        and all(f.parent == path or f.parent.name == cid.split(".")[0] for f, cid in zip(files, ids, strict=True))
+    ):
         return "gtzan", "every audio file has a GTZAN clip name, in its genre's folder or at the top"
     if path.is_dir() and not any(p.is_dir() and find_audio([p], recursive=True) for p in path.iterdir()):
         return "files", "audio files without label folders"
@@ -48,14 +51,26 @@ def open_dataset(spec: str) -> Dataset:
     take = options.pop
     try:
         if kind == "gtzan":
-            dataset = load_gtzan(path, split=take("split", "none"), lists=take("lists", None),
-                                 fold=int(take("fold", 1)), fractions=_floats(take("fractions", "0.8,0.1,0.1")),
-                                 seed=int(take("seed", 0)), artists=take("groups", "none") == "artist")  # fmt: skip
+            dataset = load_gtzan(
+                path,
+                split=take("split", "none"),
+                lists=take("lists", None),
+                fold=int(take("fold", 1)),
+                fractions=_floats(take("fractions", "0.8,0.1,0.1")),
+                seed=int(take("seed", 0)),
+                artists=take("groups", "none") == "artist",
+            )
         elif kind == "mtt":
             sizes = tuple(int(x) for x in take("sizes", "18000,2000").split(","))
-            dataset = load_mtt(path, split=take("split", "folders"), top=int(take("top", 50)),
-                               merge=take("merge", "false").lower() in ("1", "true", "yes"),
-                               index=take("index", None), sizes=sizes, seed=int(take("seed", 0)))  # fmt: skip
+            dataset = load_mtt(
+                path,
+                split=take("split", "folders"),
+                top=int(take("top", 50)),
+                merge=take("merge", "false").lower() in ("1", "true", "yes"),
+                index=take("index", None),
+                sizes=sizes,
+                seed=int(take("seed", 0)),
+            )
         else:
             if kind == "manifest":
                 dataset = load_manifest(path, overlap=take("overlap", "refuse"))
@@ -72,4 +87,3 @@ def open_dataset(spec: str) -> Dataset:
         raise ParameterError(f"{spec}: unknown options for {kind}: {', '.join(sorted(options))}")
     dataset.layout = f"{kind} ({reason})"
     return dataset
-

@@ -43,15 +43,18 @@ def load_manifest(path: str | Path, *, overlap: str = "refuse") -> Dataset:
         if not labels:
             problems.append(f"{path}:{line}: {row['path']} has no labels (kept, unlabelled)")
         vocabulary.update(dict.fromkeys(labels))
-        items.append(Item(id=row["path"], path=audio, labels=labels, split=split,
-                          group=(row.get("group") or "").strip() or None))  # fmt: skip
+        items.append(
+            Item(id=row["path"], path=audio, labels=labels, split=split, group=(row.get("group") or "").strip() or None)
+        )
     splits_of: dict[Path, set] = {}
     for item in items:
         splits_of.setdefault(item.path.resolve(), set()).add(item.split)
     leaking = sorted(str(p) for p, splits in splits_of.items() if len(splits - {None}) > 1)
     if leaking and overlap == "refuse":
-        raise ParameterError(f"{path}: {len(leaking)} file(s) in more than one split, e.g. {leaking[0]}: test items "
-                             "would leak into training (add ?overlap=allow to the SPEC to accept)")  # fmt: skip
+        raise ParameterError(
+            f"{path}: {len(leaking)} file(s) in more than one split, e.g. {leaking[0]}: test items "
+            "would leak into training (add ?overlap=allow to the SPEC to accept)"
+        )
     problems += [f"{p}: in more than one split (overlap allowed)" for p in leaking]
     task = "multi-label" if any(len(item.labels) != 1 for item in items) else "single-label"
     return Dataset(f"manifest:{path.parent.name}/{path.name}", task, sorted(vocabulary), items, problems)

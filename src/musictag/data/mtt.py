@@ -25,18 +25,36 @@ from musictag.errors import ParameterError
 #: Synonymous tags merged as in the multi-scale CNN paper (after keunwoochoi/magnatagatune-list);
 #: the first name of each group is kept.
 SYNONYMS = (
-    ("beat", "beats"), ("chant", "chanting"), ("choir", "choral"), ("classical", "clasical", "classic"),
-    ("drum", "drums"), ("electro", "electronic", "electronica", "electric"), ("fast", "fast beat", "quick"),
+    ("beat", "beats"),
+    ("chant", "chanting"),
+    ("choir", "choral"),
+    ("classical", "clasical", "classic"),
+    ("drum", "drums"),
+    ("electro", "electronic", "electronica", "electric"),
+    ("fast", "fast beat", "quick"),
     ("female", "female singer", "female singing", "female vocals", "female voice", "woman", "woman singing", "women"),
-    ("flute", "flutes"), ("guitar", "guitars"), ("hard", "hard rock"), ("harpsichord", "harpsicord"),
-    ("heavy", "heavy metal", "metal"), ("horn", "horns"), ("india", "indian"), ("jazz", "jazzy"),
+    ("flute", "flutes"),
+    ("guitar", "guitars"),
+    ("hard", "hard rock"),
+    ("harpsichord", "harpsicord"),
+    ("heavy", "heavy metal", "metal"),
+    ("horn", "horns"),
+    ("india", "indian"),
+    ("jazz", "jazzy"),
     ("male", "male singer", "male vocal", "male vocals", "male voice", "man", "man singing", "men"),
     ("no beat", "no drums"),
     ("no singer", "no singing", "no vocal", "no vocals", "no voice", "no voices", "instrumental"),
-    ("opera", "operatic"), ("orchestra", "orchestral"), ("quiet", "silence"), ("singer", "singing"),
-    ("space", "spacey"), ("string", "strings"), ("synth", "synthesizer"), ("violin", "violins"),
-    ("vocal", "vocals", "voice", "voices"), ("strange", "weird"),
-)  # fmt: skip
+    ("opera", "operatic"),
+    ("orchestra", "orchestral"),
+    ("quiet", "silence"),
+    ("singer", "singing"),
+    ("space", "spacey"),
+    ("string", "strings"),
+    ("synth", "synthesizer"),
+    ("violin", "violins"),
+    ("vocal", "vocals", "voice", "voices"),
+    ("strange", "weird"),
+)
 SPLIT_SCHEMES = ("folders", "index", "random")
 _FOLDER_SPLITS = {**dict.fromkeys("0123456789ab", "train"), "c": "valid", **dict.fromkeys("def", "test")}
 
@@ -114,8 +132,13 @@ def load_mtt(
         tags, matrix = merge_synonyms(tags, matrix)
     vocabulary = top_tags(tags, matrix, top)
     columns = [tags.index(t) for t in vocabulary]
-    audio_root = next((r for r in (annotations.parent, annotations.parent / "mp3") if (r / mp3s[0]).exists()),
-                      annotations.parent) if mp3s else annotations.parent  # fmt: skip
+    audio_root = (
+        next(
+            (r for r in (annotations.parent, annotations.parent / "mp3") if (r / mp3s[0]).exists()), annotations.parent
+        )
+        if mp3s
+        else annotations.parent
+    )
 
     if split == "folders":
         splits = [_FOLDER_SPLITS.get(p.split("/", 1)[0]) for p in mp3s]

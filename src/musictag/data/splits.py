@@ -127,5 +127,10 @@ def kfold_pairs(items: list[Item], k: int, *, task: str, seed: int = 0) -> list[
     """The (train, test) items of each of the ``k`` folds of :func:`kfold_assignment` (items of
     :data:`ALWAYS_TRAIN` are in every train set)."""
     assignment = kfold_assignment(items, k, task=task, seed=seed)
-    return [([i for i, f in zip(items, assignment, strict=True) if f != fold],
-             [i for i, f in zip(items, assignment, strict=True) if f == fold]) for fold in range(k)]  # fmt: skip
+    return [
+        (
+            [i for i, f in zip(items, assignment, strict=True) if f != fold],
+            [i for i, f in zip(items, assignment, strict=True) if f == fold],
+        )
+        for fold in range(k)
+    ]

@@ -50,8 +50,10 @@ def tagging_metrics(targets: np.ndarray, scores: np.ndarray, labels: list[str]) 
     for j, label in enumerate(labels):
         column = targets[:, j]
         if 0 < column.sum() < len(column):
-            per_tag[label] = {"roc_auc": float(roc_auc_score(column, scores[:, j])),
-                              "pr_auc": float(average_precision_score(column, scores[:, j]))}  # fmt: skip
+            per_tag[label] = {
+                "roc_auc": float(roc_auc_score(column, scores[:, j])),
+                "pr_auc": float(average_precision_score(column, scores[:, j])),
+            }
     return {
         "task": "multi-label",
         "n": int(len(targets)),

@@ -12,14 +12,26 @@ from musictag.utils.atomic import atomic_open
 def markdown(metrics: dict, *, title: str) -> str:
     lines = [f"# {title}", ""]
     if metrics["task"] == "single-label":
-        lines += [f"- items: {metrics['n']}", f"- accuracy: {metrics['accuracy']:.4f}",
-                  f"- balanced accuracy: {metrics['balanced_accuracy']:.4f}", f"- macro F1: {metrics['macro_f1']:.4f}",
-                  "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-                  for c, v in metrics["per_class"].items()]  # fmt: skip
+        lines += [
+            f"- items: {metrics['n']}",
+            f"- accuracy: {metrics['accuracy']:.4f}",
+            f"- balanced accuracy: {metrics['balanced_accuracy']:.4f}",
+            f"- macro F1: {metrics['macro_f1']:.4f}",
+            "",
+            "| class | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+            for c, v in metrics["per_class"].items()
+        ]
     else:
-        lines += [f"- items: {metrics['n']}", f"- macro ROC-AUC: {metrics['roc_auc']:.4f}",
-                  f"- macro PR-AUC: {metrics['pr_auc']:.4f}", ""]  # fmt: skip
+        lines += [
+            f"- items: {metrics['n']}",
+            f"- macro ROC-AUC: {metrics['roc_auc']:.4f}",
+            f"- macro PR-AUC: {metrics['pr_auc']:.4f}",
+            "",
+        ]
         lines += ["| tag | ROC-AUC | PR-AUC |", "|---|---|---|"]
         lines += [f"| {t} | {v['roc_auc']:.3f} | {v['pr_auc']:.3f} |" for t, v in metrics["per_tag"].items()]
     return "\n".join(lines) + "\n"

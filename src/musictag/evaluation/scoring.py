@@ -67,8 +67,9 @@ def _label_columns(tagger: Tagger, dataset: Dataset) -> list[int]:
     return [index[label] for label in dataset.vocabulary]
 
 
-def evaluate_items(tagger: Tagger, dataset: Dataset, items: list[Item], *, excerpts: Excerpts | None = None,
-                   quiet: bool = True) -> dict:  # fmt: skip
+def evaluate_items(
+    tagger: Tagger, dataset: Dataset, items: list[Item], *, excerpts: Excerpts | None = None, quiet: bool = True
+) -> dict:
     """Tag ``items`` and score them against their labels (unreadable items are reported and skipped);
     with ``excerpts``, also score short excerpts of them (``excerpt_*`` keys and ``excerpts``)."""
     columns = _label_columns(tagger, dataset)
@@ -91,8 +92,9 @@ def evaluate_items(tagger: Tagger, dataset: Dataset, items: list[Item], *, excer
     return metrics
 
 
-def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpts: Excerpts, *,
-                    quiet: bool = True) -> dict:  # fmt: skip
+def excerpt_metrics(
+    tagger: Tagger, dataset: Dataset, items: list[Item], excerpts: Excerpts, *, quiet: bool = True
+) -> dict:
     """Metrics over every excerpt of ``items``, each tagged alone (see :class:`Excerpts`)."""
     columns = _label_columns(tagger, dataset)
     rate = tagger.sample_rate  # decoded once at the rate the model reads, then cut
@@ -106,6 +108,10 @@ def excerpt_metrics(tagger: Tagger, dataset: Dataset, items: list[Item], excerpt
     if not scores:
         raise MusictagError("no excerpt could be scored")
     metrics = task_metrics(dataset.task, dataset.targets(owners), np.stack(scores), dataset.vocabulary)
-    metrics["excerpt"] = {"shortest": excerpts.shortest, "longest": excerpts.longest, "per_item": excerpts.per_item,
-                          "seed": excerpts.seed}  # fmt: skip
+    metrics["excerpt"] = {
+        "shortest": excerpts.shortest,
+        "longest": excerpts.longest,
+        "per_item": excerpts.per_item,
+        "seed": excerpts.seed,
+    }
     return metrics

@@ -126,14 +126,17 @@ def clip_patches(tagger: Tagger, paths: list[Path]) -> torch.Tensor:
     return torch.cat([tagger.file_patches(str(p))[0] for p in paths])
 
 
-def layer_outputs(tagger: Tagger, layers: list[str], x: torch.Tensor, *,
-                   grad: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+def layer_outputs(
+    tagger: Tagger, layers: list[str], x: torch.Tensor, *, grad: bool = False
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The model's logits and the output of each of ``layers`` that ran, in the order they ran (kept in
     the graph when ``grad``)."""
     modules = dict(tagger.module.named_modules())
     found: dict[str, torch.Tensor] = {}
-    handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))
-               for name in layers]  # fmt: skip
+    handles = [
+        modules[name].register_forward_hook(lambda _m, _i, out, name=name: found.__setitem__(name, out))
+        for name in layers
+    ]
     try:
         with torch.set_grad_enabled(grad):
             logits = tagger.module.eval().forward_features(x.requires_grad_(grad))["logits"]

@@ -63,34 +63,77 @@ class Concept:
     change: str | None = None
 
 
-CONCEPTS: dict[str, Concept] = {c.name: c for c in (
-    Concept("drums", "a drum kit", _DRUMMED, stem="drums"),
-    Concept("distorted_guitar", "overdriven electric guitar chords", ("rock", "metal"),
-            "instrumental distorted guitar", stem="comp"),
-    Concept("singing_voice", "a singer carrying the melody", ("blues", "country", "disco", "pop", "reggae", "rock"),
-            "with vocals", stem="voice"),
-    Concept("bass_line", "a bass line", ("blues", "country", "disco", "hiphop", "jazz", "pop", "reggae", "rock"),
-            stem="bass"),
-    Concept("piano", "piano accompaniment", ("classical", "pop"), "instrumental piano",
-            stem="comp"),
-    Concept("strings", "a string section", ("classical", "disco", "pop"), "instrumental strings", stem="comp"),
-    Concept("brass", "a brass section playing the melody", ("disco", "jazz", "pop", "reggae"), "instrumental horn",
-            stem="lead"),
-    Concept("swing_feel", "swung eighths (the matched clip is straight)", ("blues", "jazz", "pop", "rock"),
-            change="swing"),
-    Concept("four_on_the_floor", "a kick on every beat (the matched clip's kick is syncopated)",
-            ("disco", "hiphop", "pop", "rock"), change="four_on_the_floor"),
-    Concept("fast_tempo", "168-183 BPM (the matched clip is the same music at half tempo)", _DRUMMED,
-            change="fast_tempo"),
-    Concept("cowbell", "a cowbell on every beat", _DRUMMED, overlay=56),
-    Concept("tambourine", "a tambourine on the off-beat eighths", _DRUMMED, overlay=54, pattern="..x...x...x...x."),
-    Concept("triangle", "a triangle twice a bar", _DRUMMED, overlay=81, pattern="x.......x......."),
-    Concept("shaker", "a shaker on every sixteenth", _DRUMMED, overlay=70, pattern="xxxxxxxxxxxxxxxx"),
-    Concept("woodblock", "a woodblock pattern", _DRUMMED, overlay=76, pattern="x..x..x...x..x.."),
-)}  # fmt: skip
+CONCEPTS: dict[str, Concept] = {
+    c.name: c
+    for c in (
+        Concept("drums", "a drum kit", _DRUMMED, stem="drums"),
+        Concept(
+            "distorted_guitar",
+            "overdriven electric guitar chords",
+            ("rock", "metal"),
+            "instrumental distorted guitar",
+            stem="comp",
+        ),
+        Concept(
+            "singing_voice",
+            "a singer carrying the melody",
+            ("blues", "country", "disco", "pop", "reggae", "rock"),
+            "with vocals",
+            stem="voice",
+        ),
+        Concept(
+            "bass_line",
+            "a bass line",
+            ("blues", "country", "disco", "hiphop", "jazz", "pop", "reggae", "rock"),
+            stem="bass",
+        ),
+        Concept("piano", "piano accompaniment", ("classical", "pop"), "instrumental piano", stem="comp"),
+        Concept("strings", "a string section", ("classical", "disco", "pop"), "instrumental strings", stem="comp"),
+        Concept(
+            "brass",
+            "a brass section playing the melody",
+            ("disco", "jazz", "pop", "reggae"),
+            "instrumental horn",
+            stem="lead",
+        ),
+        Concept(
+            "swing_feel",
+            "swung eighths (the matched clip is straight)",
+            ("blues", "jazz", "pop", "rock"),
+            change="swing",
+        ),
+        Concept(
+            "four_on_the_floor",
+            "a kick on every beat (the matched clip's kick is syncopated)",
+            ("disco", "hiphop", "pop", "rock"),
+            change="four_on_the_floor",
+        ),
+        Concept(
+            "fast_tempo",
+            "168-183 BPM (the matched clip is the same music at half tempo)",
+            _DRUMMED,
+            change="fast_tempo",
+        ),
+        Concept("cowbell", "a cowbell on every beat", _DRUMMED, overlay=56),
+        Concept("tambourine", "a tambourine on the off-beat eighths", _DRUMMED, overlay=54, pattern="..x...x...x...x."),
+        Concept("triangle", "a triangle twice a bar", _DRUMMED, overlay=81, pattern="x.......x......."),
+        Concept("shaker", "a shaker on every sixteenth", _DRUMMED, overlay=70, pattern="xxxxxxxxxxxxxxxx"),
+        Concept("woodblock", "a woodblock pattern", _DRUMMED, overlay=76, pattern="x..x..x...x..x.."),
+    )
+}
 #: The concepts ``musictag concepts render`` makes unless told otherwise.
-DEFAULT_CONCEPTS = ("drums", "distorted_guitar", "singing_voice", "bass_line", "piano", "strings", "brass",
-                    "swing_feel", "four_on_the_floor", "fast_tempo")  # fmt: skip
+DEFAULT_CONCEPTS = (
+    "drums",
+    "distorted_guitar",
+    "singing_voice",
+    "bass_line",
+    "piano",
+    "strings",
+    "brass",
+    "swing_feel",
+    "four_on_the_floor",
+    "fast_tempo",
+)
 
 
 @dataclass
@@ -107,31 +150,46 @@ class Pair:
 def _overlay(arrangement: Arrangement, concept: Concept, rng: random.Random) -> Arrangement:
     """An arrangement holding only the concept's percussion pattern, on the host's beat grid."""
     step = 60.0 / arrangement.bpm / 4
-    notes = [Note("drums", concept.overlay, k * step + rng.gauss(0, 0.004) if k else 0.0, k * step + 0.15,
-                  88 + rng.randrange(-8, 9))
-             for k in range(int(arrangement.duration / step) + 1) if concept.pattern[k % 16] == "x"]  # fmt: skip
+    notes = [
+        Note(
+            "drums",
+            concept.overlay,
+            k * step + rng.gauss(0, 0.004) if k else 0.0,
+            k * step + 0.15,
+            88 + rng.randrange(-8, 9),
+        )
+        for k in range(int(arrangement.duration / step) + 1)
+        if concept.pattern[k % 16] == "x"
+    ]
     return replace(arrangement, notes=[n for n in notes if n.start < arrangement.duration])
 
 
 def _half_tempo(arrangement: Arrangement) -> Arrangement:
     """The same notes at half the tempo (the clip keeps its length, so it holds half as much music)."""
-    slow = [replace(n, start=2 * n.start, end=2 * n.end) for n in arrangement.notes
-            if 2 * n.start < arrangement.duration]  # fmt: skip
+    slow = [
+        replace(n, start=2 * n.start, end=2 * n.end) for n in arrangement.notes if 2 * n.start < arrangement.duration
+    ]
     return replace(arrangement, bpm=arrangement.bpm / 2, notes=slow)
 
 
-def _arrangements(concept: Concept, genre: str, seed: int, duration: float,
-                  rng: random.Random) -> tuple[Arrangement, Arrangement]:  # fmt: skip
+def _arrangements(
+    concept: Concept, genre: str, seed: int, duration: float, rng: random.Random
+) -> tuple[Arrangement, Arrangement]:
     style = STYLES[genre]
     if concept.change == "swing":
-        return (compose(genre, concept.prompt, seed, duration=duration, style=replace(style, swing=0.33)),
-                compose(genre, concept.prompt, seed, duration=duration, style=replace(style, swing=0.0)))  # fmt: skip
+        return (
+            compose(genre, concept.prompt, seed, duration=duration, style=replace(style, swing=0.33)),
+            compose(genre, concept.prompt, seed, duration=duration, style=replace(style, swing=0.0)),
+        )
     if concept.change == "four_on_the_floor":
         groove = dict(rng.choice([g for g in style.drums if g]))
         other = rng.choice(_OTHER_KICKS)
-        return tuple(compose(genre, concept.prompt, seed, duration=duration,
-                             style=replace(style, drums=[{**groove, KICK: kick}]))
-                     for kick in (_FOUR_ON_THE_FLOOR, other))  # fmt: skip
+        return tuple(
+            compose(
+                genre, concept.prompt, seed, duration=duration, style=replace(style, drums=[{**groove, KICK: kick}])
+            )
+            for kick in (_FOUR_ON_THE_FLOOR, other)
+        )
     if concept.change == "fast_tempo":
         fast = compose(genre, concept.prompt, seed, duration=duration, style=replace(style, tempo={"fast": (168, 183)}))
         return fast, _half_tempo(fast)
@@ -145,8 +203,9 @@ def host(concept: Concept, seed: int) -> tuple[random.Random, str]:
     return rng, rng.choice(concept.hosts)
 
 
-def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_rate: int = 16000,
-                soundfont: Path | None = None) -> Pair:  # fmt: skip
+def render_pair(
+    concept: Concept, seed: int, *, duration: float = 4.0, sample_rate: int = 16000, soundfont: Path | None = None
+) -> Pair:
     """Render ``concept``'s clip number ``seed`` and its matched clip.
 
     Stem and overlay concepts mix both clips from the same stems through the same production chain
@@ -176,9 +235,13 @@ def render_pair(concept: Concept, seed: int, *, duration: float = 4.0, sample_ra
     # (tempo, swing, kick) is a different performance, mastered on its own
     gain = master_gain(mixed, loudness)
     matched_gain = master_gain(matched, matched_loudness) if concept.change else gain
-    return Pair(limit(mixed * gain, sample_rate), limit(matched * matched_gain, sample_rate), genre, with_it,
-                without if concept.change else replace(with_it, notes=[n for n in with_it.notes
-                                                                       if n.role != concept.stem]))  # fmt: skip
+    return Pair(
+        limit(mixed * gain, sample_rate),
+        limit(matched * matched_gain, sample_rate),
+        genre,
+        with_it,
+        without if concept.change else replace(with_it, notes=[n for n in with_it.notes if n.role != concept.stem]),
+    )
 
 
 def _audible(concept: np.ndarray, rest: np.ndarray | int) -> np.ndarray:
@@ -187,15 +250,17 @@ def _audible(concept: np.ndarray, rest: np.ndarray | int) -> np.ndarray:
     return concept * np.float32(10 ** (max(0.0, AUDIBLE_DB - ratio_db) / 20))
 
 
-def render_random(seed: int, *, duration: float = 4.0, sample_rate: int = 16000,
-                  soundfont: Path | None = None) -> np.ndarray:  # fmt: skip
+def render_random(
+    seed: int, *, duration: float = 4.0, sample_rate: int = 16000, soundfont: Path | None = None
+) -> np.ndarray:
     """A random clip: any genre, any stems (each kept with probability 0.7, at least one)."""
     from musictag.synthesis.render import produce, render_stems
 
     rng = random.Random(f"random:{seed}")
     genre = rng.choice(sorted(STYLES))
-    stems = render_stems(compose(genre, "", seed, duration=duration), sample_rate=sample_rate, soundfont=soundfont,
-                         seed=seed)  # fmt: skip
+    stems = render_stems(
+        compose(genre, "", seed, duration=duration), sample_rate=sample_rate, soundfont=soundfont, seed=seed
+    )
     kept = {role: audio for role, audio in stems.items() if rng.random() < 0.7}
     if not kept:
         role = rng.choice(sorted(stems))
@@ -211,10 +276,19 @@ def _write(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         sf.write(tmp, audio, sample_rate, format="FLAC")
 
 
-def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, per_concept: int = 100,
-                random_sets: int = 200, set_size: int = 5, inputs: int = 40, duration: float = 4.0,
-                sample_rate: int = 16000, seed: int = 0,
-                on_clip: Callable[[], None] | None = None) -> Path:  # fmt: skip
+def render_bank(
+    out: str | os.PathLike,
+    *,
+    concepts: list[str] | None = None,
+    per_concept: int = 100,
+    random_sets: int = 200,
+    set_size: int = 5,
+    inputs: int = 40,
+    duration: float = 4.0,
+    sample_rate: int = 16000,
+    seed: int = 0,
+    on_clip: Callable[[], None] | None = None,
+) -> Path:
     """Render a concept bank into ``out`` (see the module docstring); clips already there are kept,
     so an interrupted run resumes. Returns the path of ``bank.json``."""
     from musictag.synthesis.render import default_soundfont, require_synthesizer, soundfont_note
@@ -228,8 +302,15 @@ def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, pe
     soundfont = default_soundfont()
     require_synthesizer(soundfont)
     out = Path(out)
-    manifest: dict = {"sample_rate": sample_rate, "duration": duration, "seed": seed, "soundfont": str(soundfont),
-                      "concepts": {}, "random_sets": [], "inputs": []}  # fmt: skip
+    manifest: dict = {
+        "sample_rate": sample_rate,
+        "duration": duration,
+        "seed": seed,
+        "soundfont": str(soundfont),
+        "concepts": {},
+        "random_sets": [],
+        "inputs": [],
+    }
     for index, name in enumerate(names):
         concept, rows = CONCEPTS[name], []
         for k in range(per_concept):
@@ -241,17 +322,32 @@ def render_bank(out: str | os.PathLike, *, concepts: list[str] | None = None, pe
                 pair = render_pair(concept, clip_seed, duration=duration, sample_rate=sample_rate, soundfont=soundfont)
                 _write(matched, pair.matched, sample_rate)
                 _write(positive, pair.positive, sample_rate)
-            rows.append({"positive": str(positive.relative_to(out)), "matched": str(matched.relative_to(out)),
-                         "genre": genre, "seed": clip_seed})  # fmt: skip
+            rows.append(
+                {
+                    "positive": str(positive.relative_to(out)),
+                    "matched": str(matched.relative_to(out)),
+                    "genre": genre,
+                    "seed": clip_seed,
+                }
+            )
             if on_clip:
                 on_clip()
-        manifest["concepts"][name] = {"description": concept.description, "stem": concept.stem,
-                                      "change": concept.change, "clips": rows}  # fmt: skip
+        manifest["concepts"][name] = {
+            "description": concept.description,
+            "stem": concept.stem,
+            "change": concept.change,
+            "clips": rows,
+        }
     for s in range(random_sets):
         folder = out / "random" / f"random_{s:02d}"
         for k in range(set_size):
-            _render_random_file(folder / f"random_{s:02d}_{k:03d}.flac", 10_000_000 + seed * 100_003 + s * 1009 + k,
-                                duration, sample_rate, soundfont)  # fmt: skip
+            _render_random_file(
+                folder / f"random_{s:02d}_{k:03d}.flac",
+                10_000_000 + seed * 100_003 + s * 1009 + k,
+                duration,
+                sample_rate,
+                soundfont,
+            )
             if on_clip:
                 on_clip()
         manifest["random_sets"].append(str(folder.relative_to(out)))

@@ -30,8 +30,15 @@ class FeatureExplanation:
 
     def to_dict(self, *, top_k: int = 10) -> dict:
         contributions = dict(zip(self.names, np.round(self.contributions, 6).tolist(), strict=True))
-        return {"path": self.path, "model": self.model, "target": self.target, "score": round(self.score, 6),
-                "method": "mean ablation", "top_features": self.top(top_k), "contributions": contributions}
+        return {
+            "path": self.path,
+            "model": self.model,
+            "target": self.target,
+            "score": round(self.score, 6),
+            "method": "mean ablation",
+            "top_features": self.top(top_k),
+            "contributions": contributions,
+        }
 
 
 def explain_features(tagger, path: str, *, target: str | None = None) -> FeatureExplanation:

@@ -43,11 +43,18 @@ class Presence:
         return [(round(a, 3), round(b, 3)) for a, b in out]
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "concept": self.concept, "layer": self.layer, "probe_accuracy": self.accuracy,
-                "patch_seconds": self.patch_seconds,
-                "patches": [{"start": round(s, 3), "probability": round(p, 4)}
-                            for s, p in zip(self.starts, self.probability, strict=True)],
-                "spans": self.spans()}  # fmt: skip
+        return {
+            "path": self.path,
+            "concept": self.concept,
+            "layer": self.layer,
+            "probe_accuracy": self.accuracy,
+            "patch_seconds": self.patch_seconds,
+            "patches": [
+                {"start": round(s, 3), "probability": round(p, 4)}
+                for s, p in zip(self.starts, self.probability, strict=True)
+            ],
+            "spans": self.spans(),
+        }
 
 
 @dataclass
@@ -61,8 +68,16 @@ class ConceptProbe:
     scale: float
 
 
-def fit_probe(tagger: Tagger, concept: str, *, bank: dict[str, list[Path]], randoms: list[list[Path]],
-              matched: list[Path], layers: list[str] | None = None, seed: int = 0) -> ConceptProbe:  # fmt: skip
+def fit_probe(
+    tagger: Tagger,
+    concept: str,
+    *,
+    bank: dict[str, list[Path]],
+    randoms: list[list[Path]],
+    matched: list[Path],
+    layers: list[str] | None = None,
+    seed: int = 0,
+) -> ConceptProbe:
     """``concept``'s clips against its matched clips and the first random set, at each candidate layer
     (one forward pass for all); the layer with the best held-out accuracy wins (a third of the clips
     held out, each concept clip together with its matched twin)."""
@@ -107,6 +122,14 @@ def locate(tagger: Tagger, path: str, probe: ConceptProbe, *, hop: float = 0.5) 
     head = min(hopped.hop_frames, hopped.patch_frames)
     mel = torch.cat([patches[:-1, :head].reshape(-1, patches.shape[-1]), patches[-1]]).numpy()
     mel = mel[: max(1, round(duration / hopped.frame_seconds))]  # a short clip's repeats are not the file
-    return Presence(str(path), probe.concept, probe.layer, probe.accuracy, [k * step for k in range(len(patches))],
-                    hopped.patch_frames * hopped.frame_seconds, [float(p) for p in probability], mel,
-                    duration)  # fmt: skip
+    return Presence(
+        str(path),
+        probe.concept,
+        probe.layer,
+        probe.accuracy,
+        [k * step for k in range(len(patches))],
+        hopped.patch_frames * hopped.frame_seconds,
+        [float(p) for p in probability],
+        mel,
+        duration,
+    )

@@ -13,8 +13,9 @@ from musictag.plots import relevance_png
 from musictag.utils.atomic import atomic_open, atomic_path
 
 
-def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate: int, top_k: int = 3,
-                      stem: str | None = None) -> dict[str, Path]:  # fmt: skip
+def write_explanation(
+    explanation: Explanation, out: str | Path, *, sample_rate: int, top_k: int = 3, stem: str | None = None
+) -> dict[str, Path]:
     """Write ``STEM.png``, ``STEM.json``, ``STEM.top.wav`` and ``STEM.without-top.wav`` under ``out``
     (``stem``: the audio file's, unless given)."""
     import soundfile as sf
@@ -24,11 +25,19 @@ def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = stem or Path(explanation.path).stem
-    paths = {kind: out / f"{stem}{suffix}" for kind, suffix in
-             (("png", ".png"), ("json", ".json"), ("top", ".top.wav"), ("without", ".without-top.wav"))}  # fmt: skip
-    relevance_png(explanation.mel, explanation.relevance, explanation.frame_seconds, explanation.over_time,
-                  explanation.segment_seconds, paths["png"],
-                  title=f"{stem}: {explanation.target} ({explanation.method})")  # fmt: skip
+    paths = {
+        kind: out / f"{stem}{suffix}"
+        for kind, suffix in (("png", ".png"), ("json", ".json"), ("top", ".top.wav"), ("without", ".without-top.wav"))
+    }
+    relevance_png(
+        explanation.mel,
+        explanation.relevance,
+        explanation.frame_seconds,
+        explanation.over_time,
+        explanation.segment_seconds,
+        paths["png"],
+        title=f"{stem}: {explanation.target} ({explanation.method})",
+    )
     with atomic_open(paths["json"], encoding="utf-8") as handle:
         json.dump(explanation.to_dict(top_k=top_k), handle, indent=1)
     audio = load(explanation.path, sample_rate=sample_rate)
@@ -45,8 +54,9 @@ def write_explanation(explanation: Explanation, out: str | Path, *, sample_rate:
     return paths
 
 
-def write_feature_explanation(explanation, out: str | Path, *, top_k: int = 10,
-                              stem: str | None = None) -> dict[str, Path]:  # fmt: skip
+def write_feature_explanation(
+    explanation, out: str | Path, *, top_k: int = 10, stem: str | None = None
+) -> dict[str, Path]:
     """A classical model's explanation: ``STEM.json`` and the bar chart ``STEM.png``."""
     from musictag.plots import contributions_png
 
@@ -54,8 +64,13 @@ def write_feature_explanation(explanation, out: str | Path, *, top_k: int = 10,
     out.mkdir(parents=True, exist_ok=True)
     stem = stem or Path(explanation.path).stem
     paths = {"png": out / f"{stem}.png", "json": out / f"{stem}.json"}
-    contributions_png(explanation.names, explanation.contributions, paths["png"],
-                      title=f"{stem}: {explanation.target} ({explanation.model})", top=max(top_k, 10))  # fmt: skip
+    contributions_png(
+        explanation.names,
+        explanation.contributions,
+        paths["png"],
+        title=f"{stem}: {explanation.target} ({explanation.model})",
+        top=max(top_k, 10),
+    )
     with atomic_open(paths["json"], encoding="utf-8") as handle:
         json.dump(explanation.to_dict(top_k=top_k), handle, indent=1)
     return paths

@@ -68,32 +68,57 @@ class Explanation:
         """The ``k`` segments with most positive relevance, best first, with their strongest band."""
         bands = self.per_band()
         order = np.argsort(-self.over_time, kind="stable")[:k]
-        return [{**self.segments[i], "band": int(bands[i].argmax()),
-                 "mel_bins": [self.band_edges[int(bands[i].argmax())], self.band_edges[int(bands[i].argmax()) + 1]]}
-                for i in order if self.segments[i]["relevance"] > 0]  # fmt: skip
+        return [
+            {
+                **self.segments[i],
+                "band": int(bands[i].argmax()),
+                "mel_bins": [self.band_edges[int(bands[i].argmax())], self.band_edges[int(bands[i].argmax()) + 1]],
+            }
+            for i in order
+            if self.segments[i]["relevance"] > 0
+        ]
 
     def to_dict(self, *, top_k: int = 3) -> dict:
-        return {"path": self.path, "model": self.model, "target": self.target, "method": self.method,
-                "score": round(self.score, 6), "duration": round(self.duration, 3),
-                "segment_seconds": self.segment_seconds, "band_edges": self.band_edges,
-                "segments": [{k: round(v, 6) if isinstance(v, float) else v for k, v in s.items()}
-                             for s in self.segments],
-                "per_band": np.round(self.per_band(), 6).tolist(), "top_segments": self.top(top_k)}  # fmt: skip
+        return {
+            "path": self.path,
+            "model": self.model,
+            "target": self.target,
+            "method": self.method,
+            "score": round(self.score, 6),
+            "duration": round(self.duration, 3),
+            "segment_seconds": self.segment_seconds,
+            "band_edges": self.band_edges,
+            "segments": [{k: round(v, 6) if isinstance(v, float) else v for k, v in s.items()} for s in self.segments],
+            "per_band": np.round(self.per_band(), 6).tolist(),
+            "top_segments": self.top(top_k),
+        }
 
 
-def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str = "occlusion",
-            segment_seconds: float = 0.5, bands: int = 8) -> Explanation:  # fmt: skip
+def explain(
+    tagger: Tagger,
+    path: str,
+    *,
+    target: str | None = None,
+    method: str = "occlusion",
+    segment_seconds: float = 0.5,
+    bands: int = 8,
+) -> Explanation:
     """Explain ``tagger``'s score for ``target`` (default: its best label on this file) on ``path``."""
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if tagger.classical is not None:
-        raise ParameterError(f"model {tagger.name} is a classical model: explain its features with a linear "
-                             "model's coefficients instead (not yet in musictag)")  # fmt: skip
+        raise ParameterError(
+            f"model {tagger.name} is a classical model: explain its features with a linear "
+            "model's coefficients instead (not yet in musictag)"
+        )
     if segment_seconds <= 0 or bands < 1:
         raise ParameterError("segment_seconds must be positive and bands at least 1")
     if tagger.hop_frames != tagger.patch_frames:  # a model read with overlapping patches is explained on
-        tagger = Tagger.from_model(tagger.module, tagger.config,  # patches end to end: one time axis
-                                   hop=tagger.patch_frames * tagger.frame_seconds)  # fmt: skip
+        tagger = Tagger.from_model(
+            tagger.module,
+            tagger.config,  # patches end to end: one time axis
+            hop=tagger.patch_frames * tagger.frame_seconds,
+        )
     patches, duration = tagger.file_patches(path)
     module, activation = tagger.module, tagger.config.activation
 
@@ -112,8 +137,12 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
     # CHUNK patches at a time: occlusion multiplies the batch by its perturbations, and a long file's
     # activations would not fit in memory at once
     frame = tagger.frame_seconds
-    attribution = np.concatenate([_attribute(method, scores, module, patches[i : i + CHUNK], index, frame, activation)
-                                  for i in range(0, len(patches), CHUNK)])  # fmt: skip
+    attribution = np.concatenate(
+        [
+            _attribute(method, scores, module, patches[i : i + CHUNK], index, frame, activation)
+            for i in range(0, len(patches), CHUNK)
+        ]
+    )
     mel = patches.reshape(-1, patches.shape[-1]).numpy()
     relevance = attribution.reshape(-1, patches.shape[-1])
     real = max(1, round(duration / tagger.frame_seconds))
@@ -125,12 +154,24 @@ def explain(tagger: Tagger, path: str, *, target: str | None = None, method: str
     for start in range(0, len(relevance), frames):
         block = relevance[start : start + frames]
         end = min(start + frames, len(relevance))
-        segments.append({"start": start * tagger.frame_seconds, "end": end * tagger.frame_seconds,
-                         "relevance": float(block.sum())})  # fmt: skip
-    return Explanation(path=str(path), model=tagger.name, target=tagger.labels[index], method=method,
-                       score=float(mean[index]), duration=duration, frame_seconds=tagger.frame_seconds, mel=mel,
-                       relevance=relevance, segment_seconds=frames * tagger.frame_seconds, bands=bands,
-                       segments=segments, band_edges=edges)  # fmt: skip
+        segments.append(
+            {"start": start * tagger.frame_seconds, "end": end * tagger.frame_seconds, "relevance": float(block.sum())}
+        )
+    return Explanation(
+        path=str(path),
+        model=tagger.name,
+        target=tagger.labels[index],
+        method=method,
+        score=float(mean[index]),
+        duration=duration,
+        frame_seconds=tagger.frame_seconds,
+        mel=mel,
+        relevance=relevance,
+        segment_seconds=frames * tagger.frame_seconds,
+        bands=bands,
+        segments=segments,
+        band_edges=edges,
+    )
 
 
 def fold_repeats(relevance: np.ndarray, period: int) -> np.ndarray:
@@ -155,8 +196,9 @@ def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:
     return logits - torch.logsumexp(others, -1)
 
 
-def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float,
-               activation: str) -> np.ndarray:  # fmt: skip
+def _attribute(
+    method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float, activation: str
+) -> np.ndarray:
     """Attribution per input cell, ``patches``' shape."""
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
@@ -165,13 +207,15 @@ def _attribute(method: str, scores, module, patches: torch.Tensor, index: int, f
     if method == "occlusion":
         if isinstance(module, MusiCNN) and module.input_norm == "none":
             scores = _ReusedFront(module, patches, activation)
-        found = Occlusion(scores).attribute(patches, sliding_window_shapes=window, strides=window, target=index,
-                                            baselines=0.0, perturbations_per_eval=8)  # fmt: skip
+        found = Occlusion(scores).attribute(
+            patches, sliding_window_shapes=window, strides=window, target=index, baselines=0.0, perturbations_per_eval=8
+        )
         # captum gives every cell its window's whole drop; share it out, so a segment sums to its drop
         return found.detach().div(window[0] * window[1]).numpy()
     if method == "integrated-gradients":
-        found = IntegratedGradients(scores).attribute(patches, baselines=patches * 0, target=index, n_steps=32,
-                                                      internal_batch_size=64)  # fmt: skip
+        found = IntegratedGradients(scores).attribute(
+            patches, baselines=patches * 0, target=index, n_steps=32, internal_batch_size=64
+        )
         return found.detach().numpy()
     if method in ("lime", "kernel-shap"):
         return _surrogate(method, scores, patches, index=index, window=window)
@@ -213,8 +257,9 @@ class _ReusedFront:
         return front
 
 
-def _surrogate(method: str, scores, patches: torch.Tensor, *, window: tuple[int, int], index: int,
-               samples: int = 64) -> np.ndarray:  # fmt: skip
+def _surrogate(
+    method: str, scores, patches: torch.Tensor, *, window: tuple[int, int], index: int, samples: int = 64
+) -> np.ndarray:
     """LIME or KernelSHAP per patch, one feature per occlusion window."""
     from captum._utils.models.linear_model import SkLearnRidge
     from captum.attr import KernelShap, Lime
@@ -225,8 +270,12 @@ def _surrogate(method: str, scores, patches: torch.Tensor, *, window: tuple[int,
     mask = (rows[:, None] * (int(columns.max()) + 1) + columns[None, :]).unsqueeze(0)  # one id per window
     explainer = Lime(scores, interpretable_model=SkLearnRidge(alpha=1.0)) if method == "lime" else KernelShap(scores)
     torch.manual_seed(0)
-    found = [explainer.attribute(patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples,
-                                 perturbations_per_eval=16) for patch in patches]  # fmt: skip
+    found = [
+        explainer.attribute(
+            patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples, perturbations_per_eval=16
+        )
+        for patch in patches
+    ]
     # every cell of a window carries the window's coefficient; spread it so a window sums to it
     counts = torch.bincount(mask.flatten()).float()[mask]
     return torch.cat(found).detach().div(counts).numpy()

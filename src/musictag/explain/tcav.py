@@ -53,14 +53,30 @@ class TcavResult:
     def significant(self, concept: str, target: str, layer: str | None = None) -> dict | None:
         """The row (of ``layer``, or of the layer where it is most significant) where ``concept`` is
         significant and positive for ``target``, if any."""
-        rows = [r for r in self.rows if r["concept"] == concept and r["target"] == target and r["significant"]
-                and r["direction"] == "positive" and layer in (None, r["layer"])]  # fmt: skip
+        rows = [
+            r
+            for r in self.rows
+            if r["concept"] == concept
+            and r["target"] == target
+            and r["significant"]
+            and r["direction"] == "positive"
+            and layer in (None, r["layer"])
+        ]
         return min(rows, key=lambda r: r["p_bonferroni"]) if rows else None
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "layers": self.layers, "targets": self.targets, "concepts": self.concepts,
-                "inputs": self.inputs, "subsets": self.subsets, "null_vectors": self.null_vectors, "alpha": ALPHA,
-                "probe_accuracy": self.accuracy, "rows": self.rows}  # fmt: skip
+        return {
+            "model": self.model,
+            "layers": self.layers,
+            "targets": self.targets,
+            "concepts": self.concepts,
+            "inputs": self.inputs,
+            "subsets": self.subsets,
+            "null_vectors": self.null_vectors,
+            "alpha": ALPHA,
+            "probe_accuracy": self.accuracy,
+            "rows": self.rows,
+        }
 
 
 def _split(files: list[Path], parts: int) -> list[list[Path]]:
@@ -69,10 +85,19 @@ def _split(files: list[Path], parts: int) -> list[list[Path]]:
     return [files[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
-def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: list[list[Path]], inputs: list[Path], *,
-                   matched: dict[str, list[Path]] | None = None, layers: list[str] | None = None,
-                   targets: list[str] | None = None, subsets: int = 20, seed: int = 0,
-                   on_step=None) -> TcavResult:  # fmt: skip
+def score_concepts(
+    tagger: Tagger,
+    concepts: dict[str, list[Path]],
+    randoms: list[list[Path]],
+    inputs: list[Path],
+    *,
+    matched: dict[str, list[Path]] | None = None,
+    layers: list[str] | None = None,
+    targets: list[str] | None = None,
+    subsets: int = 20,
+    seed: int = 0,
+    on_step=None,
+) -> TcavResult:
     """TCAV scores and their significance for every concept, layer and target.
 
     A concept's clips are split into ``subsets`` disjoint groups; group ``k``'s vector separates it from
@@ -92,9 +117,11 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
     smallest = min((len(f) for f in concepts.values()), default=0)
     subsets = min(subsets, smallest // 2)
     if subsets < 3 or len(randoms) < 2 * subsets + 10:
-        raise ParameterError(f"TCAV needs at least 6 clips per concept and {2 * max(subsets, 3) + 10} random sets "
-                             f"(found {smallest} and {len(randoms)}): render a bank with musictag concepts "
-                             "render")  # fmt: skip
+        raise ParameterError(
+            f"TCAV needs at least 6 clips per concept and {2 * max(subsets, 3) + 10} random sets "
+            f"(found {smallest} and {len(randoms)}): render a bank with musictag concepts "
+            "render"
+        )
     layers = check_layers(tagger, layers or default_layers(tagger))
     targets = targets or list(tagger.labels)
     unknown = [t for t in targets if t not in tagger.labels]
@@ -125,8 +152,10 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
                 AV.save(save, "m", made.identifier, q, torch.cat([activations[f][k] for f in files]), "0")
             return made
 
-        sets = {("null", i): [concept(f"random_{2 * i}", pool[2 * i]), concept(f"random_{2 * i + 1}", pool[2 * i + 1])]
-                for i in range(len(pool) // 2)}  # fmt: skip
+        sets = {
+            ("null", i): [concept(f"random_{2 * i}", pool[2 * i]), concept(f"random_{2 * i + 1}", pool[2 * i + 1])]
+            for i in range(len(pool) // 2)
+        }
         for name, (positives, negatives) in groups.items():
             for k, (pos, neg) in enumerate(zip(positives, negatives, strict=True)):
                 sets[name, k] = [concept(f"{name}_{k}", pos), concept(f"not_{name}_{k}", neg)]
@@ -164,11 +193,20 @@ def score_concepts(tagger: Tagger, concepts: dict[str, list[Path]], randoms: lis
                 for name in names:
                     scores = np.array([share((name, k)) for k in range(subsets)])
                     p = _welch(scores, null, ttest_ind)
-                    result.rows.append({
-                        "concept": name, "layer": layer, "target": target, "score": round(float(scores.mean()), 4),
-                        "score_std": round(float(scores.std()), 4), "null": round(float(null.mean()), 4), "p": p,
-                        "p_bonferroni": min(1.0, p * tests), "significant": p * tests < ALPHA,
-                        "direction": "positive" if scores.mean() > null.mean() else "negative"})  # fmt: skip
+                    result.rows.append(
+                        {
+                            "concept": name,
+                            "layer": layer,
+                            "target": target,
+                            "score": round(float(scores.mean()), 4),
+                            "score_std": round(float(scores.std()), 4),
+                            "null": round(float(null.mean()), 4),
+                            "p": p,
+                            "p_bonferroni": min(1.0, p * tests),
+                            "significant": p * tests < ALPHA,
+                            "direction": "positive" if scores.mean() > null.mean() else "negative",
+                        }
+                    )
             if on_step:
                 on_step()
     return result
@@ -192,19 +230,26 @@ def _welch(scores: np.ndarray, null: np.ndarray, test) -> float:
 
 def markdown_table(result: TcavResult) -> str:
     """Significant positive concepts per target (best layer), then every concept's probe accuracy."""
-    lines = [f"# TCAV: {result.model}", "",
-             f"{result.inputs} input patches, {result.subsets} vectors per concept (disjoint subsets), "
-             f"{result.null_vectors} between pairs of random sets for the null, "
-             f"Welch t-test, Bonferroni over {len(result.concepts)} concepts x {len(result.layers)} layers x "
-             f"{len(result.targets)} targets, "
-             f"alpha {ALPHA}.", "", "| target | concept | layer | TCAV score | null | p (Bonferroni) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# TCAV: {result.model}",
+        "",
+        f"{result.inputs} input patches, {result.subsets} vectors per concept (disjoint subsets), "
+        f"{result.null_vectors} between pairs of random sets for the null, "
+        f"Welch t-test, Bonferroni over {len(result.concepts)} concepts x {len(result.layers)} layers x "
+        f"{len(result.targets)} targets, "
+        f"alpha {ALPHA}.",
+        "",
+        "| target | concept | layer | TCAV score | null | p (Bonferroni) |",
+        "|---|---|---|---|---|---|",
+    ]
     for target in result.targets:
         for concept in result.concepts:
             row = result.significant(concept, target)
             if row:
-                lines.append(f"| {target} | {concept} | {row['layer']} | {row['score']:.2f} ± {row['score_std']:.2f} "
-                             f"| {row['null']:.2f} | {row['p_bonferroni']:.2g} |")  # fmt: skip
+                lines.append(
+                    f"| {target} | {concept} | {row['layer']} | {row['score']:.2f} ± {row['score_std']:.2f} "
+                    f"| {row['null']:.2f} | {row['p_bonferroni']:.2g} |"
+                )
     lines += ["", "| concept | " + " | ".join(result.layers) + " |", "|---|" + "---|" * len(result.layers)]
     for concept in result.concepts:
         cells = " | ".join(f"{result.accuracy[concept][layer]:.2f}" for layer in result.layers)
@@ -220,6 +265,13 @@ def heatmap_png(result: TcavResult, path: str | os.PathLike) -> None:
     for layer in result.layers:
         rows = {(r["concept"], r["target"]): r for r in result.rows if r["layer"] == layer}
         grids.append(np.array([[rows[c, t]["score"] for t in result.targets] for c in result.concepts]))
-        marks.append([[("+" if rows[c, t]["direction"] == "positive" else "-") if rows[c, t]["significant"] else ""
-                       for t in result.targets] for c in result.concepts])  # fmt: skip
+        marks.append(
+            [
+                [
+                    ("+" if rows[c, t]["direction"] == "positive" else "-") if rows[c, t]["significant"] else ""
+                    for t in result.targets
+                ]
+                for c in result.concepts
+            ]
+        )
     tcav_heatmap(grids, marks, result.layers, result.concepts, result.targets, path, title=result.model)

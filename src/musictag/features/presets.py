@@ -16,14 +16,37 @@ FRONTENDS: dict[str, FrontendConfig] = {
     # short-chunk CNN / ResNet (Won et al. 2020): 16 kHz, 512/256, 128 mels, dB
     "shortchunk": FrontendConfig(sample_rate=16000, n_fft=512, hop_length=256, n_mels=128, compression="db"),
     # VGGish: 25 ms windows every 10 ms, 64 HTK mel bands 125-7500 Hz of the magnitude, log(x + 0.01)
-    "vggish": FrontendConfig(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=64, f_min=125,
-                             f_max=7500, mel_scale="htk", mel_norm=None, power=1.0, compression="log", eps=0.01),
+    "vggish": FrontendConfig(
+        sample_rate=16000,
+        n_fft=512,
+        win_length=400,
+        hop_length=160,
+        n_mels=64,
+        f_min=125,
+        f_max=7500,
+        mel_scale="htk",
+        mel_norm=None,
+        power=1.0,
+        compression="log",
+        eps=0.01,
+    ),
     # AST: 25 ms windows every 10 ms, 128 mel bands 20 Hz-8 kHz, natural log of the power
     # (the Kaldi filterbank of the AST feature extractor, less pre-emphasis and DC removal)
-    "ast": FrontendConfig(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=128, f_min=20,
-                          f_max=8000, mel_scale="htk", mel_norm=None, center=False, compression="log",
-                          eps=1.1920929e-07),
-}  # fmt: skip
+    "ast": FrontendConfig(
+        sample_rate=16000,
+        n_fft=512,
+        win_length=400,
+        hop_length=160,
+        n_mels=128,
+        f_min=20,
+        f_max=8000,
+        mel_scale="htk",
+        mel_norm=None,
+        center=False,
+        compression="log",
+        eps=1.1920929e-07,
+    ),
+}
 
 
 def frontend_from(value: str | dict | FrontendConfig) -> FrontendConfig:

@@ -47,14 +47,17 @@ class TaggerBackend(Protocol):
 
     def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult: ...
 
-    def embed(self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate",
-              sample_rate: int | None = None) -> EmbedResult: ...  # fmt: skip
+    def embed(
+        self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate", sample_rate: int | None = None
+    ) -> EmbedResult: ...
 
-    def tag_many(self, paths: Iterable[Source], *, embed: str | None = None,
-                 workers: int = 0) -> Iterator[TagResult | FileError]: ...  # fmt: skip
+    def tag_many(
+        self, paths: Iterable[Source], *, embed: str | None = None, workers: int = 0
+    ) -> Iterator[TagResult | FileError]: ...
 
-    def embed_many(self, paths: Iterable[Source], *, layer: str = "penultimate",
-                   workers: int = 0) -> Iterator[EmbedResult | FileError]: ...  # fmt: skip
+    def embed_many(
+        self, paths: Iterable[Source], *, layer: str = "penultimate", workers: int = 0
+    ) -> Iterator[EmbedResult | FileError]: ...
 
 
 class ConfiguredTagger:
@@ -92,8 +95,9 @@ class ConfiguredTagger:
         cannot be read."""
         return _raise_if_error(next(self.tag_many([audio_source(audio, sample_rate)])))
 
-    def embed(self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate",
-              sample_rate: int | None = None) -> EmbedResult:  # fmt: skip
+    def embed(
+        self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate", sample_rate: int | None = None
+    ) -> EmbedResult:
         """One layer's activations for one file or array (``per_patch`` and their mean ``embedding``)."""
         return _raise_if_error(next(self.embed_many([audio_source(audio, sample_rate)], layer=layer)))
 

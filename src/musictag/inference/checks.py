@@ -15,8 +15,9 @@ def warning_kind(warning: str) -> str:
     return next((kind for key, kind in KINDS.items() if key in warning), warning)
 
 
-def file_warnings(path: str, *, duration: float, peak: float, patch_seconds: float, hop_seconds: float,
-                  patches: bool = True) -> list[str]:  # fmt: skip
+def file_warnings(
+    path: str, *, duration: float, peak: float, patch_seconds: float, hop_seconds: float, patches: bool = True
+) -> list[str]:
     """Digital silence; for patch-based models also a file shorter than a patch or than the hop."""
     found = []
     if peak == 0:
@@ -24,9 +25,13 @@ def file_warnings(path: str, *, duration: float, peak: float, patch_seconds: flo
     if not patches:
         return found
     if duration < patch_seconds:
-        found.append(f"{path}: {duration:.2f} s is shorter than one {patch_seconds:.2f} s patch; "
-                     "scored on the clip repeated to fill it")  # fmt: skip
+        found.append(
+            f"{path}: {duration:.2f} s is shorter than one {patch_seconds:.2f} s patch; "
+            "scored on the clip repeated to fill it"
+        )
     elif hop_seconds > duration:
-        found.append(f"{path}: the hop ({hop_seconds:.2f} s) is longer than the file ({duration:.2f} s); "
-                     "only its first patch is scored")  # fmt: skip
+        found.append(
+            f"{path}: the hop ({hop_seconds:.2f} s) is longer than the file ({duration:.2f} s); "
+            "only its first patch is scored"
+        )
     return found

@@ -27,16 +27,26 @@ def choose_backend(model: str | os.PathLike, backend: str | None = None) -> Back
     if backend not in (None, "torch", "onnx"):
         raise ParameterError(f"unknown backend {backend!r}: use torch or onnx")
     if backend == "onnx" and not exported:
-        raise ParameterError(f"--backend onnx runs an exported model: 'musictag models export {model} --onnx "
-                             "FILE.onnx', then --model FILE.onnx")  # fmt: skip
+        raise ParameterError(
+            f"--backend onnx runs an exported model: 'musictag models export {model} --onnx "
+            "FILE.onnx', then --model FILE.onnx"
+        )
     if backend == "torch" and exported:
         raise ParameterError(f"{model}: an ONNX file runs with --backend onnx")
     return "onnx" if exported else "torch"
 
 
-def open_tagger(model: str | os.PathLike = "mtt-musicnn", *, backend: str | None = None, device: str = "cpu",
-                weights: str | os.PathLike | None = None, hop: float | None = None, batch_size: int = 4,
-                ray: str | None = None, actors: int | None = None) -> TaggerBackend:  # fmt: skip
+def open_tagger(
+    model: str | os.PathLike = "mtt-musicnn",
+    *,
+    backend: str | None = None,
+    device: str = "cpu",
+    weights: str | os.PathLike | None = None,
+    hop: float | None = None,
+    batch_size: int = 4,
+    ray: str | None = None,
+    actors: int | None = None,
+) -> TaggerBackend:
     """A tagger for ``model`` (a pretrained name, a model folder or an exported ``.onnx`` file).
 
     Parameters

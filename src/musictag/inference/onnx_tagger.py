@@ -66,8 +66,9 @@ class OnnxTagger(ConfiguredTagger):
         self.frontend = NumpyLogMel(self.config.frontend_config())
         self.batch_size = batch_size
 
-    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None,
-                 workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
+    def tag_many(
+        self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None, workers: int = 0
+    ) -> Iterator[TagResult | FileError]:
         """As :meth:`musictag.inference.tagger.Tagger.tag_many` (``workers`` is accepted and unused)."""
         if embed:
             self._check_layer(embed)
@@ -82,11 +83,13 @@ class OnnxTagger(ConfiguredTagger):
             scores = self._activate(logits.mean(axis=0)) if pooled else taggram.mean(axis=0)
             starts = np.arange(len(logits)) * self.hop_frames * self.frame_seconds
             embedding = outputs[embed].mean(axis=0) if embed else None
-            yield TagResult(path, self.name, duration, self.labels, scores, taggram, starts, seconds, warnings,
-                            embedding)  # fmt: skip
+            yield TagResult(
+                path, self.name, duration, self.labels, scores, taggram, starts, seconds, warnings, embedding
+            )
 
-    def embed_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate",
-                   workers: int = 0) -> Iterator[EmbedResult | FileError]:  # fmt: skip
+    def embed_many(
+        self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate", workers: int = 0
+    ) -> Iterator[EmbedResult | FileError]:
         self._check_layer(layer)
         for path, outputs, duration, warnings in self._run(paths):
             if isinstance(outputs, str):
@@ -106,8 +109,9 @@ class OnnxTagger(ConfiguredTagger):
             return shifted / shifted.sum(axis=-1, keepdims=True)
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def _run(self, paths: Iterable[str | os.PathLike | AudioArray]
-             ) -> Iterator[tuple[str, dict | str, float, list[str]]]:  # fmt: skip
+    def _run(
+        self, paths: Iterable[str | os.PathLike | AudioArray]
+    ) -> Iterator[tuple[str, dict | str, float, list[str]]]:
         """Per file or array: (its name, every output per patch, or the error line; duration; warnings)."""
         rate = self.frontend.config.sample_rate
         for raw in paths:
@@ -123,20 +127,27 @@ class OnnxTagger(ConfiguredTagger):
                             peak = max(peak, float(np.abs(block).max()))
                         yield block
 
-                cut = list(patches(self.frontend.stream(measured(stream)), length=self.patch_frames,
-                                   hop=self.hop_frames))  # fmt: skip
+                cut = list(
+                    patches(self.frontend.stream(measured(stream)), length=self.patch_frames, hop=self.hop_frames)
+                )
                 if not cut:
                     raise MusictagError(f"{path}: no audio to tag")
                 batch = np.concatenate(cut).astype(np.float32)
-                runs = [self.session.run(None, {"patches": batch[s : s + self.batch_size]})
-                        for s in range(0, len(batch), self.batch_size)]  # fmt: skip
+                runs = [
+                    self.session.run(None, {"patches": batch[s : s + self.batch_size]})
+                    for s in range(0, len(batch), self.batch_size)
+                ]
             except Exception as exc:  # a broken file must not stop the batch
                 yield path, failure_line(path, exc), 0.0, []
                 continue
             outputs = {name: np.concatenate([run[i] for run in runs]) for i, name in enumerate(self.outputs)}
-            warnings = file_warnings(path, duration=stream.duration, peak=peak,
-                                     patch_seconds=self.patch_frames * self.frame_seconds,
-                                     hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
+            warnings = file_warnings(
+                path,
+                duration=stream.duration,
+                peak=peak,
+                patch_seconds=self.patch_frames * self.frame_seconds,
+                hop_seconds=self.hop_frames * self.frame_seconds,
+            )
             yield path, outputs, stream.duration, warnings
 
 

@@ -53,8 +53,9 @@ def connect(address: str | None, *, cpus: int | None = None) -> None:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         else:
             # "local": a new cluster of this process, even where another one runs on the machine
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=False)  # fmt: skip
+            ray.init(
+                address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=False
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "this machine"
         raise MusictagError(f"cannot reach a Ray cluster at {where}: {exc}".splitlines()[0]) from None
@@ -107,8 +108,9 @@ _COLUMNS = ("path", "error", "duration", "scores", "taggram", "embedding", "warn
 class RayTagger(ConfiguredTagger):
     """Tag files on a Ray cluster with a model folder; results come back in input order."""
 
-    def __init__(self, folder: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4,
-                 actors: int | None = None):  # fmt: skip
+    def __init__(
+        self, folder: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4, actors: int | None = None
+    ):
         import ray
 
         self.folder = Path(folder)
@@ -117,8 +119,9 @@ class RayTagger(ConfiguredTagger):
         self.actors = actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._available: set[str] | None = None
 
-    def tag_many(self, paths: Iterable[str | os.PathLike], *, embed: str | None = None,
-                 workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
+    def tag_many(
+        self, paths: Iterable[str | os.PathLike], *, embed: str | None = None, workers: int = 0
+    ) -> Iterator[TagResult | FileError]:
         """As :meth:`musictag.inference.tagger.Tagger.tag_many`; ``workers`` is unused (``actors`` counts)."""
         if embed:
             self._check_layer(embed)
@@ -130,12 +133,22 @@ class RayTagger(ConfiguredTagger):
                 continue
             taggram = np.frombuffer(row["taggram"], np.float32).reshape(-1, n_labels)
             embedding = np.frombuffer(row["embedding"], np.float32) if row["embedding"] else None
-            yield TagResult(row["path"], self.name, float(row["duration"]), self.labels,
-                            np.frombuffer(row["scores"], np.float32), taggram, self._starts(len(taggram)), seconds,
-                            json.loads(row["warnings"]), embedding)  # fmt: skip
+            yield TagResult(
+                row["path"],
+                self.name,
+                float(row["duration"]),
+                self.labels,
+                np.frombuffer(row["scores"], np.float32),
+                taggram,
+                self._starts(len(taggram)),
+                seconds,
+                json.loads(row["warnings"]),
+                embedding,
+            )
 
-    def embed_many(self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate",
-                   workers: int = 0) -> Iterator[EmbedResult | FileError]:  # fmt: skip
+    def embed_many(
+        self, paths: Iterable[str | os.PathLike], *, layer: str = "penultimate", workers: int = 0
+    ) -> Iterator[EmbedResult | FileError]:
         """As :meth:`musictag.inference.tagger.Tagger.embed_many`; ``workers`` is unused."""
         self._check_layer(layer)
         for row in self._rows(paths, {"embed": layer, "per_patch": True}):
@@ -144,8 +157,15 @@ class RayTagger(ConfiguredTagger):
                 continue
             dims = len(np.frombuffer(row["embedding"], np.float32))
             per_patch = np.frombuffer(row["taggram"], np.float32).reshape(-1, dims)
-            yield EmbedResult(row["path"], self.name, layer, float(row["duration"]), per_patch,
-                              self._starts(len(per_patch)), json.loads(row["warnings"]))  # fmt: skip
+            yield EmbedResult(
+                row["path"],
+                self.name,
+                layer,
+                float(row["duration"]),
+                per_patch,
+                self._starts(len(per_patch)),
+                json.loads(row["warnings"]),
+            )
 
     def _layers(self) -> set[str]:
         if self._available is None:
@@ -173,7 +193,12 @@ class RayTagger(ConfiguredTagger):
         files = ray.put({p.name: p.read_bytes() for p in self.folder.iterdir() if p.is_file()})
         blocks = -(-len(paths) // BATCH_FILES)  # a block per batch: work spreads over every actor
         dataset = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=blocks)
-        rows = dataset.map_batches(_ModelActor, fn_constructor_args=(files, {**self.settings, **mode}),
-                                   batch_size=BATCH_FILES, compute=ray.data.ActorPoolStrategy(size=self.actors),
-                                   num_cpus=1, batch_format="numpy")  # fmt: skip
+        rows = dataset.map_batches(
+            _ModelActor,
+            fn_constructor_args=(files, {**self.settings, **mode}),
+            batch_size=BATCH_FILES,
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
+            num_cpus=1,
+            batch_format="numpy",
+        )
         yield from rows.iter_rows()

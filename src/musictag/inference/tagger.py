@@ -79,16 +79,30 @@ class Tagger(ConfiguredTagger):
         self._setup(*load_model_folder(self.folder), hop=hop, batch_size=batch_size, device=device)
 
     @classmethod
-    def from_model(cls, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None = None,
-                   batch_size: int = 4, device: str = "cpu") -> Tagger:  # fmt: skip
+    def from_model(
+        cls,
+        module: torch.nn.Module | ClassicalModel,
+        config: ModelConfig,
+        *,
+        hop: float | None = None,
+        batch_size: int = 4,
+        device: str = "cpu",
+    ) -> Tagger:
         """A tagger for a model already in memory (e.g. a backbone being trained on), no folder needed."""
         tagger = cls.__new__(cls)
         tagger.folder = None
         tagger._setup(module, config, hop=hop, batch_size=batch_size, device=device)
         return tagger
 
-    def _setup(self, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None,
-               batch_size: int, device: str) -> None:  # fmt: skip
+    def _setup(
+        self,
+        module: torch.nn.Module | ClassicalModel,
+        config: ModelConfig,
+        *,
+        hop: float | None,
+        batch_size: int,
+        device: str,
+    ) -> None:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
         self._set_geometry(config, hop)
@@ -107,8 +121,9 @@ class Tagger(ConfiguredTagger):
         return self.classical.sample_rate if self.classical is not None else self.frontend.config.sample_rate
 
     # -- public API (tag and embed one input: ConfiguredTagger) -------------------------------
-    def tag_many(self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None,
-                 workers: int = 0) -> Iterator[TagResult | FileError]:  # fmt: skip
+    def tag_many(
+        self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None, workers: int = 0
+    ) -> Iterator[TagResult | FileError]:
         """Tag files in order; a file that fails yields a :class:`FileError` and the rest go on.
 
         ``embed`` also keeps that layer's mean activation (``TagResult.embedding``) from the same
@@ -136,8 +151,18 @@ class Tagger(ConfiguredTagger):
                 scores = scores.numpy()
             seconds = self.patch_frames * self.frame_seconds
             embedding = np.concatenate([o[embed] for o in state.outputs]).mean(axis=0) if embed else None
-            yield TagResult(state.path, self.name, state.duration, self.labels, scores, taggram, starts, seconds,
-                            state.warnings, embedding)  # fmt: skip
+            yield TagResult(
+                state.path,
+                self.name,
+                state.duration,
+                self.labels,
+                scores,
+                taggram,
+                starts,
+                seconds,
+                state.warnings,
+                embedding,
+            )
 
     def embed_many(
         self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate", workers: int = 0
@@ -180,8 +205,17 @@ class Tagger(ConfiguredTagger):
                 yield FileError(state.path, failure_line(state.path, exc))
                 continue
             warnings = self.patcher.warnings(state, patches=False)
-            yield TagResult(state.path, self.name, state.duration, self.labels, scores, scores[None], np.zeros(1),
-                            state.duration, warnings)  # fmt: skip
+            yield TagResult(
+                state.path,
+                self.name,
+                state.duration,
+                self.labels,
+                scores,
+                scores[None],
+                np.zeros(1),
+                state.duration,
+                warnings,
+            )
 
     # -- pipeline -------------------------------------------------------------------------
     def _forward(self, batch: torch.Tensor, layers: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -202,8 +236,10 @@ class Tagger(ConfiguredTagger):
         if not usable:
             return pending
         patches = torch.cat([chunk for _, chunk in pending])
-        runs = [self._forward(patches[s : min(s + self.batch_size, usable)], layers)
-                for s in range(0, usable, self.batch_size)]  # fmt: skip
+        runs = [
+            self._forward(patches[s : min(s + self.batch_size, usable)], layers)
+            for s in range(0, usable, self.batch_size)
+        ]
         outputs = {key: np.concatenate([run[key] for run in runs]) for key in layers}
         left, offset = [], 0
         for state, chunk in pending:
@@ -216,8 +252,9 @@ class Tagger(ConfiguredTagger):
             offset += len(chunk)
         return left
 
-    def _patched(self, paths: Iterable[str | os.PathLike | AudioArray], workers: int
-                 ) -> Iterator[tuple[_FileState, Iterator[torch.Tensor]]]:  # fmt: skip
+    def _patched(
+        self, paths: Iterable[str | os.PathLike | AudioArray], workers: int
+    ) -> Iterator[tuple[_FileState, Iterator[torch.Tensor]]]:
         """Each file's state with its patches: streamed here, or cut whole by worker processes."""
         if workers <= 0:
             for path in paths:
@@ -254,6 +291,7 @@ class Tagger(ConfiguredTagger):
                 n_patches = sum(len(o[layers[0]]) for o in state.outputs)
                 yield state, np.arange(n_patches) * self.hop_frames * self.frame_seconds
 
+
 class _Patcher:
     """Decodes a file into log-mel patches and says what makes its scores less trustworthy.
 
@@ -286,9 +324,14 @@ class _Patcher:
         state.warnings += self.warnings(state)
 
     def warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
-        return file_warnings(state.path, duration=state.duration, peak=state.peak, patches=patches,
-                             patch_seconds=self.patch_frames * self.frame_seconds,
-                             hop_seconds=self.hop_frames * self.frame_seconds)  # fmt: skip
+        return file_warnings(
+            state.path,
+            duration=state.duration,
+            peak=state.peak,
+            patches=patches,
+            patch_seconds=self.patch_frames * self.frame_seconds,
+            hop_seconds=self.hop_frames * self.frame_seconds,
+        )
 
     def whole_file(self, source: str | AudioArray) -> _FileState:
         """All of a file's patches at once: the state carries them (``outputs[0]["patches"]``), or the error."""

@@ -146,8 +146,10 @@ class Library:
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and not tables >= _OWN_TABLES:  # another application's database: nothing is written
                 self.db.close()
-                raise MusictagError(f"{self.path}: an SQLite database of another application (tables "
-                                    f"{', '.join(sorted(tables)[:5])}), not a musictag library; name a new file")
+                raise MusictagError(
+                    f"{self.path}: an SQLite database of another application (tables "
+                    f"{', '.join(sorted(tables)[:5])}), not a musictag library; name a new file"
+                )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commit
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -197,17 +199,34 @@ class Library:
         """Each file's duration in seconds, by path."""
         return {_path(path): duration for path, duration in self.db.execute("SELECT path, duration FROM files")}
 
-    def set_file(self, path: str, *, size: int, mtime_ns: int, hash: str | None, status: str,
-                 duration: float | None = None, error: str | None = None) -> int:  # fmt: skip
+    def set_file(
+        self,
+        path: str,
+        *,
+        size: int,
+        mtime_ns: int,
+        hash: str | None,
+        status: str,
+        duration: float | None = None,
+        error: str | None = None,
+    ) -> int:
         """Insert or update a file's row; returns its id."""
         self.db.execute(
             "INSERT INTO files (path, size, mtime_ns, hash, duration, status, error, seen_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size=excluded.size,"
             " mtime_ns=excluded.mtime_ns, hash=excluded.hash, duration=excluded.duration,"
             " status=excluded.status, error=excluded.error, seen_at=excluded.seen_at",
-            (_stored(path), size, mtime_ns, hash, duration, status, None if error is None else printable(error),
-             time.time()),
-        )  # fmt: skip
+            (
+                _stored(path),
+                size,
+                mtime_ns,
+                hash,
+                duration,
+                status,
+                None if error is None else printable(error),
+                time.time(),
+            ),
+        )
         return self.file_id(path)
 
     def update_stat(self, file_id: int, *, size: int, mtime_ns: int, hash: str) -> None:
@@ -225,11 +244,14 @@ class Library:
 
     def move(self, file_id: int, new_path: str, *, size: int, mtime_ns: int) -> None:
         """The same content, found under a new path (the old one is gone)."""
-        self.db.execute("UPDATE files SET path=?, size=?, mtime_ns=?, status=?, seen_at=? WHERE id=?",
-                        (_stored(new_path), size, mtime_ns, TAGGED, time.time(), file_id))  # fmt: skip
+        self.db.execute(
+            "UPDATE files SET path=?, size=?, mtime_ns=?, status=?, seen_at=? WHERE id=?",
+            (_stored(new_path), size, mtime_ns, TAGGED, time.time(), file_id),
+        )
 
-    def tagged_with_hash(self, content_hash: str, model_id: int, *, layer: str | None = None,
-                         timeline: bool = False) -> FileRow | None:  # fmt: skip
+    def tagged_with_hash(
+        self, content_hash: str, model_id: int, *, layer: str | None = None, timeline: bool = False
+    ) -> FileRow | None:
         """A file with this content that ``model_id`` has results for (with an embedding of ``layer`` and a
         timeline where asked)."""
         row = self.db.execute(
@@ -242,8 +264,10 @@ class Library:
     # -- models and runs --------------------------------------------------------------------
     def model(self, name: str, fingerprint: str, labels: list[str], folder: str) -> int:
         """The id of this model (added on first use)."""
-        self.db.execute("INSERT OR IGNORE INTO models (name, fingerprint, labels, folder) VALUES (?, ?, ?, ?)",
-                        (name, fingerprint, json.dumps(labels), folder))  # fmt: skip
+        self.db.execute(
+            "INSERT OR IGNORE INTO models (name, fingerprint, labels, folder) VALUES (?, ?, ?, ?)",
+            (name, fingerprint, json.dumps(labels), folder),
+        )
         return self.db.execute("SELECT id FROM models WHERE name=? AND fingerprint=?", (name, fingerprint)).fetchone()[
             0
         ]
@@ -284,17 +308,28 @@ class Library:
     def done(self, model_id: int, *, layer: str | None = None, timeline: bool = False) -> set[int]:
         """Ids of the files that ``model_id`` has results for, with an embedding of ``layer`` and a timeline
         where asked (a library made without them gains them on the next run that asks)."""
-        rows = self.db.execute(f"SELECT file_id FROM results r WHERE model_id=? AND {_HAS}",
-                               (model_id, layer, layer, int(timeline)))  # fmt: skip
+        rows = self.db.execute(
+            f"SELECT file_id FROM results r WHERE model_id=? AND {_HAS}", (model_id, layer, layer, int(timeline))
+        )
         return {row[0] for row in rows}
 
     def duration(self, file_id: int) -> float | None:
         return self.db.execute("SELECT duration FROM files WHERE id=?", (file_id,)).fetchone()[0]
 
-    def put_result(self, file_id: int, model_id: int, run_id: int, *, scores: np.ndarray,
-                   layer: str | None = None, embedding: np.ndarray | None = None, hop: float | None = None,
-                   timeline: np.ndarray | None = None, warnings: list[str] | None = None,
-                   keep: bool = False) -> None:  # fmt: skip
+    def put_result(
+        self,
+        file_id: int,
+        model_id: int,
+        run_id: int,
+        *,
+        scores: np.ndarray,
+        layer: str | None = None,
+        embedding: np.ndarray | None = None,
+        hop: float | None = None,
+        timeline: np.ndarray | None = None,
+        warnings: list[str] | None = None,
+        keep: bool = False,
+    ) -> None:
         """Store a file's result; with ``keep`` (the same content tagged again) an embedding or timeline
         stored before and not computed now is kept."""
         self.db.execute(
@@ -304,11 +339,22 @@ class Library:
             " layer=CASE WHEN excluded.embedding IS NULL AND ? THEN results.layer ELSE excluded.layer END,"
             " embedding=CASE WHEN excluded.embedding IS NULL AND ? THEN results.embedding ELSE excluded.embedding END,"
             " timeline=CASE WHEN excluded.timeline IS NULL AND ? THEN results.timeline ELSE excluded.timeline END",
-            (file_id, model_id, run_id, _blob(scores, np.float32), layer,
-             None if embedding is None else _blob(embedding, np.float16), hop,
-             None if timeline is None else _blob(timeline, np.float16),
-             json.dumps(warnings) if warnings else None, time.time(), keep, keep, keep),
-        )  # fmt: skip
+            (
+                file_id,
+                model_id,
+                run_id,
+                _blob(scores, np.float32),
+                layer,
+                None if embedding is None else _blob(embedding, np.float16),
+                hop,
+                None if timeline is None else _blob(timeline, np.float16),
+                json.dumps(warnings) if warnings else None,
+                time.time(),
+                keep,
+                keep,
+                keep,
+            ),
+        )
 
     def copy_result(self, source_file: int, target_file: int, model_id: int) -> None:
         """Results of identical content, given to another path."""

@@ -41,9 +41,11 @@ class TagWriteError(MusictagError):
 
 def tag_fields(top: list[tuple[str, float]], model: str) -> dict[str, list[str]]:
     """The namespace's fields for tags ``[(tag, score), ...]`` (best first)."""
-    return {"MUSICTAG_TAGS": [tag for tag, _ in top],
-            "MUSICTAG_SCORES": [f"{tag}={score:.3f}" for tag, score in top],
-            "MUSICTAG_MODEL": [model]}  # fmt: skip
+    return {
+        "MUSICTAG_TAGS": [tag for tag, _ in top],
+        "MUSICTAG_SCORES": [f"{tag}={score:.3f}" for tag, score in top],
+        "MUSICTAG_MODEL": [model],
+    }
 
 
 def write_tags(path: str | os.PathLike, fields: dict[str, list[str]], *, genre: str | None = None) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from musictag.inference.results import FileError, TagResult
     from musictag.models.config import ModelConfig
 
+
 @dataclass
 class Plan:
     """What a run has to do: files to tag (path, size, mtime, hash) and what it found done."""
@@ -37,8 +38,15 @@ class Plan:
     twins: dict[str, list[tuple[str, int, int, str]]] = field(default_factory=dict)
 
 
-def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[str], embed: str | None = None,
-             timeline: bool = False) -> Plan:  # fmt: skip
+def plan_run(
+    library: Library,
+    files: list[str],
+    *,
+    model_id: int,
+    roots: list[str],
+    embed: str | None = None,
+    timeline: bool = False,
+) -> Plan:
     """Compare the files found with the database; marks gone files and records reused content. A file
     is done when its result has the ``embed`` layer's embedding and a ``timeline`` where they are asked."""
     plan = Plan()
@@ -68,8 +76,15 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
             continue
         twin = library.tagged_with_hash(digest, model_id, layer=embed, timeline=timeline)
         if twin is not None and twin.path != path:
-            _reuse(library, twin, path, stat, digest, model_id, moved=twin.path not in found and
-                   not os.path.exists(twin.path))  # fmt: skip
+            _reuse(
+                library,
+                twin,
+                path,
+                stat,
+                digest,
+                model_id,
+                moved=twin.path not in found and not os.path.exists(twin.path),
+            )
             plan.reused += 1
             continue
         if digest in planned:  # the same bytes twice in one run: tagged once
@@ -79,8 +94,11 @@ def plan_run(library: Library, files: list[str], *, model_id: int, roots: list[s
         if row and row.hash == digest:
             plan.same_content.add(path)
         plan.todo.append((path, stat.st_size, stat.st_mtime_ns, digest))
-    gone = [path for path, row in library.files().items() if row.status != MISSING and path not in found
-            and is_under(path, roots) and not os.path.exists(path)]  # fmt: skip
+    gone = [
+        path
+        for path, row in library.files().items()
+        if row.status != MISSING and path not in found and is_under(path, roots) and not os.path.exists(path)
+    ]
     library.mark_missing(gone)
     plan.missing = len(gone)
     library.commit()
@@ -94,8 +112,14 @@ def _reuse(library: Library, twin, path: str, stat: os.stat_result, digest: str,
             library.delete_file(old)
         library.move(twin.id, path, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
         return
-    file_id = library.set_file(path, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=digest, status=TAGGED,
-                               duration=library.duration(twin.id))  # fmt: skip
+    file_id = library.set_file(
+        path,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        hash=digest,
+        status=TAGGED,
+        duration=library.duration(twin.id),
+    )
     library.copy_result(twin.id, file_id, model_id)
 
 
@@ -107,13 +131,29 @@ class LibraryJob:
     whose file is gone are marked so.
     """
 
-    def __init__(self, library: Library, model: str | os.PathLike, config: ModelConfig, files: list[str], *,
-                 roots: list[str], embed: str | None = None, timeline: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        library: Library,
+        model: str | os.PathLike,
+        config: ModelConfig,
+        files: list[str],
+        *,
+        roots: list[str],
+        embed: str | None = None,
+        timeline: bool = False,
+    ):
         self.library, self.model, self.embed, self.timeline = library, model, embed, timeline
-        self.model_id = library.model(config.name, model_fingerprint(model), list(config.labels),
-                                      str(Path(model).resolve()))
-        self.plan = plan_run(library, files, model_id=self.model_id, roots=[os.path.abspath(r) for r in roots],
-                             embed=embed, timeline=timeline)  # fmt: skip
+        self.model_id = library.model(
+            config.name, model_fingerprint(model), list(config.labels), str(Path(model).resolve())
+        )
+        self.plan = plan_run(
+            library,
+            files,
+            model_id=self.model_id,
+            roots=[os.path.abspath(r) for r in roots],
+            embed=embed,
+            timeline=timeline,
+        )
         self.tagged = self.failed = 0
 
     def run(self, *, workers: int = 0, commit_every: int = 32, **tagger_options) -> Iterator[TagResult | FileError]:
@@ -139,16 +179,24 @@ class LibraryJob:
             size, mtime, digest = stats[result.path]
             if isinstance(result, FileError):
                 self.failed += 1
-                library.set_file(result.path, size=size, mtime_ns=mtime, hash=digest, status=FAILED,
-                                 error=result.error)  # fmt: skip
+                library.set_file(result.path, size=size, mtime_ns=mtime, hash=digest, status=FAILED, error=result.error)
             else:
                 self.tagged += 1
-                file_id = library.set_file(result.path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED,
-                                           duration=result.duration)  # fmt: skip
-                library.put_result(file_id, self.model_id, run_id, scores=result.scores, layer=self.embed,
-                                   embedding=result.embedding, hop=hop,
-                                   timeline=result.taggram if self.timeline else None,
-                                   warnings=result.warnings, keep=result.path in plan.same_content)  # fmt: skip
+                file_id = library.set_file(
+                    result.path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED, duration=result.duration
+                )
+                library.put_result(
+                    file_id,
+                    self.model_id,
+                    run_id,
+                    scores=result.scores,
+                    layer=self.embed,
+                    embedding=result.embedding,
+                    hop=hop,
+                    timeline=result.taggram if self.timeline else None,
+                    warnings=result.warnings,
+                    keep=result.path in plan.same_content,
+                )
             twins = self._fill_twins(result)
             uncommitted += 1
             if uncommitted >= commit_every:
@@ -171,11 +219,11 @@ class LibraryJob:
             if isinstance(result, FileError):
                 self.failed += 1
                 out.append(FileError(path, result.error.replace(result.path, path)))
-                self.library.set_file(path, size=size, mtime_ns=mtime, hash=digest, status=FAILED,
-                                      error=out[-1].error)  # fmt: skip
+                self.library.set_file(path, size=size, mtime_ns=mtime, hash=digest, status=FAILED, error=out[-1].error)
                 continue
-            file_id = self.library.set_file(path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED,
-                                            duration=result.duration)  # fmt: skip
+            file_id = self.library.set_file(
+                path, size=size, mtime_ns=mtime, hash=digest, status=TAGGED, duration=result.duration
+            )
             self.library.copy_result(source, file_id, self.model_id)
             self.plan.reused += 1
             out.append(dataclasses.replace(result, path=path))
@@ -188,11 +236,18 @@ class LibraryJob:
         return [path for path, _ in self.plan.still_failing] + todo + twins
 
     def counts(self) -> dict[str, int]:
-        return {"tagged": self.tagged, "failed": self.failed, "unchanged": self.plan.unchanged,
-                "reused": self.plan.reused, "missing": self.plan.missing}  # fmt: skip
+        return {
+            "tagged": self.tagged,
+            "failed": self.failed,
+            "unchanged": self.plan.unchanged,
+            "reused": self.plan.reused,
+            "missing": self.plan.missing,
+        }
 
     def line(self) -> str:
         """The run in one line."""
         c = self.counts()
-        return (f"{c['tagged']} tagged, {c['unchanged']} unchanged, {c['reused']} reused (same content elsewhere), "
-                f"{c['failed']} failed, {c['missing']} gone")  # fmt: skip
+        return (
+            f"{c['tagged']} tagged, {c['unchanged']} unchanged, {c['reused']} reused (same content elsewhere), "
+            f"{c['failed']} failed, {c['missing']} gone"
+        )

@@ -17,10 +17,19 @@ import numpy as np
 
 from musictag.errors import ParameterError
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>-?(?:\d+(?:\.\d*)?|\.\d+)(?![\w.]))|(?P<op><=|>=|!=|==|<|>|=)|(?P<paren>[()])"
-                    r"|'(?P<sq>[^']*)'|\"(?P<dq>[^\"]*)\"|(?P<word>[\w\-/&+]+))")  # fmt: skip
-_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
-        "==": operator.eq, "!=": operator.ne}  # fmt: skip
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?(?:\d+(?:\.\d*)?|\.\d+)(?![\w.]))|(?P<op><=|>=|!=|==|<|>|=)|(?P<paren>[()])"
+    r"|'(?P<sq>[^']*)'|\"(?P<dq>[^\"]*)\"|(?P<word>[\w\-/&+]+))"
+)
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 Mask = Callable[[np.ndarray], np.ndarray]
 
@@ -145,5 +154,5 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         tokens.append(("quoted" if kind in ("sq", "dq") else kind, value))
         at = match.end()
     if not tokens:
-        raise QueryError("empty query: give conditions such as \"guitar > 0.4 and vocal < 0.2\"")
+        raise QueryError('empty query: give conditions such as "guitar > 0.4 and vocal < 0.2"')
     return tokens

@@ -86,8 +86,16 @@ class LibraryService:
                 self._matrix = {key: library.score_matrix(chosen)}
         return chosen, *self._matrix[key]
 
-    def find(self, *, query: str = "", search: str = "", model: str | None = None, offset: int = 0,
-             limit: int | None = None, sort: bool = False) -> Found:  # fmt: skip
+    def find(
+        self,
+        *,
+        query: str = "",
+        search: str = "",
+        model: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        sort: bool = False,
+    ) -> Found:
         """The tracks whose scores match ``query`` (the :mod:`~musictag.library.query` grammar) and whose
         path holds ``search`` (any case); with ``sort``, best first by the first tag the query names."""
         from musictag.library.query import Query
@@ -113,8 +121,9 @@ class LibraryService:
         index = _index_of(ids, track_id)
         return Track(ids[index], paths[index], scores[index], chosen.labels)
 
-    def similar(self, *, track_id: int | None = None, path: str | None = None, n: int = 10,
-                model: str | None = None) -> tuple[str, list[tuple[Track, float]]]:  # fmt: skip
+    def similar(
+        self, *, track_id: int | None = None, path: str | None = None, n: int = 10, model: str | None = None
+    ) -> tuple[str, list[tuple[Track, float]]]:
         """(the embeddings' layer, the ``n`` tracks most like a library track or any audio file, with their
         cosine similarity). A file outside the library is embedded now with the library's model."""
         from musictag.library.similar import nearest
@@ -155,8 +164,14 @@ class LibraryService:
         return real
 
     # -- tags in the files ------------------------------------------------------------------------
-    def write_plans(self, *, model: str | None = None, top_k: int = 5, threshold: float | None = None,
-                    genre_model: str | None = None) -> tuple[ModelRow, list[WritePlan]]:  # fmt: skip
+    def write_plans(
+        self,
+        *,
+        model: str | None = None,
+        top_k: int = 5,
+        threshold: float | None = None,
+        genre_model: str | None = None,
+    ) -> tuple[ModelRow, list[WritePlan]]:
         """What ``write-tags`` writes: each tagged file's ``top_k`` tags (0: all), or those scoring at
         least ``threshold``, and with ``genre_model`` that model's best class as the genre."""
         from musictag.library.filetags import tag_fields
@@ -201,8 +216,9 @@ class LibraryService:
                     on_file(plan, failure_line(plan.path, exc))
                     continue
                 stat = os.stat(plan.path)
-                library.update_stat(plan.file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns,
-                                    hash=content_hash(plan.path))  # fmt: skip
+                library.update_stat(
+                    plan.file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=content_hash(plan.path)
+                )
                 library.commit()
                 on_file(plan, None)
         return failed
@@ -283,8 +299,9 @@ def _embed_now(path: str, model: ModelRow, layer: str) -> np.ndarray:
     from musictag.utils.hashing import model_fingerprint
 
     if not os.path.exists(model.folder) or model_fingerprint(model.folder) != model.fingerprint:
-        raise MusictagError(f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} "
-                            "to embed it")  # fmt: skip
+        raise MusictagError(
+            f"{path}: not in the library, and {model.name}'s weights are no longer at {model.folder} to embed it"
+        )
     if not Path(path).exists():
         raise MusictagError(f"{path}: no such file")
     return open_tagger(model.folder).embed(path, layer=layer).embedding

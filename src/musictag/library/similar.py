@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 
 
-def nearest(paths: list[str], vectors: np.ndarray, vector: np.ndarray, *,
-            exclude: str | None = None) -> Iterator[tuple[str, float]]:  # fmt: skip
+def nearest(
+    paths: list[str], vectors: np.ndarray, vector: np.ndarray, *, exclude: str | None = None
+) -> Iterator[tuple[str, float]]:
     """``(path, cosine similarity to vector)`` of every row, most similar first, ``exclude`` left out."""
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     similarity = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))

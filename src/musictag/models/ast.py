@@ -45,8 +45,16 @@ class AST(nn.Module):
         ``backbone`` trains only the new classification head (ast-gtzan-finetuning).
     """
 
-    def __init__(self, *, n_classes: int, config: dict | None = None, pretrained: str | None = None,
-                 freeze: str = "none", mean: float = AST_MEAN, std: float = AST_STD):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        n_classes: int,
+        config: dict | None = None,
+        pretrained: str | None = None,
+        freeze: str = "none",
+        mean: float = AST_MEAN,
+        std: float = AST_STD,
+    ):
         super().__init__()
         transformers = _transformers()
         if pretrained:

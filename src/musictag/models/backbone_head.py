@@ -45,10 +45,12 @@ class TransferHead(nn.Module):
         for backbone, layers in zip(self.backbones, self.layers, strict=True):
             missing = set(layers) - set(backbone.embedding_dims)
             if missing:
-                raise ParameterError(f"backbone has no layer {', '.join(sorted(missing))}; it has "
-                                     f"{', '.join(backbone.embedding_dims)}")  # fmt: skip
-        width = sum(b.embedding_dims[name] for b, layers in zip(self.backbones, self.layers, strict=True)
-                    for name in layers)  # fmt: skip
+                raise ParameterError(
+                    f"backbone has no layer {', '.join(sorted(missing))}; it has {', '.join(backbone.embedding_dims)}"
+                )
+        width = sum(
+            b.embedding_dims[name] for b, layers in zip(self.backbones, self.layers, strict=True) for name in layers
+        )
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("scale", torch.ones(width))
         sizes = [width, *hidden, n_classes]

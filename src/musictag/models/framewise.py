@@ -30,14 +30,17 @@ class FramewiseCNN(nn.Module):
         Frames the temporal conv sees (odd).
     """
 
-    def __init__(self, *, n_classes: int = 2, n_mels: int = 96, channels: int = 16, hidden: int = 64,
-                 context: int = 9):  # fmt: skip
+    def __init__(self, *, n_classes: int = 2, n_mels: int = 96, channels: int = 16, hidden: int = 64, context: int = 9):
         super().__init__()
         self.input_bn = nn.BatchNorm2d(1)
         stages, c_in = [], 1
         for _ in range(3):
-            stages += [nn.Conv2d(c_in, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(),
-                       nn.MaxPool2d((1, 2))]  # fmt: skip
+            stages += [
+                nn.Conv2d(c_in, channels, 3, padding=1),
+                nn.BatchNorm2d(channels),
+                nn.ReLU(),
+                nn.MaxPool2d((1, 2)),
+            ]
             c_in = channels
         self.stages = nn.Sequential(*stages)
         self.temporal = nn.Conv1d(channels * (n_mels // 8), hidden, context, padding=context // 2)

@@ -72,9 +72,11 @@ def load_model_folder(folder: str | os.PathLike) -> tuple[torch.nn.Module | Clas
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         first = str(exc).strip().splitlines()[0]
-        raise MusictagError(f"{weights}: damaged or truncated weights ({first}); for a pretrained model delete "
-                            f"{folder} and run 'musictag models pull {config.name}', else train or export it "
-                            "again") from None  # fmt: skip
+        raise MusictagError(
+            f"{weights}: damaged or truncated weights ({first}); for a pretrained model delete "
+            f"{folder} and run 'musictag models pull {config.name}', else train or export it "
+            "again"
+        ) from None
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:

@@ -42,8 +42,12 @@ class _ConvReluBN(nn.Module):
         if self.training or torch.onnx.is_in_onnx_export():  # the export traces plain operators
             return self(x).amax(-1)
         # a kernel built under inference mode cannot take part in autograd (input gradients: TCAV, explain)
-        key = (self.conv.weight._version, self.conv.bias._version, self.bn.weight._version,
-               torch.is_inference_mode_enabled())  # fmt: skip
+        key = (
+            self.conv.weight._version,
+            self.conv.bias._version,
+            self.bn.weight._version,
+            torch.is_inference_mode_enabled(),
+        )
         if self._kernel_key != key:  # parameters changed (loaded, trained): rebuild the kernel
             sign = torch.sign(self.bn.weight.detach())
             self._kernel = BandedConvMax(self.conv.weight * sign.view(-1, 1, 1, 1), self.conv.bias * sign)

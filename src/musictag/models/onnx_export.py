@@ -54,9 +54,16 @@ def export_onnx(folder: str | os.PathLike, out: str | os.PathLike) -> Path:
     out = Path(out)
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on constants: the graph is checked by the tests
-        torch.onnx.export(_Outputs(module.eval(), names), (example,), str(tmp), input_names=["patches"],
-                          output_names=names, dynamic_axes={n: {0: "batch"} for n in ["patches", *names]},
-                          opset_version=OPSET, dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            _Outputs(module.eval(), names),
+            (example,),
+            str(tmp),
+            input_names=["patches"],
+            output_names=names,
+            dynamic_axes={n: {0: "batch"} for n in ["patches", *names]},
+            opset_version=OPSET,
+            dynamo=False,
+        )
         graph = onnx.load(str(tmp))
         for key, value in ((CONFIG_KEY, json.dumps(asdict(config))), (FINGERPRINT_KEY, model_fingerprint(folder))):
             entry = graph.metadata_props.add()

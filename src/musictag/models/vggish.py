@@ -52,9 +52,14 @@ class VGGish(nn.Module):
         self.features = nn.Sequential(*layers)
         self.grid = nn.AdaptiveAvgPool2d((6, 4))  # (time, frequency) after VGGish's four pools of 96 x 64
         self.dense = nn.Sequential(
-            nn.Linear(c_in * 24, dense), nn.ReLU(), nn.Dropout(dropout), nn.Linear(dense, dense), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(dense, embedding),
-        )  # fmt: skip
+            nn.Linear(c_in * 24, dense),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dense, dense),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(dense, embedding),
+        )
         self.classifier = nn.Linear(embedding, n_classes)
         self.embedding_dims = {"penultimate": embedding}
 

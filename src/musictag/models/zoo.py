@@ -37,4 +37,3 @@ def build_model(architecture: str, **config) -> nn.Module:
         return cls(**config)
     except TypeError as exc:
         raise ParameterError(f"bad settings for {architecture}: {exc}") from None
-

@@ -191,8 +191,10 @@ def _check_weights_path(weights: str | os.PathLike | None) -> None:
     if not path.exists():
         raise WeightsNotFoundError(f"{path}: weights path does not exist")
     if path.is_file() and (path.suffix != ".whl" or not zipfile.is_zipfile(path)):
-        raise WeightsNotFoundError(f"{path}: not a musicnn wheel (.whl); --weights takes the wheel, the folder it "
-                                   "was unpacked to, or a musictag cache folder")  # fmt: skip
+        raise WeightsNotFoundError(
+            f"{path}: not a musicnn wheel (.whl); --weights takes the wheel, the folder it "
+            "was unpacked to, or a musictag cache folder"
+        )
 
 
 def resolve_model(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:

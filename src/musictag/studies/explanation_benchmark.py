@@ -119,8 +119,10 @@ def deletion_auc(tagger, explanation, order: np.ndarray, *, step: int = 2) -> fl
         variants.append(x.reshape(-1, patch, x.shape[-1]))
     batch = torch.cat(variants)
     with torch.no_grad():
-        scores = [activate(tagger.module.forward_features(batch[i : i + 64])["logits"], tagger.config.activation)
-                  for i in range(0, len(batch), 64)]  # fmt: skip
+        scores = [
+            activate(tagger.module.forward_features(batch[i : i + 64])["logits"], tagger.config.activation)
+            for i in range(0, len(batch), 64)
+        ]
     per_variant = torch.cat(scores)[:, index].reshape(len(variants), -1).mean(1)
     return float(per_variant.mean())
 
@@ -152,8 +154,9 @@ def train_framewise(data: Path, out: Path, name: str, *, epochs: int) -> Path:
     from musictag.training.settings import NeuralSettings
 
     dataset = load_label_folders(data)
-    settings = NeuralSettings(architecture="framewise-cnn", patch_seconds=3.0, epochs=epochs, crops_per_track=4,
-                              cache=str(out / "cache"))  # fmt: skip
+    settings = NeuralSettings(
+        architecture="framewise-cnn", patch_seconds=3.0, epochs=epochs, crops_per_track=4, cache=str(out / "cache")
+    )
     return train_neural(dataset, settings, out, train=dataset.items, name=name, quiet=True)
 
 
@@ -162,8 +165,9 @@ def localisation(taggers: dict, cases: list[Case], methods: list[str], *, on_ste
     explained with its concept's model in ``taggers``."""
     from sklearn.metrics import roc_auc_score
 
-    rows: dict[str, dict[str, list[float]]] = {m: {"auc": [], "pointing": [], "deletion": []}
-                                               for m in [*methods, *BASELINES]}  # fmt: skip
+    rows: dict[str, dict[str, list[float]]] = {
+        m: {"auc": [], "pointing": [], "deletion": []} for m in [*methods, *BASELINES]
+    }
     for case in cases:
         tagger, first = taggers[case.concept], None
         for method in methods:
@@ -174,8 +178,10 @@ def localisation(taggers: dict, cases: list[Case], methods: list[str], *, on_ste
                 on_step()
         for k, name in enumerate(BASELINES):
             _score(rows[name], tagger, first, _baseline(name, first, k), case, roc_auc_score)
-    return {name: {metric: round(float(np.mean(values)), 4) for metric, values in metrics.items()}
-            for name, metrics in rows.items()}  # fmt: skip
+    return {
+        name: {metric: round(float(np.mean(values)), 4) for metric, values in metrics.items()}
+        for name, metrics in rows.items()
+    }
 
 
 def _score(row: dict, tagger, explanation, relevance: np.ndarray, case: Case, roc_auc_score) -> None:
@@ -188,8 +194,15 @@ def _score(row: dict, tagger, explanation, relevance: np.ndarray, case: Case, ro
 def sanity(taggers: dict, cases: list[Case], methods: list[str]) -> dict[str, float]:
     from musictag.explain.sanity import sanity_correlation
 
-    return {m: round(float(np.mean([sanity_correlation(taggers[c.concept], str(c.path), method=m, target=c.target)
-                                     for c in cases])), 4) for m in methods}  # fmt: skip
+    return {
+        m: round(
+            float(
+                np.mean([sanity_correlation(taggers[c.concept], str(c.path), method=m, target=c.target) for c in cases])
+            ),
+            4,
+        )
+        for m in methods
+    }
 
 
 def _overlay_pair(overlay: str, style: str, seed: int):
@@ -259,25 +272,45 @@ def planted_confound(out: Path, *, seeds: int = 10, per_genre: int = 12, on_step
         data = _synthetic_genres(out / f"genres_seed{seed}", planted, seed, per_genre)
         tagger = Tagger(train_framewise(data, out / f"model_seed{seed}", f"planted-{planted}", epochs=15))
         inputs = sorted((data / planted).iterdir())
-        result = score_concepts(tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched,
-                                targets=list(GENRES), subsets=10)  # fmt: skip
+        result = score_concepts(
+            tagger, bank.concepts, bank.randoms, inputs, matched=bank.matched, targets=list(GENRES), subsets=10
+        )
         by_layer = {layer: [c for c in OVERLAYS if result.significant(c, planted, layer)] for layer in result.layers}
         verdict = result.layers[-1]  # the layer before the output
         named = by_layer[verdict]
-        runs.append({"seed": seed, "planted_genre": planted, "layer": verdict, "named": named,
-                     "found": "cowbell" in named, "false_concepts": [c for c in named if c != "cowbell"],
-                     "named_by_layer": by_layer, "overlay_effects": overlay_effects(tagger, planted, data),
-                     "cowbell_named_for": [g for g in GENRES if g != planted
-                                           and result.significant("cowbell", g, verdict)],
-                     "control_significant": any(r["significant"] for r in result.rows if r["concept"] == "random_control")})  # fmt: skip  # noqa: E501
+        control = any(r["significant"] for r in result.rows if r["concept"] == "random_control")
+        runs.append(
+            {
+                "seed": seed,
+                "planted_genre": planted,
+                "layer": verdict,
+                "named": named,
+                "found": "cowbell" in named,
+                "false_concepts": [c for c in named if c != "cowbell"],
+                "named_by_layer": by_layer,
+                "overlay_effects": overlay_effects(tagger, planted, data),
+                "cowbell_named_for": [g for g in GENRES if g != planted and result.significant("cowbell", g, verdict)],
+                "control_significant": control,
+            }
+        )
         if on_step:
             on_step()
-    return {"runs": runs, "found": sum(r["found"] for r in runs), "seeds": seeds,
-            "false_concepts": sum(len(r["false_concepts"]) for r in runs)}  # fmt: skip
+    return {
+        "runs": runs,
+        "found": sum(r["found"] for r in runs),
+        "seeds": seeds,
+        "false_concepts": sum(len(r["false_concepts"]) for r in runs),
+    }
 
 
-def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept: int = 3,
-                  methods: list[str] | None = None, on_step=None) -> dict:  # fmt: skip
+def run_benchmark(
+    out: str | os.PathLike,
+    *,
+    seeds: int = 10,
+    cases_per_concept: int = 3,
+    methods: list[str] | None = None,
+    on_step=None,
+) -> dict:
     """Every part of the benchmark; writes ``benchmark.json`` and ``benchmark.md`` into ``out``."""
     from musictag.inference.tagger import Tagger
 
@@ -286,8 +319,10 @@ def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept:
     (out / "cases").mkdir(parents=True, exist_ok=True)
     cases = [render_case(c, s, out / "cases") for c in LOCALISED for s in range(cases_per_concept)]
     taggers = {c: Tagger(train_detector(c, out / "detectors" / c)) for c in LOCALISED}
-    result = {"model": "concept detectors (frame-level CNNs trained on bank pairs)",
-              "cases": [{"file": str(c.path.relative_to(out)), "concept": c.concept, "spans": c.spans} for c in cases]}
+    result = {
+        "model": "concept detectors (frame-level CNNs trained on bank pairs)",
+        "cases": [{"file": str(c.path.relative_to(out)), "concept": c.concept, "spans": c.spans} for c in cases],
+    }
     result["localisation"] = localisation(taggers, cases, methods, on_step=on_step)
     result["sanity"] = sanity(taggers, cases[::cases_per_concept], methods)
     if seeds:
@@ -302,27 +337,39 @@ def run_benchmark(out: str | os.PathLike, *, seeds: int = 10, cases_per_concept:
 def markdown(result: dict) -> str:
     from musictag.explain.sanity import PASS_BELOW
 
-    lines = ["# Explanation benchmark", "",
-             f"{len(result['cases'])} clips (concepts {', '.join(LOCALISED)} in known spans) explained "
-             f"with {result['model']}; deletion: mean target score while segments are silenced (lower is better); "
-             f"sanity: Spearman of trained vs re-initialised maps (passes below {PASS_BELOW}).", "",
-             "| method | segment ROC-AUC | pointing game | deletion AUC | sanity |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "# Explanation benchmark",
+        "",
+        f"{len(result['cases'])} clips (concepts {', '.join(LOCALISED)} in known spans) explained "
+        f"with {result['model']}; deletion: mean target score while segments are silenced (lower is better); "
+        f"sanity: Spearman of trained vs re-initialised maps (passes below {PASS_BELOW}).",
+        "",
+        "| method | segment ROC-AUC | pointing game | deletion AUC | sanity |",
+        "|---|---|---|---|---|",
+    ]
     for name, row in result["localisation"].items():
         sanity = result["sanity"].get(name)
         verdict = "—" if sanity is None else f"{sanity:.3f} ({'pass' if sanity < PASS_BELOW else 'FAIL'})"
         lines.append(f"| {name} | {row['auc']:.3f} | {row['pointing']:.2f} | {row['deletion']:.4f} | {verdict} |")
     planted = result.get("planted")
     if planted:
-        lines += ["", f"Planted cowbell named for its genre in {planted['found']} of {planted['seeds']} seeds, "
-                  f"{planted['false_concepts']} false concepts named (TCAV at the layer before the output). "
-                  "Effect: how much adding each overlay raises the planted genre's probability.", "",
-                  "| seed | planted genre | named | named at earlier layers | effect: " + ", ".join(OVERLAYS) + " |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            f"Planted cowbell named for its genre in {planted['found']} of {planted['seeds']} seeds, "
+            f"{planted['false_concepts']} false concepts named (TCAV at the layer before the output). "
+            "Effect: how much adding each overlay raises the planted genre's probability.",
+            "",
+            "| seed | planted genre | named | named at earlier layers | effect: " + ", ".join(OVERLAYS) + " |",
+            "|---|---|---|---|---|",
+        ]
         for run in planted["runs"]:
-            earlier = "; ".join(f"{layer}: {', '.join(names) or '—'}" for layer, names in run["named_by_layer"].items()
-                                if layer != run["layer"])  # fmt: skip
+            earlier = "; ".join(
+                f"{layer}: {', '.join(names) or '—'}"
+                for layer, names in run["named_by_layer"].items()
+                if layer != run["layer"]
+            )
             effects = ", ".join(f"{run['overlay_effects'][o]:+.2f}" for o in OVERLAYS)
-            lines.append(f"| {run['seed']} | {run['planted_genre']} | {', '.join(run['named']) or '—'} | {earlier} | "
-                         f"{effects} |")  # fmt: skip
+            lines.append(
+                f"| {run['seed']} | {run['planted_genre']} | {', '.join(run['named']) or '—'} | {earlier} | {effects} |"
+            )
     return "\n".join(lines) + "\n"

@@ -47,9 +47,18 @@ def fold_pairs(target_spec: str, folds: str | int, *, seed: int = 0) -> tuple[Da
     return target, kfold_pairs(items, int(folds), task=target.task, seed=seed)
 
 
-def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int, out: str | Path,
-                   modes: tuple[str, ...] = MODES, seed: int = 0, quiet: bool = True,
-                   excerpts: Excerpts | None = None) -> dict:  # fmt: skip
+def run_experiment(
+    recipe: Recipe,
+    *,
+    source: str,
+    target: str,
+    folds: str | int,
+    out: str | Path,
+    modes: tuple[str, ...] = MODES,
+    seed: int = 0,
+    quiet: bool = True,
+    excerpts: Excerpts | None = None,
+) -> dict:
     """The synthetic-data study: every mode on every fold (:func:`run_synthetic`), with ``recipe``'s
     neural settings, then t-SNE plots of fold 1's ``both`` and ``DA`` models (``embeddings.png``)."""
     unknown = set(modes) - set(MODES)
@@ -60,17 +69,26 @@ def run_experiment(recipe: Recipe, *, source: str, target: str, folds: str | int
     source_data = open_dataset(source)
     target_data, pairs = fold_pairs(target, folds, seed=seed)
     out = Path(out)
-    result = run_synthetic(source_data, target_data, pairs, recipe.settings, out, modes=modes, quiet=quiet,
-                           excerpts=excerpts)  # fmt: skip
+    result = run_synthetic(
+        source_data, target_data, pairs, recipe.settings, out, modes=modes, quiet=quiet, excerpts=excerpts
+    )
     plots = {name: out / "fold1" / name / "model" for name in ("both", "DA") if name in modes}
     if plots:
         embedding_plot(plots, source_data, target_data, out / "embeddings.png", seed=seed)
     return result
 
 
-def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list]], settings: NeuralSettings,
-                  out: str | Path, *, modes: tuple[str, ...] = MODES, quiet: bool = True,
-                  excerpts: Excerpts | None = None) -> dict:  # fmt: skip
+def run_synthetic(
+    source: Dataset,
+    target: Dataset,
+    pairs: list[tuple[list, list]],
+    settings: NeuralSettings,
+    out: str | Path,
+    *,
+    modes: tuple[str, ...] = MODES,
+    quiet: bool = True,
+    excerpts: Excerpts | None = None,
+) -> dict:
     """Train and score every mode on every (train, test) fold of the target."""
     out = Path(out)
     folds = len(pairs)
@@ -81,16 +99,32 @@ def run_synthetic(source: Dataset, target: Dataset, pairs: list[tuple[list, list
     for fold, (train, test) in enumerate(pairs):
         for mode in modes:
             folder = source_run if mode == "src_only" else out / f"fold{fold + 1}" / mode
-            model = train_once(folder, partial(train_mode, mode, source=source, target=target, train=train,
-                                               settings=settings, out=folder, source_model=source_run / "model",
-                                               name=f"{mode} fold {fold + 1}", quiet=quiet))  # fmt: skip
+            model = train_once(
+                folder,
+                partial(
+                    train_mode,
+                    mode,
+                    source=source,
+                    target=target,
+                    train=train,
+                    settings=settings,
+                    out=folder,
+                    source_model=source_run / "model",
+                    name=f"{mode} fold {fold + 1}",
+                    quiet=quiet,
+                ),
+            )
             metrics = evaluate_items(Tagger(model), target, test, excerpts=excerpts)
             per_mode[mode].append(metrics)
             report(f"musictag: fold {fold + 1}/{folds} {mode}: accuracy {metrics['accuracy']:.3f}")
-    result = {"folds": folds, "source": source.name, "target": target.name,
-              "modes": {mode: summarise(runs) for mode, runs in per_mode.items()},
-              "per_fold": {mode: [r["accuracy"] for r in runs] for mode, runs in per_mode.items()},
-              "excerpts": excerpts.describe() if excerpts else None}  # fmt: skip
+    result = {
+        "folds": folds,
+        "source": source.name,
+        "target": target.name,
+        "modes": {mode: summarise(runs) for mode, runs in per_mode.items()},
+        "per_fold": {mode: [r["accuracy"] for r in runs] for mode, runs in per_mode.items()},
+        "excerpts": excerpts.describe() if excerpts else None,
+    }
     with atomic_open(out / "results.json") as handle:
         json.dump(result, handle, indent=2)
     with atomic_open(out / "results.md") as handle:
@@ -106,8 +140,12 @@ def _summed_confusion(runs: list[dict]) -> list[list[int]]:
 
 def table(result: dict) -> str:
     header = f"Synthetic ({result['source']}) to real ({result['target']}), {result['folds']} folds\n"
-    keys = [("accuracy", "accuracy"), ("excerpt_accuracy", f"excerpt accuracy ({result.get('excerpts', '')})"),
-            ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro F1")]  # fmt: skip
+    keys = [
+        ("accuracy", "accuracy"),
+        ("excerpt_accuracy", f"excerpt accuracy ({result.get('excerpts', '')})"),
+        ("balanced_accuracy", "balanced accuracy"),
+        ("macro_f1", "macro F1"),
+    ]
     keys = [(key, title) for key, title in keys if all(key in stats for stats in result["modes"].values())]
     lines = [header, "| mode | " + " | ".join(title for _, title in keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for mode, stats in result["modes"].items():
@@ -116,8 +154,9 @@ def table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def embedding_plot(models: dict[str, Path], source: Dataset, target: Dataset, path: Path, *, per_source: int = 200,
-                   seed: int = 0) -> None:  # fmt: skip
+def embedding_plot(
+    models: dict[str, Path], source: Dataset, target: Dataset, path: Path, *, per_source: int = 200, seed: int = 0
+) -> None:
     """t-SNE of the penultimate features of target tracks and a sample of source clips, one panel per
     model: colour = genre, marker = domain."""
     from sklearn.manifold import TSNE

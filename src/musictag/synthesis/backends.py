@@ -115,9 +115,12 @@ class MusicGenBackend:
         for first in range(0, len(jobs), self.batch_size):
             batch = jobs[first : first + self.batch_size]
             try:
-                clips = self.model.generate([job.record["prompt"] for job in batch], duration=batch[0].duration,
-                                            sample_rate=batch[0].sample_rate,
-                                            seed=int(batch[0].record.get("seed", 0)))  # fmt: skip
+                clips = self.model.generate(
+                    [job.record["prompt"] for job in batch],
+                    duration=batch[0].duration,
+                    sample_rate=batch[0].sample_rate,
+                    seed=int(batch[0].record.get("seed", 0)),
+                )
             except Exception as exc:  # a failed batch is reported clip by clip; the next batch goes on
                 yield from (f"{job.record.get('id', '?')}: {exc}" for job in batch)
                 continue
@@ -134,4 +137,3 @@ def make_backend(name: str, *, model: str | None = None, workers: int = 1, batch
     if name == "musicgen":
         return MusicGenBackend(model or "facebook/musicgen-medium", batch_size=batch_size)
     raise ParameterError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")
-

@@ -82,8 +82,11 @@ def _named_programs(prompt: str) -> dict[str, int]:
     ("a harmonica and a slide guitar": the harmonica leads); where two entries match at one place,
     the more specific one, listed first in ``INSTRUMENT_WORDS`` ("synth pad" before "synth")."""
     text, chosen = prompt.lower(), {}
-    matches = sorted((text.find(words), order, role, program)
-                     for order, (words, role, program) in enumerate(INSTRUMENT_WORDS) if words in text)  # fmt: skip
+    matches = sorted(
+        (text.find(words), order, role, program)
+        for order, (words, role, program) in enumerate(INSTRUMENT_WORDS)
+        if words in text
+    )
     for _, _, role, program in matches:
         chosen.setdefault(role, program)
     return chosen
@@ -200,8 +203,18 @@ def _comp(w: _Writer, pattern: str, bar: int, root: int, intervals: list[int]) -
                 w.note("comp", p + 12, b0 + beat, 0.6, 70)
 
 
-def _melody(w: _Writer, style: Style, mode: str, key: int, bars: list[tuple[int, list[int]]], rng: random.Random,
-            *, role: str = "lead", low: int = 60, answer: str | None = None) -> None:  # fmt: skip
+def _melody(
+    w: _Writer,
+    style: Style,
+    mode: str,
+    key: int,
+    bars: list[tuple[int, list[int]]],
+    rng: random.Random,
+    *,
+    role: str = "lead",
+    low: int = 60,
+    answer: str | None = None,
+) -> None:
     """A melody for ``role`` from ``low`` up; with ``answer``, that role plays the second half of every
     four-bar phrase, moved by whole octaves to start near middle C (call and response)."""
     scale = SCALES[style.scale[mode]]
@@ -263,9 +276,16 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0, style
     tempo = _words(prompt, TEMPOS) or rng.choice([t for t in style.tempo])
     low, high = style.tempo.get(tempo) or style.tempo[rng.choice(list(style.tempo))]
     mode = "minor" if mood in style.minor_moods else "major"
-    arrangement = Arrangement(genre, float(rng.randint(low, high)), rng.randrange(12), mode,
-                              _programs(prompt, style, rng), duration=duration, vocal=_vocal(prompt, style, rng),
-                              singer=rng.choice(style.singers))  # fmt: skip
+    arrangement = Arrangement(
+        genre,
+        float(rng.randint(low, high)),
+        rng.randrange(12),
+        mode,
+        _programs(prompt, style, rng),
+        duration=duration,
+        vocal=_vocal(prompt, style, rng),
+        singer=rng.choice(style.singers),
+    )
     loudness = {"intense": 12, "calm": -14, "sad": -8}.get(mood, 0)
     writer = _Writer(arrangement, style.swing, rng, loudness)
     fitting = [p for p in style.progressions if p[0][0].islower() == (mode == "minor") or p[0].endswith("5")]
@@ -288,8 +308,9 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0, style
     female = arrangement.singer == "female"
     if arrangement.vocal == "sung":  # the singer takes the melody, in their range; a lead the prompt names answers
         answer = "lead" if "lead" in _named_programs(prompt) else None
-        _melody(writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48,
-                answer=answer)  # fmt: skip
+        _melody(
+            writer, style, mode, arrangement.key, chords, rng, role="voice", low=57 if female else 48, answer=answer
+        )
     else:
         _melody(writer, style, mode, arrangement.key, chords, rng)
     if arrangement.vocal == "rap":

@@ -42,9 +42,16 @@ def _settings_text(settings: dict) -> str:
 
 def _row(out: Path, record: dict, backend: str, duration: float, sample_rate: int, settings: str) -> dict:
     """A clip's manifest row, as strings (the form the manifest is read back in)."""
-    return {"path": clip_path(out, record).relative_to(out).as_posix(), "labels": record["genre"],
-            "prompt": record["prompt"], "seed": str(record.get("seed", 0)), "backend": backend,
-            "duration": str(duration), "sample_rate": str(sample_rate), "settings": settings}  # fmt: skip
+    return {
+        "path": clip_path(out, record).relative_to(out).as_posix(),
+        "labels": record["genre"],
+        "prompt": record["prompt"],
+        "seed": str(record.get("seed", 0)),
+        "backend": backend,
+        "duration": str(duration),
+        "sample_rate": str(sample_rate),
+        "settings": settings,
+    }
 
 
 def _recorded_rows(out: Path) -> dict[str, dict]:
@@ -56,9 +63,15 @@ def _recorded_rows(out: Path) -> dict[str, dict]:
         return {}
 
 
-def synthesize(records: list[dict], out: str | os.PathLike, *,
-               backend: ProceduralBackend | MusicGenBackend | None = None, duration: float = 10.0,
-               sample_rate: int = 22050, quiet: bool = True) -> SynthReport:  # fmt: skip
+def synthesize(
+    records: list[dict],
+    out: str | os.PathLike,
+    *,
+    backend: ProceduralBackend | MusicGenBackend | None = None,
+    duration: float = 10.0,
+    sample_rate: int = 22050,
+    quiet: bool = True,
+) -> SynthReport:
     """Make every clip of ``records`` that is not made yet with these settings, then write the manifest.
 
     ``backend`` defaults to :class:`ProceduralBackend` in one process.
@@ -102,8 +115,9 @@ def write_manifest(rows: list[dict], out: Path) -> Path:
     return out / "manifest.csv"
 
 
-def preview(genres: list[str], out: str | os.PathLike, *, seed: int = 0, duration: float = 10.0,
-            sample_rate: int = 22050) -> list[tuple[str, str]]:  # fmt: skip
+def preview(
+    genres: list[str], out: str | os.PathLike, *, seed: int = 0, duration: float = 10.0, sample_rate: int = 22050
+) -> list[tuple[str, str]]:
     """One procedural clip per genre (``<genre>.flac``, made as ``synth audio`` makes clips) and its
     spectrogram (``<genre>.png``) titled with what was composed; returns (genre, prompt) pairs."""
     import pretty_midi
@@ -122,8 +136,9 @@ def preview(genres: list[str], out: str | os.PathLike, *, seed: int = 0, duratio
     shown = []
     for genre in genres:
         record = {"genre": genre, "prompt": generate_prompts(genre, 1, seed=seed)[0], "seed": seed}
-        audio, arrangement = render_clip(record, duration=duration, sample_rate=sample_rate,
-                                         target=out / f"{genre}.flac")  # fmt: skip
+        audio, arrangement = render_clip(
+            record, duration=duration, sample_rate=sample_rate, target=out / f"{genre}.flac"
+        )
         voice = {"sung": f"{arrangement.singer} singer", "rap": f"{arrangement.singer} rapper"}.get(
             arrangement.vocal, "instrumental"
         )

@@ -115,9 +115,17 @@ def parse_descriptions(content: str, genre: str) -> list[str]:
     return valid
 
 
-def llm_prompts(genre: str, count: int, client: ChatClient, *, seed: int = 0, batch_size: int = 20,
-                concurrency: int = 4, cache: Path | None = None,
-                max_batches: int | None = None) -> list[str]:  # fmt: skip
+def llm_prompts(
+    genre: str,
+    count: int,
+    client: ChatClient,
+    *,
+    seed: int = 0,
+    batch_size: int = 20,
+    concurrency: int = 4,
+    cache: Path | None = None,
+    max_batches: int | None = None,
+) -> list[str]:
     """``count`` distinct descriptions of ``genre``, asked for ``batch_size`` at a time."""
     if count < 1 or batch_size < 1 or concurrency < 1:
         raise ParameterError("count, batch_size and concurrency must be at least 1")
@@ -135,16 +143,19 @@ def llm_prompts(genre: str, count: int, client: ChatClient, *, seed: int = 0, ba
                     seen.setdefault(sentence)
             needed = -(-(count - len(seen)) // batch_size)
     if len(seen) < count:
-        raise LLMError(f"{client.base_url}: only {len(seen)} valid {genre} descriptions of {count} after {batch} "
-                       "requests")  # fmt: skip
+        raise LLMError(
+            f"{client.base_url}: only {len(seen)} valid {genre} descriptions of {count} after {batch} requests"
+        )
     return list(seen)[:count]
 
 
 def _cached_batch(client: ChatClient, genre: str, n: int, seed: int, batch: int, cache: Path) -> list[str]:
     """One batch's valid descriptions; an answer is cached only when it has some (a broken server's
     answers would otherwise be reused by every later run, which would then send nothing)."""
-    messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": REQUEST.format(n=n, genre=genre, batch=batch)}]  # fmt: skip
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": REQUEST.format(n=n, genre=genre, batch=batch)},
+    ]
     request_seed = seed * 100_003 + batch
     key = json.dumps([client.base_url, client.model, client.temperature, request_seed, messages], sort_keys=True)
     path = cache / f"{hashlib.sha256(key.encode()).hexdigest()}.json"

@@ -55,8 +55,12 @@ class MusicGen:
         inputs = {k: v.to(self.device) for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
         torch.manual_seed(seed)
         with torch.inference_mode():
-            audio = self.model.generate(**inputs, do_sample=True, guidance_scale=self.guidance_scale,
-                                        max_new_tokens=int(np.ceil(duration * self.frame_rate)) + 1)  # fmt: skip
+            audio = self.model.generate(
+                **inputs,
+                do_sample=True,
+                guidance_scale=self.guidance_scale,
+                max_new_tokens=int(np.ceil(duration * self.frame_rate)) + 1,
+            )
         clips = []
         length = round(duration * sample_rate)
         for row in audio.float().mean(dim=1).cpu().numpy():  # (batch, channels, samples) -> mono

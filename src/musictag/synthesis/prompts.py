@@ -47,11 +47,20 @@ def _sentence(genre: str, vocab: dict[str, list[str]], rng: random.Random) -> st
     inst1, inst2, inst3 = rng.sample(vocab["instruments"], 3)
     templates = _TEMPLATES + _VOICE_TEMPLATES if vocab.get("voices") else _TEMPLATES
     text = rng.choice(templates).format(
-        mood=mood, a_mood=_with_article(mood), tempo=tempo, a_tempo=_with_article(tempo),
-        era=rng.choice(vocab["eras"]), genre=genre, inst1=inst1, inst2=inst2, inst3=inst3,
-        playing=rng.choice(vocab["playing"]), setting=rng.choice(vocab["settings"]),
-        production=rng.choice(PRODUCTION), voice=rng.choice(vocab.get("voices") or [""]),
-    )  # fmt: skip
+        mood=mood,
+        a_mood=_with_article(mood),
+        tempo=tempo,
+        a_tempo=_with_article(tempo),
+        era=rng.choice(vocab["eras"]),
+        genre=genre,
+        inst1=inst1,
+        inst2=inst2,
+        inst3=inst3,
+        playing=rng.choice(vocab["playing"]),
+        setting=rng.choice(vocab["settings"]),
+        production=rng.choice(PRODUCTION),
+        voice=rng.choice(vocab.get("voices") or [""]),
+    )
     return text[0].upper() + text[1:]
 
 
@@ -69,8 +78,14 @@ def generate_prompts(genre: str, count: int, *, seed: int = 0, genres: dict | No
     return list(seen)
 
 
-def write_prompts(path: str | os.PathLike, genres: list[str], per_genre: int, *, seed: int = 0,
-                  source: Callable[..., list[str]] = generate_prompts) -> int:  # fmt: skip
+def write_prompts(
+    path: str | os.PathLike,
+    genres: list[str],
+    per_genre: int,
+    *,
+    seed: int = 0,
+    source: Callable[..., list[str]] = generate_prompts,
+) -> int:
     """Write ``per_genre`` prompts per genre as JSON lines (``id``, ``genre``, ``prompt``, ``seed``).
 
     ``source(genre, count, seed=seed)`` writes the descriptions: the grammar by default, or a

@@ -48,8 +48,10 @@ def soundfont_note(settings: str) -> str | None:
     """The line to show when clips were (or will be) rendered with the small fallback SoundFont."""
     if "TimGM6mb" not in settings:
         return None
-    return ("rendered with the small TimGM6mb SoundFont; the README's figures used FluidR3_GM "
-            "(apt-get install fluid-soundfont-gm, or MUSICTAG_SOUNDFONT=FILE.sf2)")  # fmt: skip
+    return (
+        "rendered with the small TimGM6mb SoundFont; the README's figures used FluidR3_GM "
+        "(apt-get install fluid-soundfont-gm, or MUSICTAG_SOUNDFONT=FILE.sf2)"
+    )
 
 
 def require_synthesizer(soundfont: Path | None = None):
@@ -109,12 +111,27 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
 
     rng = np.random.default_rng(seed)
     rap = arrangement.vocal == "rap"
-    syllables = [Syllable(n.start, n.end, n.pitch, n.velocity, str(rng.choice(list(VOWELS))),
-                          str(rng.choice(CONSONANTS, p=(0.2, 0.3, 0.35, 0.15) if rap else (0.4, 0.2, 0.2, 0.2))))
-                 for n in arrangement.notes if n.role == "voice"]  # fmt: skip
-    return synthesize_voice(syllables, arrangement.duration, sample_rate, female=arrangement.singer == "female",
-                            vibrato=0.0 if rap else 0.1 + 0.3 * rng.random(), glide=0.015 if rap else 0.04,
-                            seed=seed)  # fmt: skip
+    syllables = [
+        Syllable(
+            n.start,
+            n.end,
+            n.pitch,
+            n.velocity,
+            str(rng.choice(list(VOWELS))),
+            str(rng.choice(CONSONANTS, p=(0.2, 0.3, 0.35, 0.15) if rap else (0.4, 0.2, 0.2, 0.2))),
+        )
+        for n in arrangement.notes
+        if n.role == "voice"
+    ]
+    return synthesize_voice(
+        syllables,
+        arrangement.duration,
+        sample_rate,
+        female=arrangement.singer == "female",
+        vibrato=0.0 if rap else 0.1 + 0.3 * rng.random(),
+        glide=0.015 if rap else 0.04,
+        seed=seed,
+    )
 
 
 def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
@@ -122,8 +139,9 @@ def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.
     return master(*effects(stems, genre, sample_rate, rng), sample_rate)
 
 
-def effects(stems: dict[str, np.ndarray], genre: str, sample_rate: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, float]:  # fmt: skip
+def effects(
+    stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
     """The stems mixed through the genre's production chain, before mastering, and the loudness
     (RMS dBFS) the master should bring it to."""
     import pedalboard as pb
@@ -133,8 +151,12 @@ def effects(stems: dict[str, np.ndarray], genre: str, sample_rate: int,
     for role, audio in stems.items():
         if role in _AMP and settings.get("drive"):
             share, cutoff, level = _AMP[role]
-            audio = pb.Pedalboard([pb.Distortion(drive_db=settings["drive"] * share), pb.LowpassFilter(cutoff)])(
-                audio[None], sample_rate)[0] * level  # fmt: skip
+            audio = (
+                pb.Pedalboard([pb.Distortion(drive_db=settings["drive"] * share), pb.LowpassFilter(cutoff)])(
+                    audio[None], sample_rate
+                )[0]
+                * level
+            )
         mix += _GAINS[role] * audio
     chain = []
     if settings.get("compress"):
@@ -169,17 +191,23 @@ def limit(mix: np.ndarray, sample_rate: int, *, ceiling: float = 0.89) -> np.nda
     return np.clip(mix * gain, -ceiling, ceiling).astype(np.float32)
 
 
-def render_stems(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
-                 seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
+def render_stems(
+    arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Every role that has notes, synthesised on its own (mono float32, the clip's duration)."""
     soundfont = soundfont or default_soundfont()
-    return {role: render_voice(arrangement, sample_rate, seed) if role == "voice" else
-            render_role(arrangement, role, sample_rate, soundfont)
-            for role in ROLES if any(n.role == role for n in arrangement.notes)}  # fmt: skip
+    return {
+        role: render_voice(arrangement, sample_rate, seed)
+        if role == "voice"
+        else render_role(arrangement, role, sample_rate, soundfont)
+        for role in ROLES
+        if any(n.role == role for n in arrangement.notes)
+    }
 
 
-def render(arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None,
-           seed: int = 0) -> np.ndarray:  # fmt: skip
+def render(
+    arrangement: Arrangement, *, sample_rate: int = 22050, soundfont: Path | None = None, seed: int = 0
+) -> np.ndarray:
     """The finished mono clip: every role synthesised, mixed and produced."""
     stems = render_stems(arrangement, sample_rate=sample_rate, soundfont=soundfont, seed=seed)
     if not stems:

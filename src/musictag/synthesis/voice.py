@@ -68,8 +68,16 @@ def _sawtooth(f0: np.ndarray, sample_rate: int) -> np.ndarray:
     return saw
 
 
-def synthesize_voice(syllables: list[Syllable], duration: float, sample_rate: int, *, female: bool = False,
-                     vibrato: float = 0.3, glide: float = 0.04, seed: int = 0) -> np.ndarray:  # fmt: skip
+def synthesize_voice(
+    syllables: list[Syllable],
+    duration: float,
+    sample_rate: int,
+    *,
+    female: bool = False,
+    vibrato: float = 0.3,
+    glide: float = 0.04,
+    seed: int = 0,
+) -> np.ndarray:
     """The syllables sung (or spoken, with ``vibrato=0`` and short ``glide``) as mono float32 audio.
 
     ``vibrato`` is its depth in semitones on held notes; ``glide`` the time constant (s) of the
@@ -93,8 +101,10 @@ def synthesize_voice(syllables: list[Syllable], duration: float, sample_rate: in
         pitch[a:] = s.pitch  # holds into the following rest: no jump at the next onset
         since_onset[a:b] = t[a:b] - t[a]
         length = b - a
-        ramp = np.minimum(1.0, np.minimum(np.arange(length) / (0.015 * sample_rate),
-                                          (length - np.arange(length)) / (0.04 * sample_rate)))  # fmt: skip
+        ramp = np.minimum(
+            1.0,
+            np.minimum(np.arange(length) / (0.015 * sample_rate), (length - np.arange(length)) / (0.04 * sample_rate)),
+        )
         loudness[a:b] = np.maximum(loudness[a:b], ramp * (s.velocity / 127) ** 1.5)
         weights[s.vowel][a:b] = 1.0
         if s.consonant == "s":  # a hiss leading into the vowel

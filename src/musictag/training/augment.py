@@ -59,8 +59,9 @@ def _equaliser(batch: int, bands: int, limit_db: float, generator: torch.Generat
     return tilt + bell
 
 
-def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
-            generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
+def augment(
+    x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Augment a batch of log-mel crops ``(batch, frames, n_mels)``; returns a new tensor."""
     if not settings.active:
         return x
@@ -81,11 +82,21 @@ def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
             power = power + level * chosen
         x = from_power(power, config).to(x.dtype)
     if settings.short_crops:
-        lengths = (frames * (settings.short_crop_min + (1 - settings.short_crop_min)
-                             * torch.rand(batch, generator=generator))).long().clamp(1, frames)  # fmt: skip
+        lengths = (
+            (
+                frames
+                * (settings.short_crop_min + (1 - settings.short_crop_min) * torch.rand(batch, generator=generator))
+            )
+            .long()
+            .clamp(1, frames)
+        )
         chosen = torch.rand(batch, generator=generator) < settings.short_crops
-        x = torch.stack([row[: int(n)].repeat(-(-frames // int(n)), 1)[:frames] if pick else row
-                         for row, n, pick in zip(x, lengths, chosen, strict=True)])  # fmt: skip
+        x = torch.stack(
+            [
+                row[: int(n)].repeat(-(-frames // int(n)), 1)[:frames] if pick else row
+                for row, n, pick in zip(x, lengths, chosen, strict=True)
+            ]
+        )
     if settings.shift:
         limit = int(settings.shift * frames)
         shifts = torch.randint(-limit, limit + 1, (batch,), generator=generator).tolist()
@@ -101,8 +112,9 @@ def augment(x: torch.Tensor, settings: AugmentSettings, config: FrontendConfig,
     return x
 
 
-def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float,
-          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def mixup(
+    x: torch.Tensor, y: torch.Tensor, alpha: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Blend each example with a shuffled partner; ``y`` must be one-hot or multi-hot floats."""
     weight = torch.distributions.Beta(alpha, alpha).sample((x.shape[0],))
     order = torch.randperm(x.shape[0], generator=generator or torch.default_generator)

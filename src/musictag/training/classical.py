@@ -31,8 +31,10 @@ from musictag.training.settings import ClassicalSettings
 
 def track_descriptors(items: list[Item], settings: ClassicalSettings, *, quiet: bool = True) -> dict[str, np.ndarray]:
     """Descriptor vector per readable item id; unreadable items are reported and left out."""
-    return {item.id: describe(audio, settings.sample_rate, groups=tuple(settings.features))[0]
-            for item, audio in decoded_items(items, sample_rate=settings.sample_rate, quiet=quiet, desc="descriptors")}
+    return {
+        item.id: describe(audio, settings.sample_rate, groups=tuple(settings.features))[0]
+        for item, audio in decoded_items(items, sample_rate=settings.sample_rate, quiet=quiet, desc="descriptors")
+    }
 
 
 def _estimator(settings: ClassicalSettings, smallest_class: int):
@@ -60,13 +62,31 @@ def fit_pipeline(x: np.ndarray, y: np.ndarray, settings: ClassicalSettings) -> t
 
 
 def _config(dataset: Dataset, settings: ClassicalSettings, name: str, info: dict) -> ModelConfig:
-    return ModelConfig(name=name, architecture=ARCHITECTURE, labels=list(dataset.vocabulary), activation="softmax",
-                       info={"classical": {"groups": list(settings.features), "sample_rate": settings.sample_rate,
-                                           "classifier": settings.classifier}, **info})  # fmt: skip
+    return ModelConfig(
+        name=name,
+        architecture=ARCHITECTURE,
+        labels=list(dataset.vocabulary),
+        activation="softmax",
+        info={
+            "classical": {
+                "groups": list(settings.features),
+                "sample_rate": settings.sample_rate,
+                "classifier": settings.classifier,
+            },
+            **info,
+        },
+    )
 
 
-def train_classical(dataset: Dataset, items: list[Item], settings: ClassicalSettings, out_dir: str | os.PathLike, *,
-                    descriptors: dict[str, np.ndarray] | None = None, name: str = "classical") -> Path:  # fmt: skip
+def train_classical(
+    dataset: Dataset,
+    items: list[Item],
+    settings: ClassicalSettings,
+    out_dir: str | os.PathLike,
+    *,
+    descriptors: dict[str, np.ndarray] | None = None,
+    name: str = "classical",
+) -> Path:
     """Fit the pipeline on ``items`` and save it as a model folder."""
     if dataset.task != "single-label":
         raise ParameterError("classical pipelines are for single-label data")
@@ -82,9 +102,15 @@ def train_classical(dataset: Dataset, items: list[Item], settings: ClassicalSett
     return save_classical(out_dir, _config(dataset, settings, name, info), model)
 
 
-def cross_validate_classical(dataset: Dataset, settings: ClassicalSettings, *, folds: int = 5, seed: int = 0,
-                             excerpts: Excerpts | None = None,
-                             descriptors: dict[str, np.ndarray] | None = None) -> dict:  # fmt: skip
+def cross_validate_classical(
+    dataset: Dataset,
+    settings: ClassicalSettings,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    excerpts: Excerpts | None = None,
+    descriptors: dict[str, np.ndarray] | None = None,
+) -> dict:
     """k-fold CV of the classical pipeline on a single-label data set; each fold's pipeline scores the
     held-out tracks (and their ``excerpts``) as ``musictag tag --model`` would."""
     if dataset.task != "single-label":

@@ -17,5 +17,11 @@ def summarise(fold_metrics: list[dict]) -> dict:
 def cv_result(per_fold: list[dict], *, folds: int, seed: int, left_out: list[str]) -> dict:
     """The cross-validation record that ``musictag compare`` reads (``cv.json``)."""
     name, _ = headline(per_fold[0])
-    return {"folds": folds, "seed": seed, "headline": name, "summary": summarise(per_fold), "per_fold": per_fold,
-            "left_out": left_out}  # fmt: skip
+    return {
+        "folds": folds,
+        "seed": seed,
+        "headline": name,
+        "summary": summarise(per_fold),
+        "per_fold": per_fold,
+        "left_out": left_out,
+    }

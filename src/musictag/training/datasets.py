@@ -39,8 +39,15 @@ class CropSet(TorchDataset):
     Crop positions come from torch's generator, which Lightning seeds per process and worker.
     """
 
-    def __init__(self, arrays: list[np.ndarray], targets: np.ndarray, *, frames: int, crops_per_track: int = 1,
-                 limit: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        arrays: list[np.ndarray],
+        targets: np.ndarray,
+        *,
+        frames: int,
+        crops_per_track: int = 1,
+        limit: int | None = None,
+    ):
         self.arrays, self.targets = arrays, targets
         self.frames, self.crops, self.limit = frames, crops_per_track, limit
 
@@ -57,8 +64,9 @@ class TrackSet(TorchDataset):
     """Every whole track as its patches ``(n, frames, n_mels)``, starting every ``hop`` frames: the
     patching of :class:`~musictag.inference.tagger.Tagger`, so validation scores tracks as tagging does."""
 
-    def __init__(self, arrays: list[np.ndarray], targets: np.ndarray, *, frames: int, hop: int,
-                 limit: int | None = None):  # fmt: skip
+    def __init__(
+        self, arrays: list[np.ndarray], targets: np.ndarray, *, frames: int, hop: int, limit: int | None = None
+    ):
         self.arrays, self.targets = arrays, targets
         self.frames, self.hop, self.limit = frames, hop, limit
 
@@ -100,10 +108,19 @@ class PairSet(TorchDataset):
         return x, y, xp, yp
 
 
-def training_loaders(dataset: Dataset, cache: FeatureCache, settings: NeuralSettings, *, frames: int, hop: int,
-                     limit: int | None, train: list[Item], valid: list[Item] | None = None,
-                     partners: list[Item] | None = None,
-                     quiet: bool = True) -> tuple[dict, list[Item], list[Item]]:  # fmt: skip
+def training_loaders(
+    dataset: Dataset,
+    cache: FeatureCache,
+    settings: NeuralSettings,
+    *,
+    frames: int,
+    hop: int,
+    limit: int | None,
+    train: list[Item],
+    valid: list[Item] | None = None,
+    partners: list[Item] | None = None,
+    quiet: bool = True,
+) -> tuple[dict, list[Item], list[Item]]:
     """Lightning's ``train_dataloaders`` (random crops, or pairs with ``partners``) and
     ``val_dataloaders`` (whole tracks), features extracted first; returns them with the train and
     valid items that could be read."""
@@ -111,19 +128,27 @@ def training_loaders(dataset: Dataset, cache: FeatureCache, settings: NeuralSett
     train, train_arrays = cached_features(train, cache, workers=workers, quiet=quiet)
     if not train:
         raise ParameterError(f"{dataset.name}: no readable training items")
-    crops = CropSet(train_arrays, dataset.targets(train), frames=frames, crops_per_track=settings.crops_per_track,
-                    limit=limit)  # fmt: skip
+    crops = CropSet(
+        train_arrays, dataset.targets(train), frames=frames, crops_per_track=settings.crops_per_track, limit=limit
+    )
     if partners:
         partners, partner_arrays = cached_features(partners, cache, workers=workers, quiet=quiet)
         crops = PairSet(crops, CropSet(partner_arrays, dataset.targets(partners), frames=frames, limit=limit))
-    loaders = {"train_dataloaders": DataLoader(
-        crops, batch_size=settings.batch_size, shuffle=True, drop_last=len(crops) > settings.batch_size,
-        num_workers=settings.loader_workers, persistent_workers=settings.loader_workers > 0,
-    )}  # fmt: skip
+    loaders = {
+        "train_dataloaders": DataLoader(
+            crops,
+            batch_size=settings.batch_size,
+            shuffle=True,
+            drop_last=len(crops) > settings.batch_size,
+            num_workers=settings.loader_workers,
+            persistent_workers=settings.loader_workers > 0,
+        )
+    }
     valid = valid or []
     if valid:
         valid, valid_arrays = cached_features(valid, cache, workers=workers, quiet=quiet)
         tracks = TrackSet(valid_arrays, dataset.targets(valid), frames=frames, hop=hop, limit=limit)
-        loaders["val_dataloaders"] = DataLoader(tracks, batch_size=4, collate_fn=collate_tracks,
-                                                num_workers=settings.loader_workers)  # fmt: skip
+        loaders["val_dataloaders"] = DataLoader(
+            tracks, batch_size=4, collate_fn=collate_tracks, num_workers=settings.loader_workers
+        )
     return loaders, train, valid

@@ -44,8 +44,14 @@ from musictag.training.settings import TransferSettings
 NEAR_CONSTANT = 1e-5
 
 
-def untrained_head(settings: TransferSettings, labels: list[str], task: str, *, backbones: list[str] | None = None,
-                   hidden: list[int] = ()) -> tuple[TransferHead, ModelConfig]:  # fmt: skip
+def untrained_head(
+    settings: TransferSettings,
+    labels: list[str],
+    task: str,
+    *,
+    backbones: list[str] | None = None,
+    hidden: list[int] = (),
+) -> tuple[TransferHead, ModelConfig]:
     """A head on ``backbones`` (default: all of the settings') with their pretrained weights."""
     parts, states, frontend, patch_frames = [], [], None, 187
     for name in backbones or settings.backbones:
@@ -62,12 +68,17 @@ def untrained_head(settings: TransferSettings, labels: list[str], task: str, *, 
     for backbone, state in zip(head.backbones, states, strict=True):
         backbone.load_state_dict(state)
     config = ModelConfig(
-        name="transfer", architecture="transfer", labels=list(labels),
-        model={"n_classes": len(labels), "backbones": parts, "hidden": list(hidden)}, frontend=frontend,
-        activation=activation_for(task), patch_frames=patch_frames,
-        score_pooling="mean_logits", patch_hop=settings.hop,
+        name="transfer",
+        architecture="transfer",
+        labels=list(labels),
+        model={"n_classes": len(labels), "backbones": parts, "hidden": list(hidden)},
+        frontend=frontend,
+        activation=activation_for(task),
+        patch_frames=patch_frames,
+        score_pooling="mean_logits",
+        patch_hop=settings.hop,
         info={"backbones": list(backbones or settings.backbones), "settings": asdict(settings)},
-    )  # fmt: skip
+    )
     return head, config
 
 
@@ -168,8 +179,10 @@ def _averaged(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[
     if len(members) == 1:
         return members[0]
     first = (np.concatenate([m[0][0] for m in members]), np.concatenate([m[0][1] for m in members]))
-    middle = [(block_diag(*[m[depth][0] for m in members]), np.concatenate([m[depth][1] for m in members]))
-              for depth in range(1, len(members[0]) - 1)]  # fmt: skip
+    middle = [
+        (block_diag(*[m[depth][0] for m in members]), np.concatenate([m[depth][1] for m in members]))
+        for depth in range(1, len(members[0]) - 1)
+    ]
     last = (np.concatenate([m[-1][0] for m in members], axis=1) / len(members), np.mean([m[-1][1] for m in members], 0))
     return [first, *middle, last]
 
@@ -195,8 +208,16 @@ def _inner_score(z, y, groups, crops, head, value, settings) -> float:
     return float(np.concatenate(correct).mean())
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings, *, groups: np.ndarray | None = None,
-             crops: np.ndarray | None = None, always_score: bool = False) -> FittedHead:  # fmt: skip
+def fit_head(
+    x: np.ndarray,
+    y: np.ndarray,
+    task: str,
+    settings: TransferSettings,
+    *,
+    groups: np.ndarray | None = None,
+    crops: np.ndarray | None = None,
+    always_score: bool = False,
+) -> FittedHead:
     """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
     single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets)."""
     groups = np.arange(len(x)) if groups is None else groups
@@ -206,16 +227,22 @@ def fit_head(x: np.ndarray, y: np.ndarray, task: str, settings: TransferSettings
     z = scaler.transform(x)[:, live]
     chosen = {"features": int(live.sum()), "constant_features": int((~live).sum()), "rows": len(x)}
     if task == "single-label":
-        grid = [(head, value) for head in settings.heads
-                for value in (settings.Cs if head == "logreg" else settings.alphas)]  # fmt: skip
+        grid = [
+            (head, value) for head in settings.heads for value in (settings.Cs if head == "logreg" else settings.alphas)
+        ]
         scored = len(grid) > 1 or always_score
-        scores = [_inner_score(z, y, groups, crops, head, value, settings) if scored else float("nan")
-                  for head, value in grid]  # fmt: skip
+        scores = [
+            _inner_score(z, y, groups, crops, head, value, settings) if scored else float("nan") for head, value in grid
+        ]
         best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
         head, value = grid[best]
         members = settings.ensemble if head == "mlp" else 1  # logistic regression has one optimum
-        layers = _averaged([_layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y))
-                            for k in range(members)])  # fmt: skip
+        layers = _averaged(
+            [
+                _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y))
+                for k in range(members)
+            ]
+        )
         chosen.update(head=head, **{"C" if head == "logreg" else "alpha": value}, members=members)
         if not np.isnan(scores[best]):
             chosen["inner_cv_crop_accuracy"] = scores[best]
@@ -254,8 +281,9 @@ def _backbone_columns(settings: TransferSettings) -> dict[str, slice]:
     return columns
 
 
-def fit_transfer(dataset: Dataset, items: list[Item], samples: dict[str, TrackSamples],
-                 settings: TransferSettings) -> tuple[TransferHead, ModelConfig]:  # fmt: skip
+def fit_transfer(
+    dataset: Dataset, items: list[Item], samples: dict[str, TrackSamples], settings: TransferSettings
+) -> tuple[TransferHead, ModelConfig]:
     """Choose the backbone set (inner CV), fit the head on ``items`` and build the model."""
     usable = [item for item in items if item.id in samples]
     if not usable:
@@ -276,8 +304,7 @@ def fit_transfer(dataset: Dataset, items: list[Item], samples: dict[str, TrackSa
         if best is None or score > best[0]:
             best = (score, chosen, fitted, x, y)
     _, chosen, fitted, x, y = best
-    module, config = untrained_head(settings, dataset.vocabulary, dataset.task, backbones=chosen,
-                                    hidden=fitted.hidden)  # fmt: skip
+    module, config = untrained_head(settings, dataset.vocabulary, dataset.task, backbones=chosen, hidden=fitted.hidden)
     linears = [layer for layer in module.head if isinstance(layer, torch.nn.Linear)]
     with torch.no_grad():
         module.mean.copy_(torch.as_tensor(fitted.mean, dtype=torch.float32))
@@ -293,17 +320,30 @@ def fit_transfer(dataset: Dataset, items: list[Item], samples: dict[str, TrackSa
     return module, config
 
 
-def train_transfer(dataset: Dataset, items: list[Item], settings: TransferSettings, out_dir: str | os.PathLike, *,
-                   samples: dict[str, TrackSamples] | None = None, name: str = "transfer") -> Path:  # fmt: skip
+def train_transfer(
+    dataset: Dataset,
+    items: list[Item],
+    settings: TransferSettings,
+    out_dir: str | os.PathLike,
+    *,
+    samples: dict[str, TrackSamples] | None = None,
+    name: str = "transfer",
+) -> Path:
     """Fit a head on ``items`` and save it (with its backbones) as a model folder."""
     samples = samples if samples is not None else embed_tracks(items, settings)
     module, config = fit_transfer(dataset, items, samples, settings)
     return save_model_folder(out_dir, replace(config, name=name), module.state_dict())
 
 
-def cross_validate_transfer(dataset: Dataset, settings: TransferSettings, *, folds: int = 5, seed: int = 0,
-                            samples: dict[str, TrackSamples] | None = None,
-                            excerpts: Excerpts | None = None) -> dict:  # fmt: skip
+def cross_validate_transfer(
+    dataset: Dataset,
+    settings: TransferSettings,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    samples: dict[str, TrackSamples] | None = None,
+    excerpts: Excerpts | None = None,
+) -> dict:
     """Stratified (group-aware when items have groups) k-fold CV; the backbones run once per track for
     training, and each fold's model scores its held-out tracks (and their ``excerpts``) as ``musictag
     tag`` would."""

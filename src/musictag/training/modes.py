@@ -29,8 +29,12 @@ def merged(source: Dataset, target: Dataset, target_items: list[Item]) -> Datase
     unknown = {label for item in source.items for label in item.labels} - set(target.vocabulary)
     if unknown:
         raise ParameterError(f"source labels not in the target: {', '.join(sorted(unknown))}")
-    return Dataset(name=f"{source.name}+{target.name}", task=target.task, vocabulary=list(target.vocabulary),
-                   items=[replace(i, split="train") for i in source.items] + list(target_items))  # fmt: skip
+    return Dataset(
+        name=f"{source.name}+{target.name}",
+        task=target.task,
+        vocabulary=list(target.vocabulary),
+        items=[replace(i, split="train") for i in source.items] + list(target_items),
+    )
 
 
 def mode_settings(mode: str, settings: NeuralSettings, source_model: Path | None) -> NeuralSettings:
@@ -47,9 +51,19 @@ def mode_settings(mode: str, settings: NeuralSettings, source_model: Path | None
     return settings
 
 
-def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item], settings, out: str | os.PathLike,
-               source_model: Path | None = None, valid: list[Item] | None = None, name: str = "model",
-               quiet: bool = True) -> Path:  # fmt: skip
+def train_mode(
+    mode: str,
+    *,
+    source: Dataset,
+    target: Dataset,
+    train: list[Item],
+    settings,
+    out: str | os.PathLike,
+    source_model: Path | None = None,
+    valid: list[Item] | None = None,
+    name: str = "model",
+    quiet: bool = True,
+) -> Path:
     """Train ``mode`` for one fold (``train``: the target's training items; ``valid``: real tracks
     that pick the best epoch, none by default and never for ``src_only``); returns the model folder."""
     if mode not in MODES:
@@ -62,14 +76,36 @@ def train_mode(mode: str, *, source: Dataset, target: Dataset, train: list[Item]
         return train_neural(merged(source, target, []), settings, out, train=source.items, name=name, quiet=quiet)
     if mode in ("both", "DA"):
         union = merged(source, target, [*train, *(valid or [])])
-        return train_neural(union, settings, out, train=[*source.items, *train], valid=valid, name=name, quiet=quiet,
-                            partners=train if mode == "DA" else None)  # fmt: skip
-    return train_neural(target, mode_settings(mode, settings, source_model), out, train=train, valid=valid, name=name,
-                        quiet=quiet)  # fmt: skip
+        return train_neural(
+            union,
+            settings,
+            out,
+            train=[*source.items, *train],
+            valid=valid,
+            name=name,
+            quiet=quiet,
+            partners=train if mode == "DA" else None,
+        )
+    return train_neural(
+        target, mode_settings(mode, settings, source_model), out, train=train, valid=valid, name=name, quiet=quiet
+    )
 
 
-def trained_source_model(*, source: Dataset, target: Dataset, settings, run: str | os.PathLike, name: str = "src_only",
-                         quiet: bool = True) -> Path:  # fmt: skip
+def trained_source_model(
+    *, source: Dataset, target: Dataset, settings, run: str | os.PathLike, name: str = "src_only", quiet: bool = True
+) -> Path:
     """The src_only model folder of ``run``, trained there first unless a finished one is there."""
-    return train_once(run, partial(train_mode, "src_only", source=source, target=target, train=[], settings=settings,
-                                   out=run, name=name, quiet=quiet))  # fmt: skip
+    return train_once(
+        run,
+        partial(
+            train_mode,
+            "src_only",
+            source=source,
+            target=target,
+            train=[],
+            settings=settings,
+            out=run,
+            name=name,
+            quiet=quiet,
+        ),
+    )

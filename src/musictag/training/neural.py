@@ -72,27 +72,32 @@ def plan_model(settings: NeuralSettings, labels: list[str]) -> TrainingPlan:
     seconds_per_frame = frontend.hop_length / frontend.sample_rate
     patch_frames = max(1, round(settings.patch_seconds / seconds_per_frame))
     cls = ARCHITECTURES[architecture]
-    model_settings = _with_defaults(cls, model_settings, n_classes=len(labels), n_mels=frontend.n_mels,
-                                    n_frames=patch_frames)  # fmt: skip
+    model_settings = _with_defaults(
+        cls, model_settings, n_classes=len(labels), n_mels=frontend.n_mels, n_frames=patch_frames
+    )
     model = build_model(architecture, **model_settings)
     layers = {name for name, _ in model.named_children()}
     if "backbone" in settings.freeze and "backbone" not in layers:  # everything below the classifier
         settings = replace(settings, freeze=sorted(layers - {"classifier"}))
     unknown = set(settings.freeze) - layers
     if unknown:
-        raise ParameterError(f"cannot freeze {', '.join(sorted(unknown))}: {architecture}'s layers are "
-                             f"{', '.join(sorted(layers))}")  # fmt: skip
+        raise ParameterError(
+            f"cannot freeze {', '.join(sorted(unknown))}: {architecture}'s layers are {', '.join(sorted(layers))}"
+        )
     if start is not None:
         _copy_fitting_weights(start, model, source=settings.init)
     fixed = getattr(model, "input_frames", patch_frames)
     if fixed != patch_frames:
-        raise ParameterError(f"{architecture} takes {fixed} frames; patch_seconds={settings.patch_seconds} gives "
-                             f"{patch_frames} ({seconds_per_frame * 1000:g} ms per frame)")  # fmt: skip
+        raise ParameterError(
+            f"{architecture} takes {fixed} frames; patch_seconds={settings.patch_seconds} gives "
+            f"{patch_frames} ({seconds_per_frame * 1000:g} ms per frame)"
+        )
     hop = settings.eval_hop
     hop_frames = patch_frames if hop is None else max(1, round(hop / seconds_per_frame))
     limit = None if settings.region_seconds is None else round(settings.region_seconds / seconds_per_frame)
-    return TrainingPlan(architecture, model, model_settings, frontend, patch_frames, hop_frames, limit,
-                        list(settings.freeze))
+    return TrainingPlan(
+        architecture, model, model_settings, frontend, patch_frames, hop_frames, limit, list(settings.freeze)
+    )
 
 
 def _copy_fitting_weights(start: torch.nn.Module, target: torch.nn.Module, *, source: str = "") -> None:
@@ -109,11 +114,16 @@ def _copy_fitting_weights(start: torch.nn.Module, target: torch.nn.Module, *, so
 def _export_config(plan: TrainingPlan, name: str, labels: list[str], task: str, info: dict) -> ModelConfig:
     model_settings = plan.model.model_config() if hasattr(plan.model, "model_config") else plan.settings
     return ModelConfig(
-        name=name, architecture=plan.architecture, labels=list(labels),
-        model={**model_settings, "n_classes": len(labels)}, frontend=plan.frontend.to_dict(),
-        activation=activation_for(task), patch_frames=plan.patch_frames,
-        patch_hop=plan.hop_frames * plan.frontend.hop_length / plan.frontend.sample_rate, info=info,
-    )  # fmt: skip
+        name=name,
+        architecture=plan.architecture,
+        labels=list(labels),
+        model={**model_settings, "n_classes": len(labels)},
+        frontend=plan.frontend.to_dict(),
+        activation=activation_for(task),
+        patch_frames=plan.patch_frames,
+        patch_hop=plan.hop_frames * plan.frontend.hop_length / plan.frontend.sample_rate,
+        info=info,
+    )
 
 
 def _loggers(settings: NeuralSettings, out: Path) -> list:
@@ -123,10 +133,12 @@ def _loggers(settings: NeuralSettings, out: Path) -> list:
     makers = {
         "tensorboard": lambda: loggers.TensorBoardLogger(out, name="tensorboard"),
         "wandb": lambda: loggers.WandbLogger(project="musictag", name=out.name, save_dir=str(out)),
-        "mlflow": lambda: loggers.MLFlowLogger(experiment_name="musictag", run_name=out.name,
-                                               tracking_uri=os.environ.get("MLFLOW_TRACKING_URI",
-                                                                           f"file:{out / 'mlruns'}")),
-    }  # fmt: skip
+        "mlflow": lambda: loggers.MLFlowLogger(
+            experiment_name="musictag",
+            run_name=out.name,
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"file:{out / 'mlruns'}"),
+        ),
+    }
     for name in settings.loggers:
         try:
             chosen.append(makers[name]())
@@ -136,10 +148,17 @@ def _loggers(settings: NeuralSettings, out: Path) -> list:
 
 
 def train_neural(
-    dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, train: list[Item],
-    valid: list[Item] | None = None, name: str = "model", quiet: bool = False, resume: bool = True,
+    dataset: Dataset,
+    settings: NeuralSettings,
+    out: str | os.PathLike,
+    *,
+    train: list[Item],
+    valid: list[Item] | None = None,
+    name: str = "model",
+    quiet: bool = False,
+    resume: bool = True,
     partners: list[Item] | None = None,
-) -> Path:  # fmt: skip
+) -> Path:
     """Train on ``train`` crops, select the best epoch on ``valid`` tracks (the last without them),
     and write the model folder ``out/model``. ``out/checkpoints/last.ckpt`` lets a rerun resume.
     With ``partners`` (real target items), training uses siamese pairs and the contrastive loss
@@ -148,40 +167,80 @@ def train_neural(
     L.seed_everything(settings.seed, workers=True, verbose=False)
     plan = plan_model(settings, dataset.vocabulary)
     cache = FeatureCache(settings.cache, plan.frontend)
-    loaders, train, valid = training_loaders(dataset, cache, settings, frames=plan.patch_frames, hop=plan.hop_frames,
-                                             limit=plan.limit, train=train, valid=valid, partners=partners,
-                                             quiet=quiet)  # fmt: skip
+    loaders, train, valid = training_loaders(
+        dataset,
+        cache,
+        settings,
+        frames=plan.patch_frames,
+        hop=plan.hop_frames,
+        limit=plan.limit,
+        train=train,
+        valid=valid,
+        partners=partners,
+        quiet=quiet,
+    )
     task_class = ContrastiveTask if partners else TaggingTask
 
     def export(folder: Path, model: torch.nn.Module, info: dict) -> None:
-        info = {"data": dataset.name, "train_items": len(train), "valid_items": len(valid or []), **info,
-                "fit": dict(info), "trained_on": {"data": dataset.name, "items": len(train) + len(valid or []),
-                                            "ids": [item.id for item in [*train, *(valid or [])]]},
-                "settings": asdict(settings)}  # fmt: skip
+        info = {
+            "data": dataset.name,
+            "train_items": len(train),
+            "valid_items": len(valid or []),
+            **info,
+            "fit": dict(info),
+            "trained_on": {
+                "data": dataset.name,
+                "items": len(train) + len(valid or []),
+                "ids": [item.id for item in [*train, *(valid or [])]],
+            },
+            "settings": asdict(settings),
+        }
         config = _export_config(plan, name, dataset.vocabulary, dataset.task, info)
         save_model_folder(folder, config, model.state_dict())
 
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    callbacks = [ExportBest(out / "model", export, monitor=bool(valid)),
-                 # one rolling checkpoint, rewritten after every epoch, for resuming
-                 ModelCheckpoint(out / "checkpoints", filename="last", enable_version_counter=False)]  # fmt: skip
+    callbacks = [
+        ExportBest(out / "model", export, monitor=bool(valid)),
+        # one rolling checkpoint, rewritten after every epoch, for resuming
+        ModelCheckpoint(out / "checkpoints", filename="last", enable_version_counter=False),
+    ]
     if valid and settings.patience:
         callbacks.append(EarlyStopping("valid/metric", mode="max", patience=settings.patience))
     task = task_class(
-        plan.model, task=dataset.task, labels=dataset.vocabulary, frontend=plan.frontend,
-        optimiser={"lr": settings.lr, "backbone_lr": settings.backbone_lr, "weight_decay": settings.weight_decay,
-                   "milestones": settings.milestones, "gamma": settings.gamma},
-        augmentation=settings.augmentation, label_smoothing=settings.label_smoothing, freeze=plan.freeze,
-    )  # fmt: skip
+        plan.model,
+        task=dataset.task,
+        labels=dataset.vocabulary,
+        frontend=plan.frontend,
+        optimiser={
+            "lr": settings.lr,
+            "backbone_lr": settings.backbone_lr,
+            "weight_decay": settings.weight_decay,
+            "milestones": settings.milestones,
+            "gamma": settings.gamma,
+        },
+        augmentation=settings.augmentation,
+        label_smoothing=settings.label_smoothing,
+        freeze=plan.freeze,
+    )
     show = not quiet and sys.stderr.isatty()
     trainer = L.Trainer(
-        max_epochs=settings.epochs, accelerator=settings.accelerator, devices=settings.devices,
-        num_nodes=settings.num_nodes, strategy=settings.strategy, precision=settings.precision,
-        callbacks=callbacks, logger=_loggers(settings, out), default_root_dir=out, num_sanity_val_steps=0,
-        enable_progress_bar=show, enable_model_summary=show, log_every_n_steps=1, deterministic="warn",
-    )  # fmt: skip
+        max_epochs=settings.epochs,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        num_nodes=settings.num_nodes,
+        strategy=settings.strategy,
+        precision=settings.precision,
+        callbacks=callbacks,
+        logger=_loggers(settings, out),
+        default_root_dir=out,
+        num_sanity_val_steps=0,
+        enable_progress_bar=show,
+        enable_model_summary=show,
+        log_every_n_steps=1,
+        deterministic="warn",
+    )
     last = out / "checkpoints" / "last.ckpt"
     with warnings.catch_warnings():
         for noise in (
@@ -217,9 +276,16 @@ def train_once(run: str | os.PathLike, train: Callable[[], Path]) -> Path:
 
 
 def cross_validate_neural(
-    dataset: Dataset, settings: NeuralSettings, out: str | os.PathLike, *, folds: int = 5, seed: int = 0,
-    name: str = "model", quiet: bool = False, excerpts: Excerpts | None = None,
-) -> dict:  # fmt: skip
+    dataset: Dataset,
+    settings: NeuralSettings,
+    out: str | os.PathLike,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    name: str = "model",
+    quiet: bool = False,
+    excerpts: Excerpts | None = None,
+) -> dict:
     """Stratified (group-aware) k-fold: train on k-1 folds for the set epochs, score the held-out
     fold's whole tracks with :class:`Tagger`. A fold whose model exists is not trained again."""
     out = Path(out)
@@ -227,8 +293,12 @@ def cross_validate_neural(
     per_fold = []
     for fold, (train, test) in enumerate(kfold_pairs(items, folds, task=dataset.task, seed=seed)):
         fold_dir = out / f"fold{fold + 1}"
-        model = train_once(fold_dir, partial(train_neural, dataset, settings, fold_dir, train=train,
-                                             name=f"{name} fold {fold + 1}", quiet=quiet))  # fmt: skip
+        model = train_once(
+            fold_dir,
+            partial(
+                train_neural, dataset, settings, fold_dir, train=train, name=f"{name} fold {fold + 1}", quiet=quiet
+            ),
+        )
         per_fold.append(evaluate_items(Tagger(model), dataset, test, excerpts=excerpts))
         metric, value = headline(per_fold[-1])
         report(f"musictag: fold {fold + 1}/{folds}: {metric} {value:.4f}")

@@ -97,12 +97,15 @@ class Recipe:
             raise ParameterError(f"{source}: the recipe needs 'data': add --set data=SPEC")
         kind = values["kind"]
         if kind not in SETTINGS:
-            raise ParameterError(f"{source}: recipe kind {kind!r} cannot be trained by this version (available: "
-                                 f"{', '.join(KINDS)})")  # fmt: skip
+            raise ParameterError(
+                f"{source}: recipe kind {kind!r} cannot be trained by this version (available: {', '.join(KINDS)})"
+            )
         unknown = sorted(set(values) - set(_TOP_LEVEL) - {kind})
         if unknown:
-            raise ParameterError(f"{source}: unknown settings {', '.join(unknown)} for a {kind} recipe "
-                                 f"(known: {', '.join([*_TOP_LEVEL, kind])})")  # fmt: skip
+            raise ParameterError(
+                f"{source}: unknown settings {', '.join(unknown)} for a {kind} recipe "
+                f"(known: {', '.join([*_TOP_LEVEL, kind])})"
+            )
         top = {key: values[key] for key in _TOP_LEVEL if key in values and values[key] is not None}
         for key, value in top.items():
             expected = _TOP_LEVEL[key]
@@ -113,7 +116,6 @@ class Recipe:
             section = {"seed": top.get("seed", 0), **(section or {})}  # the run's seed, unless the section sets one
         settings = from_section(SETTINGS[kind], section, kind)
         return cls(settings=settings, source=source, values=values, **{"name": "recipe", **top})
-
 
 
 def shipped_recipes() -> list[str]:

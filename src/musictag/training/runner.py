@@ -94,14 +94,19 @@ def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Pa
     samples = embed_tracks(dataset.items, recipe.settings, quiet=options.quiet)  # the backbones run once per track
     result = RunResult(recipe.name, out)
     if folds:
-        cv = cross_validate_transfer(dataset, recipe.settings, folds=folds, seed=recipe.seed, samples=samples,
-                                     excerpts=_excerpts(dataset, options))  # fmt: skip
+        cv = cross_validate_transfer(
+            dataset,
+            recipe.settings,
+            folds=folds,
+            seed=recipe.seed,
+            samples=samples,
+            excerpts=_excerpts(dataset, options),
+        )
         result.cv = _write_cv(cv, recipe, out)
         items = dataset.items  # the final model learns from everything
     else:  # nothing to choose by validation: train and valid both train
         items = [item for item in dataset.items if item.split != "test"]
-    result.model = train_transfer(dataset, items, recipe.settings, out / "model", samples=samples,
-                                  name=recipe.name)  # fmt: skip
+    result.model = train_transfer(dataset, items, recipe.settings, out / "model", samples=samples, name=recipe.name)
     if not folds:
         result.test = _test(recipe, dataset, result.model, out, options)
     return result
@@ -113,12 +118,19 @@ def _run_classical(recipe: Recipe, dataset: Dataset, options: RunOptions, out: P
     descriptors = track_descriptors(dataset.items, recipe.settings, quiet=options.quiet)
     result = RunResult(recipe.name, out)
     if folds:
-        cv = cross_validate_classical(dataset, recipe.settings, folds=folds, seed=recipe.seed,
-                                      excerpts=_excerpts(dataset, options), descriptors=descriptors)  # fmt: skip
+        cv = cross_validate_classical(
+            dataset,
+            recipe.settings,
+            folds=folds,
+            seed=recipe.seed,
+            excerpts=_excerpts(dataset, options),
+            descriptors=descriptors,
+        )
         result.cv = _write_cv(cv, recipe, out)
     items = dataset.items if folds else [item for item in dataset.items if item.split != "test"]
-    result.model = train_classical(dataset, items, recipe.settings, out / "model", descriptors=descriptors,
-                                   name=recipe.name)  # fmt: skip
+    result.model = train_classical(
+        dataset, items, recipe.settings, out / "model", descriptors=descriptors, name=recipe.name
+    )
     if not folds:
         result.test = _test(recipe, dataset, result.model, out, options)
     return result
@@ -140,13 +152,28 @@ def _run_neural(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path
     settings = _neural_settings(recipe, options)
     result = RunResult(recipe.name, out, main_process=is_main_process())
     if folds:
-        cv = cross_validate_neural(dataset, settings, out, folds=folds, seed=recipe.seed, name=recipe.name,
-                                   quiet=options.quiet, excerpts=_excerpts(dataset, options))  # fmt: skip
+        cv = cross_validate_neural(
+            dataset,
+            settings,
+            out,
+            folds=folds,
+            seed=recipe.seed,
+            name=recipe.name,
+            quiet=options.quiet,
+            excerpts=_excerpts(dataset, options),
+        )
         if result.main_process:
             result.cv = _write_cv(cv, recipe, out)
         return result
-    result.model = train_neural(dataset, settings, out, train=training_items(dataset), valid=dataset.subset("valid"),
-                                name=recipe.name, quiet=options.quiet)  # fmt: skip
+    result.model = train_neural(
+        dataset,
+        settings,
+        out,
+        train=training_items(dataset),
+        valid=dataset.subset("valid"),
+        name=recipe.name,
+        quiet=options.quiet,
+    )
     if result.main_process:
         result.test = _test(recipe, dataset, result.model, out, options)
     return result
@@ -162,14 +189,27 @@ def _run_mode(recipe: Recipe, target: Dataset, options: RunOptions, out: Path) -
     source = open_dataset(options.source)
     source_model = Path(options.source_model) if options.source_model else None
     if options.mode in ("TL", "FT") and source_model is None:
-        source_model = trained_source_model(source=source, target=target, settings=settings,
-                                            run=out.parent / "src_only", name=f"{recipe.name} src_only",
-                                            quiet=options.quiet)  # fmt: skip
+        source_model = trained_source_model(
+            source=source,
+            target=target,
+            settings=settings,
+            run=out.parent / "src_only",
+            name=f"{recipe.name} src_only",
+            quiet=options.quiet,
+        )
     result = RunResult(recipe.name, out, main_process=is_main_process())
-    result.model = train_mode(options.mode, source=source, target=target, train=training_items(target),
-                              valid=target.subset("valid") or None, settings=settings, out=out,
-                              source_model=source_model, name=f"{recipe.name} {options.mode}",
-                              quiet=options.quiet)  # fmt: skip
+    result.model = train_mode(
+        options.mode,
+        source=source,
+        target=target,
+        train=training_items(target),
+        valid=target.subset("valid") or None,
+        settings=settings,
+        out=out,
+        source_model=source_model,
+        name=f"{recipe.name} {options.mode}",
+        quiet=options.quiet,
+    )
     if result.main_process:
         result.test = _test(recipe, target, result.model, out, options)
     return result
@@ -198,4 +238,3 @@ def run_recipe(recipe: Recipe, options: RunOptions | None = None) -> RunResult:
     if result.model is not None and result.main_process:
         result.fit = json.loads((result.model / "config.json").read_text()).get("info", {}).get("fit")
     return result
-

@@ -51,8 +51,15 @@ class AugmentSettings:
 
     @property
     def active(self) -> bool:
-        return bool(self.gain_db or self.eq_db or self.noise_snr_db or self.shift or self.time_masks or self.freq_masks
-                    or self.short_crops)  # fmt: skip
+        return bool(
+            self.gain_db
+            or self.eq_db
+            or self.noise_snr_db
+            or self.shift
+            or self.time_masks
+            or self.freq_masks
+            or self.short_crops
+        )
 
 
 @dataclass

@@ -39,9 +39,18 @@ class TaggingTask(L.LightningModule):
         ``gamma``) and ``backbone_lr`` (a lower rate for everything but the classifier).
     """
 
-    def __init__(self, model: nn.Module, *, task: Task, labels: list[str], frontend: FrontendConfig, optimiser: dict,
-                 augmentation: AugmentSettings | None = None, label_smoothing: float = 0.0,
-                 freeze: list[str] = ()):  # fmt: skip
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        task: Task,
+        labels: list[str],
+        frontend: FrontendConfig,
+        optimiser: dict,
+        augmentation: AugmentSettings | None = None,
+        label_smoothing: float = 0.0,
+        freeze: list[str] = (),
+    ):
         super().__init__()
         self.frozen = [module for name, module in model.named_children() if name in set(freeze)]
         for module in self.frozen:

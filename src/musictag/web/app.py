@@ -49,8 +49,9 @@ class ServeSettings:
 def create_app(settings: ServeSettings) -> FastAPI:
     """The app; the model is loaded on the first request that needs it."""
     # no Swagger UI or ReDoc: they load from a CDN and would be blank offline; /docs is a page of our own
-    app = FastAPI(title="musictag", summary="Tag music and browse a tagged library", version="1", docs_url=None,
-                  redoc_url=None)  # fmt: skip
+    app = FastAPI(
+        title="musictag", summary="Tag music and browse a tagged library", version="1", docs_url=None, redoc_url=None
+    )
     state = _State(settings)
     app.state.musictag = state  # the tests reach the job gate through it
 
@@ -81,8 +82,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def one_line(request: Request, exc: Exception):  # the last resort: never a traceback
-        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]},
-                            status_code=500)  # fmt: skip
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]}, status_code=500)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -118,16 +118,23 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return record
 
     @app.post("/api/explain", summary="where in the file the score of a label comes from (default occlusion)")
-    def explain(file: UploadFile = File(...), target: str | None = None, top_k: int = Query(3, ge=1, le=50),
-                method: str = "occlusion") -> dict:  # fmt: skip
+    def explain(
+        file: UploadFile = File(...),
+        target: str | None = None,
+        top_k: int = Query(3, ge=1, le=50),
+        method: str = "occlusion",
+    ) -> dict:
         from musictag.explain.relevance import METHODS
         from musictag.explain.relevance import explain as relevance
 
         if method not in METHODS:
             raise HTTPException(422, f"method: unknown method {method!r}; choose from {', '.join(METHODS)}")
         if settings.model.endswith(".onnx"):
-            raise HTTPException(422, "explain needs the torch model: serve the model folder or pretrained name "
-                                "instead of the exported .onnx file")  # fmt: skip
+            raise HTTPException(
+                422,
+                "explain needs the torch model: serve the model folder or pretrained name "
+                "instead of the exported .onnx file",
+            )
         with state.upload(file) as path:
             found = state.run(lambda tagger: relevance(tagger, path, target=target, method=method))
         record = found.to_dict(top_k=top_k)
@@ -138,12 +145,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
     def embed(file: UploadFile = File(...), layer: str = Query("penultimate")) -> dict:
         with state.upload(file) as path:
             result = state.run(lambda tagger: tagger.embed(path, layer=layer))
-        return {"path": file.filename, "layer": layer, "model": result.model,
-                "embedding": np.round(result.embedding, 6).tolist()}  # fmt: skip
+        return {
+            "path": file.filename,
+            "layer": layer,
+            "model": result.model,
+            "embedding": np.round(result.embedding, 6).tolist(),
+        }
 
     @app.get("/api/tracks", summary="library tracks, filtered by a tag query and a path search, paged")
-    def tracks(query: str = "", search: str = "", offset: int = Query(0, ge=0),
-               limit: int = Query(50, ge=1, le=500), model: str | None = None) -> dict:  # fmt: skip
+    def tracks(
+        query: str = "",
+        search: str = "",
+        offset: int = Query(0, ge=0),
+        limit: int = Query(50, ge=1, le=500),
+        model: str | None = None,
+    ) -> dict:
         return state.tracks(query=query, search=search, offset=offset, limit=limit, model=model)
 
     @app.get("/api/tracks/{track_id}", summary="one track: its scores and where it is")
@@ -199,8 +215,13 @@ class _State:
 
     def tracks(self, *, query: str, search: str, offset: int, limit: int, model: str | None) -> dict:
         found = self.library().find(query=query, search=search, model=model, offset=offset, limit=limit)
-        return {"model": found.model.name, "total": found.total, "offset": offset, "limit": limit,
-                "tracks": [_track_row(track) for track in found.tracks]}  # fmt: skip
+        return {
+            "model": found.model.name,
+            "total": found.total,
+            "offset": offset,
+            "limit": limit,
+            "tracks": [_track_row(track) for track in found.tracks],
+        }
 
     def track(self, track_id: int, *, model: str | None) -> dict:
         track = self.library().track(track_id, model=model)
@@ -208,13 +229,20 @@ class _State:
 
     def similar(self, track_id: int, *, n: int, model: str | None) -> dict:
         layer, found = self.library().similar(track_id=track_id, n=n, model=model)
-        return {"track": track_id, "layer": layer,
-                "similar": [{**_track_row(track), "similarity": round(similarity, 4)} for track, similarity in found]}
+        return {
+            "track": track_id,
+            "layer": layer,
+            "similar": [{**_track_row(track), "similarity": round(similarity, 4)} for track, similarity in found],
+        }
 
     def audio_path(self, track_id: int) -> str:
         return self.library().playable(track_id)
 
 
 def _track_row(track: Track, *, top: int = 5) -> dict:
-    return {"id": int(track.id), "path": track.path, "name": os.path.basename(track.path),
-            "tags": [{"tag": tag, "score": round(score, 4)} for tag, score in track.top(top)]}  # fmt: skip
+    return {
+        "id": int(track.id),
+        "path": track.path,
+        "name": os.path.basename(track.path),
+        "tags": [{"tag": tag, "score": round(score, 4)} for tag, score in track.top(top)],
+    }

@@ -41,9 +41,11 @@ def _page(title: str, body: str, script: str, *, has_library: bool) -> str:
     nav = '<nav><a href="/" id="nav-tag">Tag a file</a>'
     nav += '<a href="/library" id="nav-library">Library</a>' if has_library else ""
     nav += '<a href="/docs">API</a></nav>'
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · musictag</title>"
-            f"<meta name=viewport content='width=device-width'><style>{_STYLE}</style></head><body>{nav}"
-            f"{body}<script>{_COMMON_JS}{script}</script></body></html>")  # fmt: skip
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)} · musictag</title>"
+        f"<meta name=viewport content='width=device-width'><style>{_STYLE}</style></head><body>{nav}"
+        f"{body}<script>{_COMMON_JS}{script}</script></body></html>"
+    )
 
 
 def tag_page(*, model: str, has_library: bool) -> str:
@@ -227,10 +229,14 @@ def api_page(schema: dict, *, has_library: bool) -> str:
             params = [p["name"] for p in operation.get("parameters", [])]
             if "requestBody" in operation:
                 params.insert(0, "file (upload)")
-            rows.append(f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
-                        f"<td>{escape(operation.get('summary', ''))}</td><td>{escape(', '.join(params))}</td></tr>")
-    body = ("<h1>API</h1><p class=muted>Every answer is JSON; an error is <code>{\"detail\": \"one line\"}</code>. "
-            "With a token, send <code>Authorization: Bearer TOKEN</code>. The full schema: "
-            "<a href=\"/openapi.json\">openapi.json</a>.</p><table><tr><th>method</th><th>path</th><th>what</th>"
-            f"<th>parameters</th></tr>{''.join(rows)}</table>")
+            rows.append(
+                f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                f"<td>{escape(operation.get('summary', ''))}</td><td>{escape(', '.join(params))}</td></tr>"
+            )
+    body = (
+        '<h1>API</h1><p class=muted>Every answer is JSON; an error is <code>{"detail": "one line"}</code>. '
+        "With a token, send <code>Authorization: Bearer TOKEN</code>. The full schema: "
+        '<a href="/openapi.json">openapi.json</a>.</p><table><tr><th>method</th><th>path</th><th>what</th>'
+        f"<th>parameters</th></tr>{''.join(rows)}</table>"
+    )
     return _page("API", body, "", has_library=has_library)
