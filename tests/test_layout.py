@@ -109,3 +109,15 @@ def test_no_import_cycles_between_modules():
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+def test_the_stub_names_every_lazy_export():
+    """Type checkers see the lazy names through __init__.pyi: it must list exactly what __getattr__ serves."""
+    stub = ast.parse((PACKAGE / "__init__.pyi").read_text())
+    stubbed = {alias.asname for node in stub.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    served = {name: module for name, module in musictag._EXPORTS.items()}
+    assert stubbed == set(served)
+    for node in stub.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                assert served[alias.asname] == node.module, alias.asname

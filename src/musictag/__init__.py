@@ -19,6 +19,8 @@ _EXPORTS = {
     "FileError": "musictag.inference.results",
     "TagResult": "musictag.inference.results",
     "Tagger": "musictag.inference.tagger",
+    "TaggerBackend": "musictag.inference.base",
+    "open_tagger": "musictag.inference.factory",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -26,6 +26,7 @@ class ResultWriter:
             self._csv.writerow(CSV_COLUMNS)
 
     def write(self, result: TagResult | FileError) -> None:
+        """Write one file's result (or its error) in the chosen format."""
         record = result.to_dict(top_k=self.top_k, timeline=self.timeline)
         if self.fmt == "json":
             self._items.append(record)
@@ -49,6 +50,7 @@ class ResultWriter:
                 self._csv.writerow(head + [segment["start"], segment["end"], row["tag"], row["score"], ""])
 
     def close(self) -> None:
+        """Finish the output (JSON's closing bracket) and flush it."""
         if self.fmt == "json":
             json.dump(self._items, self.stream, indent=2, ensure_ascii=False)
             self.stream.write("\n")
@@ -63,9 +65,11 @@ class Escaped:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        """Write ``text`` with undecodable bytes escaped."""
         return self._stream.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
     def flush(self) -> None:
+        """Flush the stream underneath."""
         self._stream.flush()
 
 

@@ -44,6 +44,7 @@ class Dataset:
         return len(self.items)
 
     def subset(self, split: str) -> list[Item]:
+        """The items of ``split`` (``train``, ``valid``, ``test``), in order."""
         return [item for item in self.items if item.split == split]
 
     def with_splits(self, splits: list[str | None]) -> Dataset:

@@ -25,6 +25,8 @@ class DownloadError(MusictagError):
 
 @dataclass(frozen=True)
 class Remote:
+    """One file of a data set's archive: where it is, its name and its checksum."""
+
     url: str
     filename: str
     md5: str | None = None  # checksum of this file alone, when published
@@ -70,6 +72,7 @@ ARCHIVES = {
 
 
 def md5_of(path: Path) -> str:
+    """The MD5 hex digest of a file's bytes (what the archives publish; not for security)."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):

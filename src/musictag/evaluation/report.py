@@ -10,6 +10,7 @@ from musictag.utils.atomic import atomic_open
 
 
 def markdown(metrics: dict, *, title: str) -> str:
+    """The metrics as a Markdown report under ``title``: headline figures, then per class or tag."""
     lines = [f"# {title}", ""]
     if metrics["task"] == "single-label":
         lines += [

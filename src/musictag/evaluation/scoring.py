@@ -46,6 +46,7 @@ class Excerpts:
             raise ParameterError(f"excerpt length must be SECONDS or LOW-HIGH, got {text!r}") from None
 
     def describe(self) -> str:
+        """How the excerpts are cut, in words (e.g. "4 excerpts of 2-3 s per item")."""
         length = f"{self.shortest:g}" if self.shortest == self.longest else f"{self.shortest:g}-{self.longest:g}"
         return f"{self.per_item} excerpts of {length} s per item"
 

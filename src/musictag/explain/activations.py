@@ -20,10 +20,12 @@ class Logits(torch.nn.Module):
         self.model = module
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped model's logits (captum needs a module that returns one tensor)."""
         return self.model.forward_features(x)["logits"]
 
 
-def probe_class():
+def probe_class() -> type:
+    """captum's concept classifier, fitted with scikit-learn's logistic regression on held-out pairs."""
     from captum.concept._utils.classifier import Classifier
 
     class Probe(Classifier):
@@ -113,6 +115,7 @@ def default_layers(tagger: Tagger, count: int = 3) -> list[str]:
 
 
 def check_layers(tagger: Tagger, layers: list[str]) -> list[str]:
+    """``layers`` if each names a module of the model; a :class:`ParameterError` listing the names otherwise."""
     names = dict(tagger.module.named_modules())
     for layer in layers:
         if layer not in names or not layer:

@@ -17,6 +17,8 @@ from musictag.errors import ParameterError
 
 @dataclass
 class FeatureExplanation:
+    """A classical model's score for a target on one file and each descriptor's contribution to it."""
+
     path: str
     model: str
     target: str
@@ -25,10 +27,12 @@ class FeatureExplanation:
     contributions: np.ndarray  # (features,) score drop when the feature is set to its training mean
 
     def top(self, k: int = 10) -> list[dict]:
+        """The ``k`` descriptors that move the score most (either way), largest first."""
         order = np.argsort(-np.abs(self.contributions), kind="stable")[:k]
         return [{"feature": self.names[i], "contribution": round(float(self.contributions[i]), 6)} for i in order]
 
     def to_dict(self, *, top_k: int = 10) -> dict:
+        """The explanation as JSON-ready values."""
         contributions = dict(zip(self.names, np.round(self.contributions, 6).tolist(), strict=True))
         return {
             "path": self.path,

@@ -16,6 +16,8 @@ from musictag.inference.tagger import Tagger
 
 @dataclass
 class Presence:
+    """A concept's probe probability over one recording's patches."""
+
     path: str
     concept: str
     layer: str
@@ -43,6 +45,7 @@ class Presence:
         return [(round(a, 3), round(b, 3)) for a, b in out]
 
     def to_dict(self) -> dict:
+        """The presence as JSON-ready values: each patch's probability and the merged spans."""
         return {
             "path": self.path,
             "concept": self.concept,

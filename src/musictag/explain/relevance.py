@@ -79,6 +79,7 @@ class Explanation:
         ]
 
     def to_dict(self, *, top_k: int = 3) -> dict:
+        """The explanation as JSON-ready values: segments, per-band relevance and the ``top_k`` segments."""
         return {
             "path": self.path,
             "model": self.model,

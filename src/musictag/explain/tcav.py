@@ -40,6 +40,8 @@ CONTROL = "random_control"
 
 @dataclass
 class TcavResult:
+    """TCAV scores and p-values per concept, layer and target, with the random control."""
+
     model: str
     layers: list[str]
     targets: list[str]
@@ -65,6 +67,7 @@ class TcavResult:
         return min(rows, key=lambda r: r["p_bonferroni"]) if rows else None
 
     def to_dict(self) -> dict:
+        """The result as JSON-ready values."""
         return {
             "model": self.model,
             "layers": self.layers,

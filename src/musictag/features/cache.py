@@ -35,6 +35,7 @@ from musictag.utils.progress import progress
 
 
 def config_key(config: FrontendConfig) -> str:
+    """A short stable hash of a front-end config: the cache key's settings half."""
     text = json.dumps(config.to_dict(), sort_keys=True)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
@@ -92,11 +93,13 @@ class FeatureCache:
         return digest
 
     def save_memo(self) -> None:
+        """Write the memo of path, size and mtime to content hash, so a rerun need not hash files again."""
         if self._memo:
             with atomic_open(self._memo_path) as handle:
                 json.dump(self._memo, handle)
 
     def path_for(self, key: str) -> Path:
+        """Where the features of cache key ``key`` are stored."""
         return self.root / key[:2] / f"{key}.npy"
 
     # -- reading --------------------------------------------------------------------------

@@ -51,16 +51,19 @@ class FrontendConfig:
             raise ParameterError(f"need 0 <= f_min < f_max <= sample_rate/2, got {self.f_min}, {f_max}")
 
     def to_dict(self) -> dict:
+        """The config as plain values (what model folders and cache keys store)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> FrontendConfig:
+        """A config from plain values; an unknown key is a :class:`ParameterError`."""
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ParameterError(f"unknown front-end settings: {', '.join(sorted(unknown))}")
         return cls(**values)
 
     def with_(self, **changes) -> FrontendConfig:
+        """A copy with ``changes`` applied."""
         return replace(self, **changes)
 
 

@@ -79,6 +79,7 @@ class LogMel(torch.nn.Module):
         return mel
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Compressed log-mel frames ``(..., n_frames, n_mels)`` of a waveform."""
         return self.compress(self.power_mel(waveform))
 
     def n_frames(self, n_samples: int) -> int:

@@ -28,6 +28,7 @@ class NumpyLogMel:
         self.filters = mel_filterbank(config).T.astype(np.float32)  # (n_freqs, n_mels)
 
     def frames_to_mel(self, padded: np.ndarray) -> np.ndarray:
+        """Mel power of every full window of an already padded signal."""
         cfg = self.config
         if len(padded) < cfg.n_fft:
             return np.zeros((0, cfg.n_mels), np.float32)
@@ -39,6 +40,7 @@ class NumpyLogMel:
         return power @ self.filters
 
     def compress(self, mel: np.ndarray) -> np.ndarray:
+        """The configured compression (and the float16 quirk) of mel power."""
         cfg = self.config
         if cfg.float16_quirk:
             mel = mel.astype(np.float16).astype(np.float32)

@@ -37,27 +37,34 @@ class TaggerBackend(Protocol):
     hop_frames: int  # frames between patch starts
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The model's name."""
 
     @property
-    def labels(self) -> list[str]: ...
+    def labels(self) -> list[str]:
+        """The model's labels (tags or classes), in score order."""
 
     @property
-    def sample_rate(self) -> int: ...
+    def sample_rate(self) -> int:
+        """The rate the model reads audio at."""
 
-    def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult: ...
+    def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult:
+        """Tag one file, or an array of samples at ``sample_rate``."""
 
     def embed(
         self, audio: str | os.PathLike | np.ndarray, *, layer: str = "penultimate", sample_rate: int | None = None
-    ) -> EmbedResult: ...
+    ) -> EmbedResult:
+        """One layer's activations for one file or array."""
 
     def tag_many(
         self, paths: Iterable[Source], *, embed: str | None = None, workers: int = 0
-    ) -> Iterator[TagResult | FileError]: ...
+    ) -> Iterator[TagResult | FileError]:
+        """Tag many files in order; a file that fails yields a :class:`FileError`."""
 
     def embed_many(
         self, paths: Iterable[Source], *, layer: str = "penultimate", workers: int = 0
-    ) -> Iterator[EmbedResult | FileError]: ...
+    ) -> Iterator[EmbedResult | FileError]:
+        """One layer's activations for many files in order; a failure yields a :class:`FileError`."""
 
 
 class ConfiguredTagger:
@@ -79,10 +86,12 @@ class ConfiguredTagger:
 
     @property
     def name(self) -> str:
+        """The model's name."""
         return self.config.name
 
     @property
     def labels(self) -> list[str]:
+        """The model's labels (tags or classes), in score order."""
         return list(self.config.labels)
 
     @property

@@ -90,6 +90,7 @@ class OnnxTagger(ConfiguredTagger):
     def embed_many(
         self, paths: Iterable[str | os.PathLike | AudioArray], *, layer: str = "penultimate", workers: int = 0
     ) -> Iterator[EmbedResult | FileError]:
+        """As :meth:`musictag.inference.tagger.Tagger.embed_many` (``workers`` is accepted and unused)."""
         self._check_layer(layer)
         for path, outputs, duration, warnings in self._run(paths):
             if isinstance(outputs, str):

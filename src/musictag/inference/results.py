@@ -34,6 +34,7 @@ class TagResult:
         return [(row["tag"], row["score"]) for row in _ranked(self.labels, self.scores, k)]
 
     def to_dict(self, *, top_k: int = 0, timeline: bool = False) -> dict:
+        """The result as JSON-ready values (``top_k`` tags, 0 = all; the per-patch timeline if asked)."""
         out = {
             "path": self.path,
             "duration": round(self.duration, 3),
@@ -68,6 +69,7 @@ class EmbedResult:
 
     @property
     def embedding(self) -> np.ndarray:
+        """The mean of the per-patch activations: one vector for the file."""
         return self.per_patch.mean(axis=0)
 
 
@@ -79,4 +81,5 @@ class FileError:
     error: str
 
     def to_dict(self, **_) -> dict:
+        """The result as JSON-ready values (``top_k`` tags, 0 = all; the per-patch timeline if asked)."""
         return {"path": self.path, "error": self.error}

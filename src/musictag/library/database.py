@@ -113,6 +113,8 @@ def printable(text: str) -> str:
 
 @dataclass(frozen=True)
 class FileRow:
+    """A file's row: where it is, what it was when seen (size, mtime, hash), its status and error."""
+
     id: int
     path: str
     size: int
@@ -124,6 +126,8 @@ class FileRow:
 
 @dataclass(frozen=True)
 class ModelRow:
+    """A model's row: its name, the fingerprint of its weights, its labels and where its files were."""
+
     id: int
     name: str
     fingerprint: str
@@ -170,10 +174,12 @@ class Library:
         self.close()
 
     def close(self) -> None:
+        """Commit and close the connection."""
         self.db.commit()
         self.db.close()
 
     def commit(self) -> None:
+        """Make the writes so far durable."""
         self.db.commit()
 
     # -- files ----------------------------------------------------------------------------
@@ -183,16 +189,19 @@ class Library:
         return {_path(row[1]): FileRow(row[0], _path(row[1]), *row[2:]) for row in rows}
 
     def file_id(self, path: str) -> int | None:
+        """The id of the row for ``path``, or None."""
         row = self.db.execute("SELECT id FROM files WHERE path=?", (_stored(path),)).fetchone()
         return row[0] if row else None
 
     def file(self, file_id: int) -> FileRow | None:
+        """The row with id ``file_id``, or None."""
         row = self.db.execute(
             "SELECT id, path, size, mtime_ns, hash, status, error FROM files WHERE id=?", (file_id,)
         ).fetchone()
         return FileRow(row[0], _path(row[1]), *row[2:]) if row else None
 
     def delete_file(self, file_id: int) -> None:
+        """Remove a file's row (its results go with it)."""
         self.db.execute("DELETE FROM files WHERE id=?", (file_id,))
 
     def durations(self) -> dict[str, float | None]:
@@ -234,12 +243,15 @@ class Library:
         self.db.execute("UPDATE files SET size=?, mtime_ns=?, hash=? WHERE id=?", (size, mtime_ns, hash, file_id))
 
     def add_roots(self, paths: Iterable[str]) -> None:
+        """Remember the folders and files scanned (the server plays only files inside them)."""
         self.db.executemany("INSERT OR IGNORE INTO roots VALUES (?)", [(_stored(os.path.abspath(p)),) for p in paths])
 
     def roots(self) -> list[str]:
+        """Every folder or file ever scanned, as absolute paths."""
         return [_path(row[0]) for row in self.db.execute("SELECT path FROM roots")]
 
     def mark_missing(self, paths: Iterable[str]) -> None:
+        """Mark the rows of ``paths`` as gone."""
         self.db.executemany("UPDATE files SET status=? WHERE path=?", [(MISSING, _stored(p)) for p in paths])
 
     def move(self, file_id: int, new_path: str, *, size: int, mtime_ns: int) -> None:
@@ -273,6 +285,7 @@ class Library:
         ]
 
     def models(self) -> list[ModelRow]:
+        """Every model that has run on this library, oldest first."""
         rows = self.db.execute("SELECT id, name, fingerprint, labels, folder FROM models ORDER BY id")
         return [ModelRow(i, n, f, json.loads(labels), folder) for i, n, f, labels, folder in rows]
 
@@ -296,11 +309,13 @@ class Library:
         return max(models, key=lambda m: counts.get(m.id, 0))
 
     def start_run(self, model_id: int) -> int:
+        """Record the start of a run of ``model_id``; returns the run's id."""
         cursor = self.db.execute("INSERT INTO runs (model_id, started_at) VALUES (?, ?)", (model_id, time.time()))
         self.db.commit()
         return cursor.lastrowid
 
     def finish_run(self, run_id: int, counts: dict) -> None:
+        """Record the end of a run and its counts."""
         self.db.execute("UPDATE runs SET finished_at=?, counts=? WHERE id=?", (time.time(), json.dumps(counts), run_id))
         self.db.commit()
 
@@ -314,6 +329,7 @@ class Library:
         return {row[0] for row in rows}
 
     def duration(self, file_id: int) -> float | None:
+        """A file's duration in seconds (None if unknown)."""
         return self.db.execute("SELECT duration FROM files WHERE id=?", (file_id,)).fetchone()[0]
 
     def put_result(
@@ -387,13 +403,16 @@ class Library:
         return [_path(r[0]) for r in rows], rows[0][1], vectors
 
     def status_counts(self) -> dict[str, int]:
+        """How many files have each status."""
         return dict(self.db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())
 
     def failures(self) -> list[tuple[str, str]]:
+        """(path, one-line error) of every file that failed, by path."""
         rows = self.db.execute("SELECT path, error FROM files WHERE status=? ORDER BY path", (FAILED,))
         return [(_path(path), error) for path, error in rows]
 
     def total_duration(self) -> float:
+        """Seconds of audio tagged."""
         value = self.db.execute("SELECT SUM(duration) FROM files WHERE status=?", (TAGGED,)).fetchone()[0]
         return float(value or 0.0)
 

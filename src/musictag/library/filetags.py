@@ -107,6 +107,7 @@ def read_tags(path: str | os.PathLike) -> dict[str, list[str]]:
 
 
 def read_genre(path: str | os.PathLike) -> list[str]:
+    """The values of the file's genre field (``TCON``, ``GENRE`` or ``©gen``)."""
     audio = _open(Path(path), Path(path))
     if audio.tags is None:
         return []

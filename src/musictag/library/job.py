@@ -236,6 +236,7 @@ class LibraryJob:
         return [path for path, _ in self.plan.still_failing] + todo + twins
 
     def counts(self) -> dict[str, int]:
+        """What the run did: tagged, failed, unchanged, reused and missing files."""
         return {
             "tagged": self.tagged,
             "failed": self.failed,

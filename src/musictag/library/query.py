@@ -59,6 +59,7 @@ class Query:
             raise QueryError(f"query {_shown(text)}: unexpected {self._tokens[self._at][1]!r}")
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
+        """A boolean mask of the rows of ``scores`` ``(n, len(labels))`` that match."""
         return self._mask(scores)
 
     # -- recursive descent: or > and > not > comparison -------------------------------------

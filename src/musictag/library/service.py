@@ -43,6 +43,7 @@ class Track:
         return [(self.labels[i], float(self.scores[i])) for i in order]
 
     def score(self, tag: str) -> float:
+        """The track's score for ``tag``."""
         return float(self.scores[self.labels.index(tag)])
 
 
@@ -74,6 +75,7 @@ class LibraryService:
         self._matrix: dict = {}  # (model id, db mtime, wal mtime) -> (ids, paths, scores)
 
     def open(self) -> Library:
+        """The database, opened (use as a context manager)."""
         return Library(self.db, create=False)
 
     # -- finding tracks ---------------------------------------------------------------------
@@ -117,6 +119,7 @@ class LibraryService:
         return Found(chosen, int(len(rows)), tracks, list(dict.fromkeys(parsed.tags)) if parsed else [])
 
     def track(self, track_id: int, *, model: str | None = None) -> Track:
+        """One tagged track by its id (:class:`NotFound` otherwise)."""
         chosen, ids, paths, scores = self.scores(model)
         index = _index_of(ids, track_id)
         return Track(ids[index], paths[index], scores[index], chosen.labels)
@@ -241,6 +244,8 @@ class LibraryService:
 
 @dataclass
 class ModelStats:
+    """One model's results in a library: which files, their scores."""
+
     model: ModelRow
     paths: list[str]
     scores: np.ndarray
@@ -256,6 +261,8 @@ class ModelStats:
 
 @dataclass
 class Stats:
+    """A library at a glance: files by status, hours tagged, per model its results, failures."""
+
     counts: dict[str, int]
     hours: float
     models: list[ModelStats]

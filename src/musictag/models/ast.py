@@ -86,16 +86,19 @@ class AST(nn.Module):
         return {"config": config, "freeze": self.freeze, "mean": self.mean, "std": self.std}
 
     def train(self, mode: bool = True) -> AST:
+        """Switch training mode on or off; the frozen backbone stays in evaluation mode."""
         super().train(mode)
         if self.freeze == "backbone":  # frozen layers keep inference behaviour (no dropout)
             self.ast.audio_spectrogram_transformer.eval()
         return self
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         values = (x - self.mean) / (2 * self.std)  # the AST feature extractor's normalisation
         outputs = self.ast.audio_spectrogram_transformer(values)
         pooled = outputs.pooler_output  # mean of the [CLS] and distillation tokens
         return {"logits": self.ast.classifier(pooled), "penultimate": pooled}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

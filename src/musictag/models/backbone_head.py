@@ -69,9 +69,11 @@ class TransferHead(nn.Module):
         return {"embedding": torch.cat(parts, dim=1)}
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         features = self.embed(x)
         features["logits"] = self.head((features["embedding"] - self.mean) / self.scale)
         return features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

@@ -38,6 +38,7 @@ class BandedConvMax:
         self.banded = banded.reshape(-1, channels * self.block)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution of ``x``, band by band (the same result as the full convolution)."""
         x = x[:, 0]
         y = self._time_blocked(x) if self.kw == 1 else self._freq_blocked(x)
         return y + self.bias[:, None]

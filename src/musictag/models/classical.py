@@ -35,6 +35,7 @@ class ClassicalModel:
         self.pipeline, self.groups, self.sample_rate = pipeline, list(groups), int(sample_rate)
 
     def describe(self, audio: np.ndarray) -> np.ndarray:
+        """The descriptor vector of mono audio at the pipeline's sample rate, ``(1, n_features)``."""
         from musictag.features.handcrafted import describe
 
         vector, _ = describe(audio, self.sample_rate, groups=tuple(self.groups))
@@ -73,6 +74,7 @@ def save_classical(folder: str | os.PathLike, config: ModelConfig, model: Classi
 
 
 def load_classical(folder: Path, config: ModelConfig) -> ClassicalModel:
+    """The scikit-learn pipeline of a classical model folder (skops, trusted types only)."""
     import skops.io as sio
 
     path = folder / SKOPS_NAME

@@ -37,4 +37,5 @@ class ModelConfig:
     info: dict = field(default_factory=dict)  # data set, published or measured metrics, provenance
 
     def frontend_config(self) -> FrontendConfig:
+        """The front end's settings as a :class:`~musictag.features.config.FrontendConfig`."""
         return FrontendConfig.from_dict(self.frontend)

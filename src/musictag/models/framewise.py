@@ -49,10 +49,12 @@ class FramewiseCNN(nn.Module):
         self.embedding_dims = {"penultimate": hidden}
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         maps = self.stages(self.input_bn(x.unsqueeze(1)))  # (B, C, T, F')
         frames = F.relu(self.temporal_bn(self.temporal(maps.permute(0, 1, 3, 2).flatten(1, 2))))  # (B, hidden, T)
         frame_logits = self.classifier(frames)
         return {"logits": frame_logits.mean(-1), "penultimate": frames.mean(-1), "frame_logits": frame_logits}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

@@ -28,6 +28,7 @@ WEIGHTS_NAME = "model.safetensors"
 
 
 def is_model_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder holding a model's ``config.json``."""
     path = Path(path)
     return (path / CONFIG_NAME).is_file() and ((path / WEIGHTS_NAME).is_file() or (path / SKOPS_NAME).is_file())
 

@@ -62,6 +62,7 @@ class MultiScaleCNN(nn.Module):
         self.input_frames = n_frames  # the flattened layer fixes the patch length
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         x = x.transpose(1, 2).unsqueeze(1)  # (B, 1, mels, frames): pools are (frequency, time)
         x1 = x
         for conv, pool in zip(self.branch1, ((2, 4), (2, 4), (2, 2)), strict=True):
@@ -78,4 +79,5 @@ class MultiScaleCNN(nn.Module):
         return {"logits": self.classifier(hidden), "penultimate": hidden}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

@@ -84,12 +84,14 @@ class ShortChunkCNN(nn.Module):
         self.embedding_dims = {"penultimate": dense, "max_pool": widths[-1]}
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         maps = self.stages(self.input_bn(x.transpose(1, 2).unsqueeze(1)))  # (B, C, F', T')
         pooled = maps.amax(dim=(2, 3))  # frequency is (nearly) pooled away; the max over time remains
         hidden = F.relu(self.dense_bn(self.dense(pooled)))
         return {"logits": self.classifier(self.dropout(hidden)), "penultimate": hidden, "max_pool": pooled}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]
 
 

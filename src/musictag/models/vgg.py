@@ -69,4 +69,5 @@ class MusicnnVGG(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

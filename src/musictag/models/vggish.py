@@ -64,9 +64,11 @@ class VGGish(nn.Module):
         self.embedding_dims = {"penultimate": embedding}
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every named layer's output for patches ``x`` ``(batch, frames, n_mels)``, ``logits`` included."""
         maps = self.grid(self.features(x.unsqueeze(1)))  # (B, C, 6, 4)
         hidden = self.dense(maps.flatten(1))
         return {"logits": self.classifier(F.relu(hidden)), "penultimate": hidden}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The logits for patches ``x`` ``(batch, frames, n_mels)``."""
         return self.forward_features(x)["logits"]

@@ -48,6 +48,7 @@ def _how_to_get(name: str) -> str:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 hex digest of a file's bytes (the wheel is checked against it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

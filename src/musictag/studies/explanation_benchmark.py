@@ -41,6 +41,8 @@ GENRES = tuple(sorted(STYLES))
 
 @dataclass
 class Case:
+    """One localisation clip: its audio, the concept in it and where it sounds."""
+
     path: Path
     concept: str
     target: str
@@ -192,6 +194,7 @@ def _score(row: dict, tagger, explanation, relevance: np.ndarray, case: Case, ro
 
 
 def sanity(taggers: dict, cases: list[Case], methods: list[str]) -> dict[str, float]:
+    """Each method's weight-randomisation correlation over the cases (low: the map depends on the weights)."""
     from musictag.explain.sanity import sanity_correlation
 
     return {
@@ -335,6 +338,7 @@ def run_benchmark(
 
 
 def markdown(result: dict) -> str:
+    """The benchmark's tables in Markdown."""
     from musictag.explain.sanity import PASS_BELOW
 
     lines = [

@@ -139,6 +139,7 @@ def _summed_confusion(runs: list[dict]) -> list[list[int]]:
 
 
 def table(result: dict) -> str:
+    """The study's results as a Markdown table: each mode's figures over the folds."""
     header = f"Synthetic ({result['source']}) to real ({result['target']}), {result['folds']} folds\n"
     keys = [
         ("accuracy", "accuracy"),

@@ -14,9 +14,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musictag.errors import ParameterError
 from musictag.utils.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from musictag.synthesis.compose import Arrangement
 
 BACKENDS = ("procedural", "musicgen")
 
@@ -31,7 +37,9 @@ class ClipJob:
     sample_rate: int
 
 
-def render_clip(record: dict, *, duration: float, sample_rate: int, target: str | Path | None = None):
+def render_clip(
+    record: dict, *, duration: float, sample_rate: int, target: str | Path | None = None
+) -> tuple[np.ndarray, Arrangement]:
     """Compose and render ``record``'s prompt procedurally; with ``target``, write the clip there
     (and its MIDI beside it). Returns ``(audio, arrangement)``."""
     import soundfile as sf
@@ -74,11 +82,13 @@ class ProceduralBackend:
         self.workers = workers
 
     def settings(self) -> dict:
+        """What decides the clips' sound (a changed setting makes clips again)."""
         from musictag.synthesis.render import default_soundfont
 
         return {"soundfont": default_soundfont().name}
 
     def run(self, jobs: list[ClipJob]) -> Iterator[str | None]:
+        """Render ``jobs``; yields per job None when written, or its one-line error."""
         if self.workers == 1 or len(jobs) <= 1:
             yield from map(_procedural_job, jobs)
             return
@@ -107,9 +117,11 @@ class MusicGenBackend:
         self.model, self.batch_size = model, batch_size
 
     def settings(self) -> dict:
+        """What decides the clips' sound (a changed setting makes clips again)."""
         return {"model": self.model_name}
 
     def run(self, jobs: list[ClipJob]) -> Iterator[str | None]:
+        """Render ``jobs``; yields per job None when written, or its one-line error."""
         import soundfile as sf
 
         for first in range(0, len(jobs), self.batch_size):
@@ -130,7 +142,9 @@ class MusicGenBackend:
                 yield None
 
 
-def make_backend(name: str, *, model: str | None = None, workers: int = 1, batch_size: int = 8):
+def make_backend(
+    name: str, *, model: str | None = None, workers: int = 1, batch_size: int = 8
+) -> ProceduralBackend | MusicGenBackend:
     """The backend called ``name`` (one of :data:`BACKENDS`)."""
     if name == "procedural":
         return ProceduralBackend(workers=workers)

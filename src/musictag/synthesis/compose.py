@@ -12,10 +12,14 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from musictag.errors import ParameterError
 from musictag.synthesis.styles import CRASH, INSTRUMENT_WORDS, SCALES, SNARE, STYLES, Style
 from musictag.synthesis.vocabulary import MOODS, TEMPOS
+
+if TYPE_CHECKING:
+    import pretty_midi
 
 ROLES = ("bass", "comp", "lead", "drums", "voice")  # "voice": the formant singer of voice.py
 _DEGREES = {"I": 0, "II": 2, "III": 4, "IV": 5, "V": 7, "VI": 9, "VII": 11}
@@ -26,6 +30,8 @@ _NUMERAL = re.compile(r"^(b|#)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(maj7|
 
 @dataclass
 class Note:
+    """One note of an arrangement: its part, pitch, start, length and loudness."""
+
     role: str
     pitch: int
     start: float  # seconds
@@ -319,7 +325,7 @@ def compose(genre: str, prompt: str, seed: int, *, duration: float = 10.0, style
     return arrangement
 
 
-def to_midi(arrangement: Arrangement):
+def to_midi(arrangement: Arrangement) -> pretty_midi.PrettyMIDI:
     """The arrangement as a ``pretty_midi.PrettyMIDI`` (drums on the General MIDI percussion channel)."""
     import pretty_midi
 

@@ -26,6 +26,8 @@ MANIFEST_COLUMNS = ("path", "labels", "prompt", "seed", "backend", "duration", "
 
 @dataclass
 class SynthReport:
+    """What a ``synth audio`` run did: clips made, kept from before and failed."""
+
     made: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
@@ -33,6 +35,7 @@ class SynthReport:
 
 
 def clip_path(out: Path, record: dict) -> Path:
+    """Where the clip of a prompt record goes: ``OUT/GENRE/ID.flac``."""
     return out / record["genre"] / f"{record.get('id') or record['seed']}.flac"
 
 
@@ -108,6 +111,7 @@ def synthesize(
 
 
 def write_manifest(rows: list[dict], out: Path) -> Path:
+    """Write ``manifest.csv`` (path, genre, prompt, seed) atomically; returns its path."""
     with atomic_open(out / "manifest.csv", newline="") as handle:
         writer = csv.DictWriter(handle, MANIFEST_COLUMNS)
         writer.writeheader()

@@ -90,6 +90,7 @@ def _retry_after(exc: urllib.error.HTTPError) -> float | None:
 
 
 def api_key_from_environment() -> str | None:
+    """The first API key set among :data:`API_KEY_VARIABLES`, or None."""
     return next((os.environ[name] for name in API_KEY_VARIABLES if os.environ.get(name)), None)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def soundfont_note(settings: str) -> str | None:
     )
 
 
-def require_synthesizer(soundfont: Path | None = None):
+def require_synthesizer(soundfont: Path | None = None) -> ModuleType:
     """The tinysoundfont module and a readable SoundFont, or one clear line saying what is missing
     (checked once before a run, not once per clip)."""
     try:

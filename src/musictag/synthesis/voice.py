@@ -29,6 +29,8 @@ CONSONANTS = ("", "s", "t", "m")  # none, fricative, plosive, nasal
 
 @dataclass(frozen=True)
 class Syllable:
+    """One sung syllable: when it starts, how long it lasts, its pitch and vowel."""
+
     start: float  # seconds
     end: float
     pitch: float  # MIDI note number

@@ -90,6 +90,7 @@ class TrackSamples:
     crops: np.ndarray
 
     def columns(self, part: slice) -> TrackSamples:
+        """The samples with only the feature columns ``part``."""
         return TrackSamples(self.patches[:, part], self.crops[:, part])
 
 
@@ -126,9 +127,11 @@ class FittedHead:
 
     @property
     def hidden(self) -> list[int]:
+        """The widths of the hidden layers (empty for logistic regression)."""
         return [weight.shape[0] for weight, _ in self.layers[:-1]]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
+        """The head's logits for raw features ``x`` (standardised here)."""
         h = (x - self.mean) / self.scale
         for n, (weight, bias) in enumerate(self.layers):
             h = h @ weight.T + bias

@@ -91,6 +91,7 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, values: dict, *, source: str = "recipe") -> Recipe:
+        """A recipe from plain values (a YAML file's); an unknown kind or key is a :class:`ParameterError`."""
         if "kind" not in values:
             raise ParameterError(f"{source}: the recipe needs 'kind'")
         if values.get("data") is None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from musictag.errors import ParameterError
+
+T = TypeVar("T")
 
 LOGGERS = ("tensorboard", "wandb", "mlflow")
 
@@ -51,6 +54,7 @@ class AugmentSettings:
 
     @property
     def active(self) -> bool:
+        """Whether any augmentation is switched on."""
         return bool(
             self.gain_db
             or self.eq_db
@@ -170,6 +174,8 @@ class TransferSettings:
 
 @dataclass
 class ClassicalSettings:
+    """Settings of the classical kind: descriptors and a scikit-learn classifier."""
+
     classifier: str = "svm"  # svm or logreg
     features: list[str] = field(default_factory=_descriptor_groups)  # audioconcept's SVM_FEATURES_FILTER
     Cs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0])
@@ -198,7 +204,7 @@ def _accepts(value: object, annotation: str) -> bool:
     return False
 
 
-def from_section(cls: type, values: dict | None, section: str):
+def from_section(cls: type[T], values: dict | None, section: str) -> T:
     """``cls(**values)``, refusing unknown keys and ill-typed values with the key's full name."""
     values = values or {}
     if not isinstance(values, dict):

@@ -110,7 +110,7 @@ class TaggingTask(L.LightningModule):
         """The headline validation metric: accuracy or macro ROC-AUC."""
         return float(headline(task_metrics(self.task, targets, scores, self.labels))[1])
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
         settings = self.optimiser
         trainable = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         head = [p for n, p in trainable if "classifier" in n]

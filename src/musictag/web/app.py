@@ -38,6 +38,8 @@ TOKEN_COOKIE = "musictag_token"
 
 @dataclass
 class ServeSettings:
+    """What ``musictag serve`` was started with: the model, the library, the token and the limits."""
+
     model: str = "mtt-musicnn"
     db: str | None = None
     token: str | None = None

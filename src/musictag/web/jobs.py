@@ -22,6 +22,7 @@ class JobGate:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
+        """Wait for the model (raises :class:`QueueFull` when too many wait), then hold it."""
         with self._count:
             if self._waiting >= self.queue + 1:  # the one running counts too
                 raise QueueFull(f"{self._waiting - 1} requests are already waiting for the model; try again soon")

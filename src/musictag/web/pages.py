@@ -49,6 +49,7 @@ def _page(title: str, body: str, script: str, *, has_library: bool) -> str:
 
 
 def tag_page(*, model: str, has_library: bool) -> str:
+    """The page that tags a dropped file and shows its taggram and explanation."""
     body = f"""
 <h1>Tag a file <span class=muted>with {escape(_shown(model))}</span></h1>
 <div id=drop><p>Drop an audio file here, or</p><input type=file id=file accept="audio/*,video/*"></div>
@@ -163,6 +164,7 @@ window.addEventListener('resize', () => current && draw());
 
 
 def library_page(*, model: str) -> str:
+    """The page that browses the library: a filter, a search, similar tracks and a player."""
     body = f"""
 <h1>Library <span class=muted>({escape(_shown(model))} tags uploads)</span></h1>
 <p><input type=text id=query placeholder="guitar > 0.4 and vocal < 0.2">
