@@ -134,3 +134,28 @@ def wait_for_port(port: int, process, *, seconds: float, what: str) -> None:
         if process.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"{what} did not start")
         time.sleep(0.2)
+
+
+def run_main(capsys, *argv) -> tuple[int, str, str]:
+    """A command run in this process through ``main()``: (exit code, stdout, stderr)."""
+    from musictag.cli.main import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def usage_error(capsys, *argv) -> str:
+    """The stderr of a command line that argparse refuses (exit code 2)."""
+    from musictag.cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([str(a) for a in argv])
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def song(write_audio) -> Path:
+    """A 4-s clip of broadband test audio (FLAC, 16 kHz)."""
+    return write_audio("song.flac", music_like(4.0, 16000), 16000)

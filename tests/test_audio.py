@@ -1,4 +1,8 @@
+"""Decoding any format in bounded blocks, mono down-mix, resampling and finding audio files; broken files."""
+
+import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from musictag.audio.discover import find_audio
 from musictag.audio.stream import AudioStream, load
 from musictag.errors import AudioError
 
-from conftest import music_like, tone
+from conftest import music_like, run_main, tone
 
 
 def dominant_frequency(y: np.ndarray, sr: int) -> float:
@@ -143,3 +147,59 @@ def test_flac_decoding_equals_libsndfile_sample_for_sample(write_audio, subtype,
     decoded = np.concatenate(list(open_decoder(path).blocks(1 << 16)))
     reference = sf.read(path, dtype="float32", always_2d=True)[0]
     assert decoded.dtype == np.float32 and np.array_equal(decoded, reference)
+
+
+def test_truncated_wav_and_mp3_are_reported(capsys, tmp_path, write_audio, tiny_model_dir):
+    from musictag.audio.decode import ffmpeg_executable
+
+    wav = write_audio("full.wav", tone(10.0, 22050), 22050)
+    cut = [tmp_path / "cut.wav"]
+    cut[0].write_bytes(wav.read_bytes()[: wav.stat().st_size // 2])
+    exe = ffmpeg_executable()
+    if (
+        exe
+        and subprocess.run(
+            [exe, "-v", "error", "-i", str(wav), "-c:a", "libmp3lame", str(tmp_path / "f.mp3")], capture_output=True
+        ).returncode
+        == 0
+    ):
+        data = (tmp_path / "f.mp3").read_bytes()
+        cut.append(tmp_path / "cut.mp3")
+        cut[1].write_bytes(data[: len(data) // 2])
+    code, _, err = run_main(capsys, "tag", *cut, wav, "--model", tiny_model_dir, "--format", "jsonl")
+    assert code == 1 and f"{len(cut)} of {len(cut) + 1} files failed" in err
+    assert all(f"{path}: truncated or corrupt" in err for path in cut)
+
+
+def test_folders_name_themselves_follow_links_and_skip_hidden_files(capsys, tmp_path, write_audio, tiny_model_dir):
+    write_audio("lib/albums/one/a.wav", music_like(1.0, 16000), 16000)
+    write_audio("lib/albums/one/._a.wav", music_like(1.0, 16000), 16000)  # a macOS resource fork
+    write_audio("elsewhere/b.flac", music_like(1.0, 16000), 16000)
+    (tmp_path / "elsewhere" / "c.wv").write_bytes(b"wvpk")
+    (tmp_path / "lib" / "albums" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "lib" / "albums" / "loop").symlink_to(tmp_path / "lib")
+    code, _, err = run_main(capsys, "tag", tmp_path / "lib", "--model", tiny_model_dir)
+    assert code == 1 and str(tmp_path / "lib") in err and "-r" in err
+    from musictag.audio.discover import find_audio
+
+    names = sorted(Path(p).name for p in find_audio([tmp_path / "lib"], recursive=True))
+    assert names == ["a.wav", "b.flac", "c.wv"]
+
+
+def test_video_without_audio_says_so(capsys, tmp_path, tiny_model_dir):
+    from musictag.audio.decode import ffmpeg_executable
+
+    exe = ffmpeg_executable()
+    video = tmp_path / "silent.mp4"
+    made = (
+        exe
+        and subprocess.run(
+            [exe, "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32:d=1", "-c:v", "mpeg4", str(video)],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    if not made:
+        pytest.skip("no ffmpeg to make a video")
+    code, out, _ = run_main(capsys, "tag", video, "--model", tiny_model_dir, "--format", "jsonl")
+    assert code == 1 and json.loads(out)["error"].endswith("cannot decode (no audio stream)")

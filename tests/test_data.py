@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from musictag.data.splits import (
     stratified_split,
 )
 from musictag.errors import ParameterError
+from musictag.training.recipe import Recipe
 
 from conftest import tone, write_annotations
 
@@ -268,3 +270,41 @@ def test_artist_groups_hold_out_artists_and_classes_with_too_few_always_train(gt
     for train, test in pairs:
         assert not {i.group for i in train} & {i.group for i in test}
         assert all(i.labels[0] != "blues" for i in test) and any(i.labels[0] == "blues" for i in train)
+
+
+def test_home_is_expanded_in_specs_and_recipe_paths_are_read_against_the_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    kind, path, options = parse_spec("gtzan:~/data?lists=~/splits&split=fault-filtered")
+    assert (kind, path, options["lists"]) == ("gtzan", tmp_path / "data", str(tmp_path / "splits"))
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    (folder / "r.yaml").write_text("kind: transfer\ndata: gtzan:../music?lists=../lists\n")
+    recipe = Recipe.load(folder / "r.yaml")
+    _, path, options = parse_spec(recipe.data)
+    assert path.resolve() == (tmp_path / "music").resolve() and Path(options["lists"]).resolve() == tmp_path / "lists"
+    assert Recipe.load(folder / "r.yaml", ["data=gtzan:rel"]).data == "gtzan:rel"  # overrides: the working folder
+    assert Recipe.load("gtzan-svm").kind == "classical"  # shipped recipes by name
+
+
+def test_label_folders_with_gtzan_like_names_stay_label_folders(capsys, tmp_path, write_audio):
+    write_audio("mine/happy/blues.00010.wav", tone(1.0, 16000), 16000)
+    write_audio("mine/sad/mysong.au", tone(1.0, 16000, 300), 16000, format="AU", subtype="PCM_16")
+    data = open_dataset(str(tmp_path / "mine"))
+    assert data.vocabulary == ["happy", "sad"] and len(data) == 2 and data.layout.startswith("folders (guessed")
+    assert main(["data", "info", str(tmp_path / "mine")]) == 0 and "read as folders (guessed" in capsys.readouterr().out
+    write_audio("gt/blues/blues.00001.wav", tone(1.0, 16000), 16000)
+    write_audio("gt/blues/notes.wav", tone(1.0, 16000), 16000)
+    data = open_dataset(f"gtzan:{tmp_path / 'gt'}")
+    assert len(data) == 1 and any("notes.wav: not a GTZAN clip name" in p for p in data.problems)
+
+
+def test_manifests_report_unlabelled_rows_and_refuse_leakage(tmp_path, write_audio):
+    a = write_audio("a.wav", tone(1.0, 16000), 16000)
+    b = write_audio("b.wav", tone(1.0, 16000, 300), 16000)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,labels,split\n{a},x,train\n{b},,train\n")
+    assert any("has no labels" in p for p in open_dataset(str(manifest)).problems)
+    manifest.write_text(f"path,labels,split\n{a},x,train\n{b},y,train\n{a},x,test\n")
+    with pytest.raises(ParameterError, match="more than one split"):
+        open_dataset(str(manifest))
+    assert len(open_dataset(f"manifest:{manifest}?overlap=allow")) == 3

@@ -26,7 +26,7 @@ from musictag.errors import ParameterError
 from musictag.library.filetags import read_genre, read_tags, write_tags
 from musictag.library.query import Query
 
-from conftest import music_like, wait_for_port
+from conftest import music_like, run_main, wait_for_port
 
 FFMPEG = ffmpeg_executable()
 FFPROBE = shutil.which("ffprobe")
@@ -534,15 +534,6 @@ def test_tag_write_tags_tags_the_files_tagged_now(tiny_model_dir, tmp_path):
     assert "0 tagged, 2 unchanged" in musictag(*args).stderr
     refused = musictag("tag", str(folder), "--write-tags", "--model", str(tiny_model_dir))
     assert refused.returncode == 1 and "add --db FILE" in refused.stderr
-
-
-def run_main(capsys, *argv) -> tuple[int, str, str]:
-    """A command run in this process: (exit code, stdout, stderr)."""
-    from musictag.cli.main import main
-
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_write_tags_skips_a_file_changed_since_tagging(tiny_model_dir, tmp_path, capsys):

@@ -1,11 +1,14 @@
 """The procedural generator: reproducible arrangements that follow the prompt, rendering, resumable runs."""
 
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from musictag.cli.main import main
 from musictag.data import open_dataset
+from musictag.errors import ParameterError
 from musictag.synthesis.backends import ProceduralBackend
 from musictag.synthesis.compose import chord_pitches, compose, to_midi
 from musictag.synthesis.generate import synthesize
@@ -144,3 +147,31 @@ def test_master_reaches_the_loudness_under_the_ceiling():
     loud = master(quiet, -10.0, 22050)  # noise 10 dB under full scale has peaks far over the ceiling
     assert np.abs(loud).max() <= 0.89 + 1e-6 and np.sqrt(np.mean(loud**2)) > 3 * np.sqrt(np.mean(soft**2))
     assert not master(np.zeros(100, np.float32), -10.0, 22050).any()
+
+
+def test_synth_remakes_clips_whose_settings_changed(tmp_path):
+    records = [{"id": "a", "genre": "rock", "prompt": "a rock song", "seed": 1}]
+    assert synthesize(records, tmp_path, duration=1.0, sample_rate=16000).made == 1
+    assert synthesize(records, tmp_path, duration=1.0, sample_rate=16000).skipped == 1
+    changes = [
+        ([{**records[0], "seed": 2}], {}),
+        (records, {"duration": 1.5}),
+        (records, {"sample_rate": 22050}),
+        ([{**records[0], "prompt": "loud rock"}], {}),
+    ]
+    for changed, kwargs in changes:
+        settings = {"duration": 1.0, "sample_rate": 16000, **kwargs}
+        report = synthesize(changed, tmp_path, **settings)
+        assert (report.made, report.skipped) == (1, 0), kwargs
+        info = sf.info(tmp_path / "rock" / "a.flac")
+        assert (info.samplerate, round(info.duration, 2)) == (settings["sample_rate"], settings["duration"])
+    manifest = (tmp_path / "manifest.csv").read_text()
+    assert "soundfont=" in manifest and "loud rock" in manifest
+
+
+def test_a_missing_synthesizer_is_said_once_before_any_clip(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tinysoundfont", None)  # import fails
+    records = [{"id": str(n), "genre": "rock", "prompt": "a rock song", "seed": n} for n in range(3)]
+    with pytest.raises(ParameterError, match="needs 'tinysoundfont'"):
+        synthesize(records, tmp_path, duration=1.0)
+    assert not list(tmp_path.rglob("*.flac"))

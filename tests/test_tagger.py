@@ -1,9 +1,14 @@
+"""The torch tagger: tags, taggrams and embeddings, batching across files, devices and arrays."""
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from musictag import FileError, MusictagError, ParameterError, Tagger
+from musictag.cli.main import build_parser
+from musictag.inference import tagger as tagger_module
 
-from conftest import music_like, tone
+from conftest import music_like, run_main, tone
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +94,45 @@ def test_parameter_errors(tiny_model_dir, tmp_path):
         Tagger(tiny_model_dir, batch_size=0)
     with pytest.raises(ParameterError, match="hop"):
         Tagger(tiny_model_dir, hop=-1)
+
+
+def test_batches_are_capped_whatever_batch_size_asks(tiny_model_dir, write_audio, monkeypatch):
+    path = write_audio("long.wav", music_like(60.0, 16000), 16000)
+    tagger = Tagger(tiny_model_dir, batch_size=100_000)
+    seen = []
+    forward = tagger.module.forward_features
+    monkeypatch.setattr(tagger.module, "forward_features", lambda x: seen.append(len(x)) or forward(x))
+    result = tagger.tag(path)
+    assert max(seen) <= tagger_module.MAX_BATCH and sum(seen) == len(result.taggram) == 20
+    help_text = build_parser()._subparsers._group_actions[0].choices["tag"].format_help()
+    assert "memory" in help_text and "at most 64" in help_text
+
+
+@pytest.mark.parametrize("damage", [b"", b'\x10\x00\x00\x00\x00\x00\x00\x00{"a":'])
+def test_damaged_weights_are_one_line_naming_the_file(capsys, song, tiny_model_dir, tmp_path, damage):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    (broken / "model.safetensors").write_bytes(damage)
+    code, _, err = run_main(capsys, "tag", song, "--model", broken)
+    assert code == 1 and err.count("\n") == 1 and "model.safetensors: damaged or truncated weights" in err
+    assert "musictag models pull" in err
+
+
+def test_cuda_without_cuda_and_unknown_devices_are_parameter_errors(tiny_model_dir):
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no CUDA"):
+            Tagger(tiny_model_dir, device="cuda")
+    with pytest.raises(ParameterError, match="unknown device"):
+        Tagger(tiny_model_dir, device="toaster")
+
+
+def test_tagging_an_array_needs_its_sample_rate(tiny_model_dir, song):
+    tagger = Tagger(tiny_model_dir)
+    samples, rate = sf.read(song, dtype="float32")
+    from_array = tagger.tag(samples, sample_rate=rate)
+    np.testing.assert_allclose(from_array.scores, tagger.tag(song).scores, atol=1e-5)
+    with pytest.raises(ParameterError, match="needs its sample_rate"):
+        tagger.tag(samples)

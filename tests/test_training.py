@@ -29,7 +29,7 @@ from musictag.training.fit_head import (
 from musictag.training.recipe import Recipe
 from musictag.training.settings import TransferSettings
 
-from conftest import noise, tone
+from conftest import music_like, noise, run_main, tone
 
 
 @pytest.fixture
@@ -267,3 +267,36 @@ def test_cross_validation_scores_held_out_excerpts(two_classes, settings):
     )
     assert result["summary"]["excerpt_accuracy"]["mean"] >= 0.9
     assert sum(m["excerpts"]["n"] for m in result["per_fold"]) == 36
+
+
+@pytest.fixture
+def two(tmp_path, write_audio):
+    for n in range(4):
+        write_audio(f"two/tones/t{n}.wav", tone(3.5, 16000, 110 + 15 * n), 16000)
+        write_audio(f"two/noise/n{n}.wav", music_like(3.5, 16000, seed=n), 16000)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"name: tiny\nkind: transfer\ndata: {tmp_path / 'two'}\ntransfer:\n  backbones: [PLACEHOLDER]\n"
+        "  hop: 1.0\n  inner_folds: 2\n"
+    )
+    return recipe
+
+
+def test_train_says_what_it_fitted_and_evaluate_warns_about_training_items(capsys, two, tiny_model_dir, tmp_path):
+    two.write_text(two.read_text().replace("PLACEHOLDER", str(tiny_model_dir)))
+    code, out, _ = run_main(capsys, "train", two, "-o", tmp_path / "run")
+    assert code == 0 and "fit: " in out and "C " in out and "read as folders" in out
+    code, _, err = run_main(
+        capsys,
+        "evaluate",
+        tmp_path / "run" / "model",
+        "--data",
+        tmp_path / "two",
+        "--split",
+        "all",
+        "-o",
+        tmp_path / "ev",
+    )
+    assert code == 0 and "8 of these 8 items trained the model" in err
+    code, _, err = run_main(capsys, "compare", tmp_path / "run")
+    assert code == 1 and "musictag evaluate" in err
