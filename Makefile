@@ -1,11 +1,12 @@
 # Two entry points, both usable on a fresh machine:
 #   make demo  -> sets up .venv and tags the bundled example clip with the pretrained mtt-musicnn
-#   make test  -> sets up .venv and runs the test suite
+#   make test  -> sets up .venv and runs the linters, the layer contract and the test suite
+#   make docs  -> builds the documentation site into build/site
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-tools demo test lint bench clean
+.PHONY: setup system-tools demo test lint docs bench clean
 
 $(BIN)/musictag: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,10 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/lint-imports
+
+# the documentation site (MkDocs, Material, mkdocstrings) into build/site; warnings are errors
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: setup
 	$(BIN)/python benchmarks/tag_throughput.py ../shared/data/gtzan_mini

@@ -128,6 +128,37 @@ def relevance_png(
     _save(fig, path, dpi=80)
 
 
+def taggram_png(
+    taggram: np.ndarray,
+    labels: list[str],
+    patch_starts: np.ndarray,
+    patch_seconds: float,
+    path: str | Path,
+    *,
+    title: str,
+    top: int = 10,
+) -> None:
+    """The ``top`` tags of a file (rows, best first) over time (columns: patches), darker is more."""
+    plt = _pyplot()
+    order = np.argsort(-taggram.mean(axis=0), kind="stable")[:top]
+    end = float(patch_starts[-1] + patch_seconds) if len(patch_starts) else patch_seconds
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(order) + 1.2))
+    image = ax.imshow(
+        taggram[:, order].T,
+        aspect="auto",
+        cmap="Greys",
+        vmin=0,
+        vmax=1,
+        extent=(0, end, len(order) - 0.5, -0.5),
+        interpolation="nearest",
+    )
+    ax.set_yticks(range(len(order)), [labels[i] for i in order])
+    ax.set(title=title, xlabel="seconds")
+    fig.colorbar(image, ax=ax, label="score", pad=0.01)
+    fig.tight_layout()
+    _save(fig, path, dpi=80)
+
+
 def contributions_png(names: list[str], values: np.ndarray, path: str | Path, *, title: str, top: int = 15) -> None:
     """Horizontal bars of the ``top`` largest contributions (by size), positive red, negative blue."""
     plt = _pyplot()
