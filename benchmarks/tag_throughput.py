@@ -43,7 +43,8 @@ def stage_breakdown(tagger: Tagger, files: list[str]) -> dict[str, float]:
         start = time.perf_counter()
         mel = tagger.frontend(torch.from_numpy(audio))
         times["log-mel"] += time.perf_counter() - start
-        patches.extend(iter_patches([mel], length=tagger.patch_frames, hop=tagger.hop_frames))
+        cut = iter_patches([mel.numpy()], length=tagger.patch_frames, hop=tagger.hop_frames)
+        patches.extend(torch.from_numpy(p) for p in cut)
     batches = torch.cat(patches).split(tagger.batch_size)
     start = time.perf_counter()
     for batch in batches:

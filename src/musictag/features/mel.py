@@ -11,6 +11,7 @@ followed by the configured compression, with frames on the second-to-last axis
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from musictag.features.config import MUSICNN, FrontendConfig
@@ -77,6 +78,11 @@ class LogMel(torch.nn.Module):
         if cfg.compression == "log":
             return torch.log(mel + cfg.eps)
         return mel
+
+    def frames_of(self, padded: np.ndarray) -> torch.Tensor:
+        """Compressed mel frames of every full window in already padded samples (block-wise framing:
+        :func:`musictag.features.blockwise.stream_logmel`)."""
+        return self.compress(self.frames_to_mel(torch.from_numpy(padded)))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         """Compressed log-mel frames ``(..., n_frames, n_mels)`` of a waveform."""

@@ -1,14 +1,12 @@
 """The log-mel front end and patch cutting in numpy alone, for inference without torch (``--backend onnx``).
 
-The same computation as :class:`musictag.features.mel.LogMel` with :func:`~musictag.features.blockwise.stream_logmel`
-and :func:`~musictag.features.patches.iter_patches` (centred frames, blocks streamed, patches
-every ``hop`` frames, a clip shorter than one patch repeated to fill it); equal to them within
-float32 rounding.
+The same computation as :class:`musictag.features.mel.LogMel` (the same filterbank,
+:func:`musictag.features.filterbank.mel_filterbank`); the framing block by block and the patches are
+shared with it (:func:`~musictag.features.blockwise.stream_logmel`,
+:func:`~musictag.features.patches.iter_patches`). Equal to the torch front end within float32 rounding.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -52,38 +50,7 @@ class NumpyLogMel:
             return np.log(mel + np.float32(cfg.eps)).astype(np.float32)
         return mel
 
-    def stream(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Frames of the blocks' concatenation, computed block by block."""
-        cfg = self.config
-        pad = cfg.n_fft // 2 if cfg.center else 0
-        buffer = np.zeros(pad, np.float32)
-        for block in blocks:
-            buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
-            n = 0 if len(buffer) < cfg.n_fft else 1 + (len(buffer) - cfg.n_fft) // cfg.hop_length
-            if n:
-                yield self.compress(self.frames_to_mel(buffer[: (n - 1) * cfg.hop_length + cfg.n_fft]))
-                buffer = buffer[n * cfg.hop_length :]
-        if cfg.center:
-            tail = self.frames_to_mel(np.concatenate([buffer, np.zeros(pad, np.float32)]))
-            if len(tail):
-                yield self.compress(tail)
-
-
-def patches(frames: Iterable[np.ndarray], *, length: int, hop: int) -> Iterator[np.ndarray]:
-    """Patches ``(k, length, n_mels)`` from frame chunks, as :func:`musictag.features.patches.iter_patches`."""
-    buffer: np.ndarray | None = None
-    skip = 0
-    emitted = False
-    for chunk in frames:
-        if skip:
-            dropped = min(skip, len(chunk))
-            chunk, skip = chunk[dropped:], skip - dropped
-        buffer = chunk if buffer is None else np.concatenate([buffer, chunk])
-        if len(buffer) >= length:
-            count = 1 + (len(buffer) - length) // hop
-            yield np.stack([buffer[i * hop : i * hop + length] for i in range(count)])
-            emitted = True
-            skip = max(0, count * hop - len(buffer))
-            buffer = buffer[count * hop :]
-    if not emitted and buffer is not None and len(buffer):
-        yield np.resize(buffer, (length, buffer.shape[1]))[None]
+    def frames_of(self, padded: np.ndarray) -> np.ndarray:
+        """Compressed mel frames of every full window in already padded samples (block-wise framing:
+        :func:`musictag.features.blockwise.stream_logmel`)."""
+        return self.compress(self.frames_to_mel(padded))

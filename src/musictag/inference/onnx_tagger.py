@@ -17,7 +17,9 @@ import numpy as np
 from musictag.audio.arrays import AudioArray, resampled
 from musictag.audio.stream import AudioStream
 from musictag.errors import MusictagError, ParameterError, failure_line
-from musictag.features.numpy_mel import NumpyLogMel, patches
+from musictag.features.blockwise import stream_logmel
+from musictag.features.numpy_mel import NumpyLogMel
+from musictag.features.patches import iter_patches
 from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
@@ -129,7 +131,9 @@ class OnnxTagger(ConfiguredTagger):
                         yield block
 
                 cut = list(
-                    patches(self.frontend.stream(measured(stream)), length=self.patch_frames, hop=self.hop_frames)
+                    iter_patches(
+                        stream_logmel(self.frontend, measured(stream)), length=self.patch_frames, hop=self.hop_frames
+                    )
                 )
                 if not cut:
                     raise MusictagError(f"{path}: no audio to tag")

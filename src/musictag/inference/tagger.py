@@ -317,8 +317,9 @@ class _Patcher:
             state.duration = len(state.source.samples) / state.source.sample_rate
         else:
             blocks = AudioStream(state.source, rate)
-        frames = stream_logmel(self.frontend, _measured(blocks, state))
-        yield from iter_patches(frames, length=self.patch_frames, hop=self.hop_frames)
+        frames = (f.numpy() for f in stream_logmel(self.frontend, _measured(blocks, state)))
+        for patches in iter_patches(frames, length=self.patch_frames, hop=self.hop_frames):
+            yield torch.from_numpy(patches)
         if not isinstance(state.source, AudioArray):
             state.duration = blocks.duration
         state.warnings += self.warnings(state)

@@ -74,8 +74,8 @@ class TrackSet(TorchDataset):
         return len(self.arrays)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        features = torch.from_numpy(np.asarray(self.arrays[index][: self.limit], dtype=np.float32))
-        patches = torch.cat(list(iter_patches([features], length=self.frames, hop=self.hop)))
+        features = np.asarray(self.arrays[index][: self.limit], dtype=np.float32)
+        patches = torch.from_numpy(np.concatenate(list(iter_patches([features], length=self.frames, hop=self.hop))))
         return patches, torch.as_tensor(self.targets[index])
 
 
