@@ -116,7 +116,7 @@ def fit_probe(
 
 def locate(tagger: Tagger, path: str, probe: ConceptProbe, *, hop: float = 0.5) -> Presence:
     """The concept's probe probability over ``path``'s patches, every ``hop`` seconds."""
-    hopped = Tagger.from_model(tagger.module, tagger.config, hop=hop)
+    hopped = tagger.model.with_hop(hop)
     patches, duration = hopped.file_patches(path)
     activations = patch_activations(tagger, [probe.layer], patches)[0].double().numpy()
     probability = probe.model.predict_proba(activations / probe.scale)[:, 1]

@@ -114,13 +114,10 @@ def explain(
         )
     if segment_seconds <= 0 or bands < 1:
         raise ParameterError("segment_seconds must be positive and bands at least 1")
-    if tagger.hop_frames != tagger.patch_frames:  # a model read with overlapping patches is explained on
-        tagger = Tagger.from_model(
-            tagger.module,
-            tagger.config,  # patches end to end: one time axis
-            hop=tagger.patch_frames * tagger.frame_seconds,
-        )
-    patches, duration = tagger.file_patches(path)
+    model = tagger.model  # a model read with overlapping patches is explained on patches end to end: one time axis
+    if tagger.hop_frames != tagger.patch_frames:
+        model = model.with_hop(tagger.patch_frames * tagger.frame_seconds)
+    patches, duration = model.file_patches(path)
     module, activation = tagger.module, tagger.config.activation
 
     def scores(x: torch.Tensor) -> torch.Tensor:

@@ -67,10 +67,9 @@ class TaggerBackend(Protocol):
         """One layer's activations for many files in order; a failure yields a :class:`FileError`."""
 
 
-class ConfiguredTagger:
-    """The part every backend shares: the geometry from ``config`` and a hop in seconds (default: the
-    model's own ``patch_hop``, else one patch: no overlap, as musicnn), one-input ``tag``/``embed`` on
-    top of ``tag_many``/``embed_many``, and the check of a layer's name."""
+class PatchGeometry:
+    """A model's names and patch geometry from its ``config`` and a hop in seconds (default: the model's
+    own ``patch_hop``, else one patch: no overlap, as musicnn)."""
 
     config: ModelConfig
 
@@ -98,6 +97,11 @@ class ConfiguredTagger:
     def sample_rate(self) -> int:
         """The rate the model reads audio at."""
         return self.config.frontend_config().sample_rate
+
+
+class ConfiguredTagger(PatchGeometry):
+    """The part every backend shares besides the geometry: one-input ``tag``/``embed`` on top of
+    ``tag_many``/``embed_many``, and the check of a layer's name."""
 
     def tag(self, audio: str | os.PathLike | np.ndarray, *, sample_rate: int | None = None) -> TagResult:
         """Tag one file, or an array of samples at ``sample_rate``; raises :class:`MusictagError` if it

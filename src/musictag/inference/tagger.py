@@ -14,33 +14,18 @@ import torch
 
 from musictag.audio.arrays import AudioArray, resampled
 from musictag.audio.stream import AudioStream
-from musictag.errors import MusictagError, ParameterError, failure_line
-from musictag.features.blockwise import stream_logmel
+from musictag.errors import ParameterError, failure_line
 from musictag.features.mel import LogMel
-from musictag.features.patches import iter_patches
 from musictag.inference.base import ConfiguredTagger
-from musictag.inference.checks import file_warnings
+from musictag.inference.model import FileState, LoadedModel, Patcher, measured_blocks
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.classical import ClassicalModel
 from musictag.models.config import ModelConfig
-from musictag.models.model_folder import activate, load_model_folder
-from musictag.pretrained.store import resolve_model
+from musictag.models.model_folder import activate
 
 #: The most patches one forward pass takes, whatever ``batch_size`` asks: a musicnn patch costs
 #: about 14 MB of activations on the CPU, and batches past a few dozen patches are no faster.
 MAX_BATCH = 64
-
-
-class _FileState:
-    def __init__(self, source: str | AudioArray):
-        self.source = source
-        self.path = source.name if isinstance(source, AudioArray) else source
-        self.outputs: list[dict[str, np.ndarray]] = []
-        self.pending = 0  # patches cut but not yet through the model
-        self.duration = 0.0
-        self.peak = 0.0
-        self.error: str | None = None
-        self.warnings: list[str] = []
 
 
 class Tagger(ConfiguredTagger):
@@ -75,8 +60,7 @@ class Tagger(ConfiguredTagger):
         batch_size: int = 4,
         device: str = "cpu",
     ):
-        self.folder: Path | None = resolve_model(model, weights=weights)  # None for a model built in memory
-        self._setup(*load_model_folder(self.folder), hop=hop, batch_size=batch_size, device=device)
+        self._setup(LoadedModel.open(model, weights=weights, hop=hop, device=device), batch_size=batch_size)
 
     @classmethod
     def from_model(
@@ -90,35 +74,55 @@ class Tagger(ConfiguredTagger):
     ) -> Tagger:
         """A tagger for a model already in memory (e.g. a backbone being trained on), no folder needed."""
         tagger = cls.__new__(cls)
-        tagger.folder = None
-        tagger._setup(module, config, hop=hop, batch_size=batch_size, device=device)
+        tagger._setup(LoadedModel(module, config, hop=hop, device=device), batch_size=batch_size)
         return tagger
 
-    def _setup(
-        self,
-        module: torch.nn.Module | ClassicalModel,
-        config: ModelConfig,
-        *,
-        hop: float | None,
-        batch_size: int,
-        device: str,
-    ) -> None:
+    def _setup(self, model: LoadedModel, *, batch_size: int) -> None:
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
-        self._set_geometry(config, hop)
-        self.module = module
-        self.device = _device(device)
-        self.classical = module if isinstance(module, ClassicalModel) else None
-        if self.classical is None:
-            self.module.to(self.device).eval()
-        self.frontend = LogMel(self.config.frontend_config())
+        self.model = model
+        self._set_geometry(model.config, model.hop)
         self.batch_size = min(batch_size, MAX_BATCH)
-        self.patcher = _Patcher(self.frontend, self.patch_frames, self.hop_frames)
+
+    # what explanations and concept vectors read: the model held, apart from this batching runner
+    @property
+    def module(self) -> torch.nn.Module | ClassicalModel:
+        """The network (or classical pipeline)."""
+        return self.model.module
+
+    @property
+    def classical(self) -> ClassicalModel | None:
+        """The classical pipeline, or None for a network."""
+        return self.model.classical
+
+    @property
+    def folder(self) -> Path | None:
+        """Where the model's files are (None for a model built in memory)."""
+        return self.model.folder
+
+    @property
+    def device(self) -> torch.device:
+        """The torch device the network runs on."""
+        return self.model.device
+
+    @property
+    def frontend(self) -> LogMel:
+        """The log-mel front end."""
+        return self.model.frontend
+
+    @property
+    def patcher(self) -> Patcher:
+        """Cuts a file into the model's patches (picklable, for worker processes)."""
+        return self.model.patcher
 
     @property
     def sample_rate(self) -> int:
         """The rate the model reads audio at (its front end's, or a classical model's descriptors')."""
-        return self.classical.sample_rate if self.classical is not None else self.frontend.config.sample_rate
+        return self.model.sample_rate
+
+    def file_patches(self, audio: str | os.PathLike) -> tuple[torch.Tensor, float]:
+        """A file's log-mel patches ``(n, patch_frames, n_mels)`` as the model sees them, and its duration."""
+        return self.model.file_patches(audio)
 
     # -- public API (tag and embed one input: ConfiguredTagger) -------------------------------
     def tag_many(
@@ -178,13 +182,6 @@ class Tagger(ConfiguredTagger):
             per_patch = np.concatenate([o[layer] for o in state.outputs])
             yield EmbedResult(state.path, self.name, layer, state.duration, per_patch, starts, state.warnings)
 
-    def file_patches(self, audio: str | os.PathLike) -> tuple[torch.Tensor, float]:
-        """A file's log-mel patches ``(n, patch_frames, n_mels)`` as the model sees them, and its duration."""
-        state = self.patcher.whole_file(str(audio))
-        if state.error:
-            raise MusictagError(state.error)
-        return torch.from_numpy(state.outputs[0]["patches"]), state.duration
-
     def _layers(self) -> set[str]:
         return set(getattr(self.module, "embedding_dims", {}))
 
@@ -192,12 +189,12 @@ class Tagger(ConfiguredTagger):
         """Descriptors of each whole file, then the pipeline's class probabilities (one row per file)."""
         model = self.classical
         for source in sources:
-            state = _FileState(source if isinstance(source, AudioArray) else str(source))
+            state = FileState(source if isinstance(source, AudioArray) else str(source))
             try:
                 if isinstance(source, AudioArray):
                     audio = resampled(source, model.sample_rate)
                 else:
-                    audio = np.concatenate(list(_measured(AudioStream(source, model.sample_rate), state)))
+                    audio = np.concatenate(list(measured_blocks(AudioStream(source, model.sample_rate), state)))
                 state.duration = len(audio) / model.sample_rate
                 state.peak = max(state.peak, float(np.abs(audio).max()) if len(audio) else 0.0)
                 scores = model.probabilities(model.describe(audio))[0].astype(np.float32)
@@ -254,11 +251,11 @@ class Tagger(ConfiguredTagger):
 
     def _patched(
         self, paths: Iterable[str | os.PathLike | AudioArray], workers: int
-    ) -> Iterator[tuple[_FileState, Iterator[torch.Tensor]]]:
+    ) -> Iterator[tuple[FileState, Iterator[torch.Tensor]]]:
         """Each file's state with its patches: streamed here, or cut whole by worker processes."""
         if workers <= 0:
             for path in paths:
-                state = _FileState(path if isinstance(path, AudioArray) else str(path))
+                state = FileState(path if isinstance(path, AudioArray) else str(path))
                 yield state, self.patcher.patches(state)
             return
         sources = [path if isinstance(path, AudioArray) else str(path) for path in paths]
@@ -269,10 +266,10 @@ class Tagger(ConfiguredTagger):
 
     def _run(
         self, paths: Iterable[str | os.PathLike | AudioArray], layers: tuple[str, ...], *, workers: int = 0
-    ) -> Iterator[tuple[_FileState, np.ndarray]]:
+    ) -> Iterator[tuple[FileState, np.ndarray]]:
         """Yield (file state, patch start times) in input order; patches of consecutive files share batches."""
-        waiting: deque[_FileState] = deque()  # files not yet handed out, in order
-        pending: list[tuple[_FileState, torch.Tensor]] = []  # patches not yet through the model
+        waiting: deque[FileState] = deque()  # files not yet handed out, in order
+        pending: list[tuple[FileState, torch.Tensor]] = []  # patches not yet through the model
         for state, chunks in itertools.chain(self._patched(paths, workers), [(None, None)]):
             if state is not None:
                 waiting.append(state)
@@ -292,59 +289,7 @@ class Tagger(ConfiguredTagger):
                 yield state, np.arange(n_patches) * self.hop_frames * self.frame_seconds
 
 
-class _Patcher:
-    """Decodes a file into log-mel patches and says what makes its scores less trustworthy.
-
-    Picklable (a front-end config and two numbers), so worker processes can cut patches for
-    the model in the parent process (``tag_many(..., workers=N)``).
-    """
-
-    def __init__(self, frontend: LogMel, patch_frames: int, hop_frames: int):
-        self.frontend, self.patch_frames, self.hop_frames = frontend, patch_frames, hop_frames
-        self.frame_seconds = frontend.config.hop_length / frontend.config.sample_rate
-
-    def __getstate__(self) -> dict:
-        return {"config": self.frontend.config, "patch_frames": self.patch_frames, "hop_frames": self.hop_frames}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(LogMel(state["config"]), state["patch_frames"], state["hop_frames"])
-
-    def patches(self, state: _FileState) -> Iterator[torch.Tensor]:
-        """The file's patches, streamed; ``state`` gets its duration, peak and warnings."""
-        rate = self.frontend.config.sample_rate
-        if isinstance(state.source, AudioArray):
-            blocks = [resampled(state.source, rate)]
-            state.duration = len(state.source.samples) / state.source.sample_rate
-        else:
-            blocks = AudioStream(state.source, rate)
-        frames = (f.numpy() for f in stream_logmel(self.frontend, _measured(blocks, state)))
-        for patches in iter_patches(frames, length=self.patch_frames, hop=self.hop_frames):
-            yield torch.from_numpy(patches)
-        if not isinstance(state.source, AudioArray):
-            state.duration = blocks.duration
-        state.warnings += self.warnings(state)
-
-    def warnings(self, state: _FileState, *, patches: bool = True) -> list[str]:
-        return file_warnings(
-            state.path,
-            duration=state.duration,
-            peak=state.peak,
-            patches=patches,
-            patch_seconds=self.patch_frames * self.frame_seconds,
-            hop_seconds=self.hop_frames * self.frame_seconds,
-        )
-
-    def whole_file(self, source: str | AudioArray) -> _FileState:
-        """All of a file's patches at once: the state carries them (``outputs[0]["patches"]``), or the error."""
-        state = _FileState(source)
-        try:
-            state.outputs = [{"patches": torch.cat(list(self.patches(state))).numpy()}]
-        except Exception as exc:  # a broken file must not stop the batch
-            state.error = failure_line(state.path, exc)
-        return state
-
-
-def _cut_in_worker(patcher: _Patcher, source: str | AudioArray) -> _FileState:
+def _cut_in_worker(patcher: Patcher, source: str | AudioArray) -> FileState:
     torch.set_num_threads(1)  # the parent's model has the cores; one thread per worker
     return patcher.whole_file(source)
 
@@ -368,24 +313,3 @@ def _ordered_in_workers(function, items: list, workers: int) -> Iterator:
                 waiting.append(pool.apply_async(function, (item,)))
                 break
             yield result
-
-
-def _device(name: str) -> torch.device:
-    """A torch device that exists here, or a one-line error."""
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ParameterError(f"unknown device {name!r}: use cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(f"device {name!r}: this machine (or this torch build) has no CUDA; use cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ParameterError(f"device {name!r}: MPS is not available here; use cpu")
-    return device
-
-
-def _measured(blocks: Iterable[np.ndarray], state: _FileState) -> Iterator[np.ndarray]:
-    """Pass blocks through, keeping the file's peak level."""
-    for block in blocks:
-        if len(block):
-            state.peak = max(state.peak, float(np.abs(block).max()))
-        yield block
