@@ -30,7 +30,7 @@ def test_mapping_covers_every_parameter_and_round_trips(model_cls, mapping):
     expected = {k for k in source.state_dict() if not k.endswith("num_batches_tracked")}
     assert set(state) == expected
     for key, value in state.items():
-        torch.testing.assert_close(value, source.state_dict()[key])
+        torch.testing.assert_close(torch.from_numpy(value), source.state_dict()[key])
 
 
 def test_musicnn_variable_shapes_match_the_published_layout():

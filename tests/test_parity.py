@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from musictag import Tagger
+from musictag import Tagger, open_tagger
+from musictag.inference.onnx_tagger import OnnxTagger
 
 MODELS = {"mtt-musicnn": "MTT_musicnn", "msd-musicnn": "MSD_musicnn", "mtt-vgg": "MTT_vgg", "msd-vgg": "MSD_vgg"}
 
@@ -22,10 +23,13 @@ def example(shared_data):
     return clip, reference[clip.name]
 
 
-@pytest.fixture(scope="module")
-def taggers(pretrained_weights, monkeypatch_module):
+@pytest.fixture(scope="module", params=["torch", "onnx"])
+def taggers(request, pretrained_weights, monkeypatch_module):
+    """Both paths: torch, and onnxruntime on the graphs written from the weights (the default path)."""
     monkeypatch_module.setenv("MUSICTAG_CACHE", str(pretrained_weights))
-    return {name: Tagger(name) for name in MODELS}
+    if request.param == "torch":
+        return {name: Tagger(name) for name in MODELS}
+    return {name: open_tagger(name) for name in MODELS}
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +59,14 @@ def test_features_match_the_original(example, taggers, name):
     np.testing.assert_allclose(penultimate, expected["penultimate"], atol=1e-2)
     for layer in ("max_pool", "mean_pool"):
         np.testing.assert_allclose(taggers[name].embed(clip, layer=layer).embedding, expected[layer], atol=1e-2)
+
+
+def test_the_default_path_is_onnx_and_agrees_with_torch(example, pretrained_weights, monkeypatch):
+    """The default (onnxruntime, graph written without torch) agrees with torch within 1e-5."""
+    monkeypatch.setenv("MUSICTAG_CACHE", str(pretrained_weights))
+    clip, _ = example
+    for name in MODELS:
+        default = open_tagger(name)
+        assert isinstance(default, OnnxTagger)
+        a, b = Tagger(name).tag(clip), default.tag(clip)
+        assert np.abs(a.scores - b.scores).max() < 1e-5 and np.abs(a.taggram - b.taggram).max() < 1e-5

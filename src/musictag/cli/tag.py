@@ -30,7 +30,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         choices=("torch", "onnx"),
-        help="torch (default), or onnx: onnxruntime without torch (the default for a .onnx model)",
+        help="onnx: onnxruntime without torch, the default for the pretrained models on the CPU (their graph "
+        "is written once from the weights and cached) and for a .onnx file; torch: the default for a model "
+        "folder, a --device other than cpu and --ray",
     )
     parser.add_argument(
         "--weights",
@@ -177,7 +179,7 @@ def files_and_tagger(args: argparse.Namespace) -> tuple[list[str], TaggerBackend
     """The files named on the command line (folders expanded) and the model to run on them."""
     from musictag.inference.factory import choose_backend
 
-    choose_backend(args.model, args.backend)  # a wrong option is said before the folders are read
+    choose_backend(args.model, args.backend, device=args.device, ray=getattr(args, "ray", None))  # said before any work
     files = found_files(args)
     from musictag.inference.factory import open_tagger
 
@@ -233,9 +235,9 @@ def run_library(args: argparse.Namespace) -> int:
         )
     from musictag.inference.factory import choose_backend, model_files
 
-    choose_backend(args.model, args.backend)
+    backend = choose_backend(args.model, args.backend, device=args.device, ray=args.ray)
     files = found_files(args)
-    model, config = model_files(args.model, weights=args.weights)
+    model, config = model_files(args.model, backend=backend, weights=args.weights)
     roots = [path for path in args.paths if Path(path).is_dir()]
     with Library(args.db) as library:
         library.add_roots(args.paths)

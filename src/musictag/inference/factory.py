@@ -20,20 +20,44 @@ if TYPE_CHECKING:
 Backend = Literal["torch", "onnx"]
 
 
-def choose_backend(model: str | os.PathLike, backend: str | None = None) -> Backend:
-    """The backend that runs ``model``: onnx for an exported ``.onnx`` file, else torch, unless ``backend``
-    names one; a combination that cannot work is a :class:`ParameterError`."""
+def choose_backend(
+    model: str | os.PathLike, backend: str | None = None, *, device: str = "cpu", ray: str | None = None
+) -> Backend:
+    """The backend that runs ``model``.
+
+    onnxruntime for an exported ``.onnx`` file, and by default for the pretrained taggers on the CPU (the
+    fastest path: their graphs are written from the weights once and cached); torch for a model folder,
+    a GPU, a Ray cluster, or when ``backend`` says so. A combination that cannot work is a
+    :class:`ParameterError`.
+    """
+    from musictag.pretrained.catalog import PRETRAINED
+
     exported = str(model).endswith(".onnx")
     if backend not in (None, "torch", "onnx"):
         raise ParameterError(f"unknown backend {backend!r}: use torch or onnx")
-    if backend == "onnx" and not exported:
-        raise ParameterError(
-            f"--backend onnx runs an exported model: 'musictag models export {model} --onnx "
-            "FILE.onnx', then --model FILE.onnx"
-        )
     if backend == "torch" and exported:
         raise ParameterError(f"{model}: an ONNX file runs with --backend onnx")
-    return "onnx" if exported else "torch"
+    if backend == "onnx" and not exported and not _writable_as_onnx(model):
+        raise ParameterError(
+            f"--backend onnx runs an exported model: 'musictag models export {model} --onnx FILE.onnx', then "
+            "--model FILE.onnx"
+        )
+    if exported or backend == "onnx":
+        return "onnx"
+    if backend is None and str(model) in PRETRAINED and device == "cpu" and ray is None:
+        return "onnx"
+    return "torch"
+
+
+def _writable_as_onnx(model: str | os.PathLike) -> bool:
+    """A pretrained name, or a folder of a network :mod:`musictag.models.onnx_graph` writes without torch."""
+    from musictag.models.model_folder import is_model_folder, read_config
+    from musictag.models.onnx_graph import SUPPORTED
+    from musictag.pretrained.catalog import PRETRAINED
+
+    if str(model) in PRETRAINED:
+        return True
+    return is_model_folder(model) and read_config(model).architecture in SUPPORTED
 
 
 def open_tagger(
@@ -54,7 +78,8 @@ def open_tagger(
     model : str or path
         What to run.
     backend : {"torch", "onnx"}, optional
-        Default: onnx for a ``.onnx`` file, torch otherwise.
+        Default: onnx for a ``.onnx`` file and for the pretrained taggers on the CPU (the fastest path),
+        torch otherwise (see :func:`choose_backend`).
     device : str
         The torch device (``cpu``, ``cuda``, ``cuda:N``, ``mps``); onnxruntime runs on the CPU here.
     weights : path, optional
@@ -68,7 +93,7 @@ def open_tagger(
     actors : int, optional
         With ``ray``: model actors (default: the cluster's CPUs).
     """
-    chosen = choose_backend(model, backend)
+    chosen = choose_backend(model, backend, device=device, ray=ray)
     if ray is not None:
         from musictag.inference.ray_tagger import RayTagger, connect
         from musictag.pretrained.store import resolve_model
@@ -82,19 +107,33 @@ def open_tagger(
 
         if device != "cpu":
             raise ParameterError("--backend onnx runs on the CPU here: leave out --device")
-        return OnnxTagger(model, hop=hop, batch_size=batch_size)
+        return OnnxTagger(onnx_file(model, weights=weights), hop=hop, batch_size=batch_size)
     from musictag.inference.tagger import Tagger
 
     return Tagger(model, weights=weights, hop=hop, batch_size=batch_size, device=device)
 
 
-def model_files(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> tuple[Path, ModelConfig]:
-    """Where ``model``'s files are (a folder, or the ``.onnx`` file) and its config, without loading the
-    network: what a library records about a model before anything is tagged."""
-    if choose_backend(model) == "onnx":
+def onnx_file(model: str | os.PathLike, *, weights: str | os.PathLike | None = None) -> Path:
+    """The ONNX file that runs ``model``: itself when exported, else its graph written from the weights
+    (once, cached by their fingerprint; no torch)."""
+    if str(model).endswith(".onnx"):
+        return Path(model)
+    from musictag.models.onnx_graph import cached_onnx
+    from musictag.pretrained.store import resolve_model
+
+    return cached_onnx(resolve_model(model, weights=weights))
+
+
+def model_files(
+    model: str | os.PathLike, *, backend: str | None = None, weights: str | os.PathLike | None = None
+) -> tuple[Path, ModelConfig]:
+    """Where the files that run ``model`` are (a folder, or an ONNX file) and its config, without loading
+    the network: what a library records about a model before anything is tagged."""
+    if choose_backend(model, backend) == "onnx":
         from musictag.inference.onnx_tagger import read_onnx_config
 
-        return Path(model), read_onnx_config(model)
+        path = onnx_file(model, weights=weights)
+        return path, read_onnx_config(path)
     from musictag.models.model_folder import read_config
     from musictag.pretrained.store import resolve_model
 

@@ -11,6 +11,9 @@ from typing import Literal
 from musictag.features.config import FrontendConfig
 
 #: Representations a model can return per patch (``musictag embed --layer``).
+#: musicnn's VGG: (time, freq) pool sizes and strides after each conv block, as in musicnn's models.vgg
+VGG_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
+
 LAYERS = ("penultimate", "mean_pool", "max_pool", "taggram", "embedding")
 
 

@@ -21,6 +21,7 @@ from musictag.models.config import ModelConfig
 from musictag.utils.atomic import atomic_open, atomic_path
 
 if TYPE_CHECKING:  # torch only where weights are read or written: finding a folder stays light
+    import numpy as np
     import torch
 
 CONFIG_NAME = "config.json"
@@ -33,13 +34,22 @@ def is_model_folder(path: str | os.PathLike) -> bool:
     return (path / CONFIG_NAME).is_file() and ((path / WEIGHTS_NAME).is_file() or (path / SKOPS_NAME).is_file())
 
 
-def save_model_folder(folder: str | os.PathLike, config: ModelConfig, state: dict[str, torch.Tensor]) -> Path:
-    """Write weights then config, each atomically."""
-    from safetensors.torch import save_file
+def save_model_folder(
+    folder: str | os.PathLike, config: ModelConfig, state: dict[str, torch.Tensor] | dict[str, np.ndarray]
+) -> Path:
+    """Write weights (torch tensors, or numpy arrays: no torch needed) then config, each atomically."""
+    import numpy as np
 
     folder = Path(folder)
     with atomic_path(folder / WEIGHTS_NAME) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp))
+        if all(isinstance(v, np.ndarray) for v in state.values()):
+            from safetensors.numpy import save_file
+
+            save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(tmp))
+        else:
+            from safetensors.torch import save_file
+
+            save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp))
     with atomic_open(folder / CONFIG_NAME) as handle:  # last: its presence marks a complete folder
         json.dump(asdict(config), handle, indent=2)
     return folder

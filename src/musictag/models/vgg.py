@@ -6,10 +6,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from musictag.models.config import VGG_POOLS
 from musictag.models.musicnn import TF_BN_EPS
 
-# (time, freq) pool sizes and strides after each conv block, as in musicnn's models.vgg
-_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
+_POOLS = VGG_POOLS
 
 
 def _out_len(n: int, kernel: int, stride: int) -> int:

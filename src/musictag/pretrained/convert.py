@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from musictag.errors import MusictagError
 
@@ -62,8 +61,9 @@ def vgg_mapping() -> list[tuple[str, str, object]]:
     return rows + _layer("dense", "classifier", np.transpose)
 
 
-def convert(tf_vars: dict[str, np.ndarray], mapping: list[tuple[str, str, object]]) -> dict[str, torch.Tensor]:
-    """Build a torch state dict from TensorFlow variables; every variable must be used."""
+def convert(tf_vars: dict[str, np.ndarray], mapping: list[tuple[str, str, object]]) -> dict[str, np.ndarray]:
+    """Build a state dict (numpy, torch's names and layouts) from TensorFlow variables; every variable must
+    be used. No torch needed: the weights become a model folder and an ONNX graph without it."""
     missing = [tf for tf, _, _ in mapping if tf not in tf_vars]
     if missing:
         raise MusictagError(f"checkpoint lacks {len(missing)} expected variables, e.g. {missing[0]}")
@@ -75,5 +75,5 @@ def convert(tf_vars: dict[str, np.ndarray], mapping: list[tuple[str, str, object
         value = tf_vars[tf_name]
         if transform is not None:
             value = transform(value)
-        state[torch_name] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
+        state[torch_name] = np.ascontiguousarray(value, dtype=np.float32)
     return state

@@ -134,11 +134,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if settings.model.endswith(".onnx"):
             raise HTTPException(
                 422,
-                "explain needs the torch model: serve the model folder or pretrained name "
-                "instead of the exported .onnx file",
+                "explain needs the torch model: serve the model folder or pretrained name instead of the exported "
+                ".onnx file",
             )
         with state.upload(file) as path:
-            found = state.run(lambda tagger: relevance(tagger, path, target=target, method=method))
+            found = state.run(lambda tagger: relevance(tagger, path, target=target, method=method), torch=True)
         record = found.to_dict(top_k=top_k)
         record["path"] = file.filename
         return record
@@ -183,27 +183,31 @@ class _State:
     def __init__(self, settings: ServeSettings):
         self.settings = settings
         self.gate = JobGate(settings.queue)
-        self._tagger = None
+        self._taggers: dict = {}
         self._load = threading.Lock()
         self.service = LibraryService(settings.db) if settings.db else None
 
     # -- the model ----------------------------------------------------------------------
-    def run(self, job):
+    def run(self, job, *, torch: bool = False):
+        """``job(tagger)`` when the model is free (429 when too many wait); ``torch``: the torch tagger
+        (explanations need gradients; tagging runs on the fastest backend)."""
         try:
             with self.gate.turn():
-                return job(self.tagger())
+                return job(self.tagger(torch=torch))
         except QueueFull as exc:
             raise HTTPException(429, str(exc)) from None
         except MusictagError as exc:
             raise HTTPException(422, str(exc).splitlines()[0]) from None
 
-    def tagger(self):
-        with self._load:
-            if self._tagger is None:
-                from musictag.inference.factory import open_tagger
+    def tagger(self, *, torch: bool = False):
+        """The tagger of the served model, loaded on first use (one per backend)."""
+        from musictag.inference.factory import open_tagger
 
-                self._tagger = open_tagger(self.settings.model)
-            return self._tagger
+        key = "torch" if torch else "default"
+        with self._load:
+            if key not in self._taggers:
+                self._taggers[key] = open_tagger(self.settings.model, backend="torch" if torch else None)
+            return self._taggers[key]
 
     # -- uploads ----------------------------------------------------------------------------
     def upload(self, file: UploadFile) -> Upload:
