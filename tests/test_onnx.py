@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -172,3 +173,23 @@ def test_every_backend_offers_one_interface(tiny_model_dir, tiny_onnx, tmp_path)
     np.testing.assert_allclose(onnx_embed.embedding, torch_embed.embedding, atol=1e-4)
     via_graph = open_tagger(tiny_model_dir, backend="onnx")  # its graph written from the weights, without torch
     np.testing.assert_allclose(via_graph.tag(samples, sample_rate=22050).scores, torch_tag.scores, atol=1e-5)
+
+
+def test_tagging_needs_no_torch_and_a_missing_extra_is_named(pretrained_weights, tmp_path):
+    """Issue 32: `pip install musictag` (no torch) tags with the pretrained models; what needs an extra says which."""
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, music_like(5.0, 22050), 22050)
+    blocked = "import sys\nfor name in ('torch', 'lightning', 'sklearn', 'captum'): sys.modules[name] = None\n"
+    env = {**os.environ, "MUSICTAG_CACHE": str(pretrained_weights)}
+    code = blocked + f"from musictag.cli.main import main\nsys.exit(main(['tag', {str(clip)!r}, '--format', 'json']))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["model"] == "mtt-musicnn"
+    for argv, extra in (
+        (["explain", str(clip), "-o", str(tmp_path / "x")], "explain"),
+        (["train", "gtzan-svm"], "train"),
+    ):
+        code = blocked + f"from musictag.cli.main import main\nsys.exit(main({argv!r}))\n"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 1 and f"pip install 'musictag[{extra}]'" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1

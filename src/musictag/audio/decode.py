@@ -314,6 +314,7 @@ def open_decoder(path: str | os.PathLike) -> _Decoder:
     exe = ffmpeg_executable()
     if exe is None:
         raise AudioError(
-            f"{path}: format not supported by libsndfile and no ffmpeg was found (pip install imageio-ffmpeg)"
+            f"{path}: format not supported by libsndfile and no ffmpeg was found "
+            "(pip install 'musictag[ffmpeg]', or put ffmpeg on PATH)"
         )
     return _FfmpegDecoder(path, exe)

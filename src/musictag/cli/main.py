@@ -61,10 +61,58 @@ def _parse_and_run(argv: list[str] | None) -> int:
     except MusictagError as exc:
         report(f"musictag: error: {exc}")
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # an extra that is not installed: say which, in one line
+        extra = _extra_for(exc.name or "", args)
+        if extra is None:
+            raise
+        report(f"musictag: error: this needs {exc.name}, which is not installed: pip install 'musictag[{extra}]'")
+        return 1
     except BrokenPipeError:  # e.g. `musictag tag ... | head`
         with contextlib.suppress(Exception):
             sys.stdout.close()
         return 0
+
+
+#: The extra that brings each optional library, by the command that needs it (``pip install musictag``
+#: alone tags audio with onnxruntime).
+_EXTRAS = {
+    "explain": "explain",
+    "concepts": "explain",
+    "synth": "synth",
+    "serve": "serve",
+    "train": "train",
+    "evaluate": "train",
+    "experiment": "train",
+    "features": "train",
+}
+_OPTIONAL = {
+    "torch",
+    "lightning",
+    "sklearn",
+    "skops",
+    "matplotlib",
+    "captum",
+    "pretty_midi",
+    "pedalboard",
+    "fastapi",
+    "uvicorn",
+    "ray",
+    "transformers",
+    "tinysoundfont",
+    "multipart",
+}
+
+
+def _extra_for(module: str, args) -> str | None:
+    """The extra to install for a missing ``module`` in this command (None: not an optional library)."""
+    top = module.split(".")[0]
+    if top not in _OPTIONAL:
+        return None
+    if top == "ray":
+        return "ray"
+    if top == "transformers":
+        return "ast"
+    return _EXTRAS.get(getattr(args, "command", ""), "torch" if top == "torch" else "all")
 
 
 class _HoldCtrlC(importlib.abc.Loader):

@@ -58,7 +58,7 @@ def _config(session, path) -> ModelConfig:
 class OnnxTagger(ConfiguredTagger):
     """Tag and embed with an ONNX file written by :func:`musictag.models.onnx_export.export_onnx`."""
 
-    def __init__(self, model: str | os.PathLike, *, hop: float | None = None, batch_size: int = 4):
+    def __init__(self, model: str | os.PathLike, *, hop: float | None = None, batch_size: int = 16):
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
         self.folder = Path(model)  # what identifies the model in a library
