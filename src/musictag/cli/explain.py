@@ -30,6 +30,19 @@ def add_parser(commands) -> None:
         help="captum attribution method (default occlusion)",
     )
     parser.add_argument(
+        "--quantity",
+        choices=("patch-log-odds", "file-score"),
+        default="patch-log-odds",
+        help="what is explained: each patch's own log-odds (default), or the file's score (the mean of its "
+        "patches' probabilities, every patch on one scale)",
+    )
+    parser.add_argument(
+        "--real",
+        metavar="SPEC",
+        help="benchmark: score the methods on A-B-A splices of this data set's real tracks instead (e.g. gtzan:DIR)",
+    )
+    parser.add_argument("--splices", type=positive_int, default=50, metavar="N", help="benchmark --real: splices (50)")
+    parser.add_argument(
         "--segment",
         type=positive_seconds,
         default=0.5,
@@ -53,6 +66,31 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+
+def run_real_benchmark(args: argparse.Namespace) -> int:
+    from musictag.cli.options import check_output
+    from musictag.studies.real_splices import real_benchmark
+    from musictag.utils.progress import progress, report
+
+    out = check_output(args.output, folder=True)
+    methods = ("occlusion", "integrated-gradients", "gradcam")
+    with progress(args.splices * len(methods), quiet=args.quiet, unit="step") as bar:
+        result = real_benchmark(
+            args.model,
+            args.real,
+            out,
+            splices=args.splices,
+            methods=methods,
+            quantity=args.quantity,
+            on_step=lambda: bar.update(1),
+        )
+    best = max(result["methods"], key=lambda m: result["methods"][m]["auc"][0])
+    report(
+        f"musictag: {result['splices']} real splices; best: {best} (segment ROC-AUC "
+        f"{result['methods'][best]['auc'][0]:.3f}); table in {out / 'real.md'}"
+    )
+    return 0
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
@@ -81,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     if args.paths == ["benchmark"] and not Path("benchmark").exists():
-        return run_benchmark(args)
+        return run_real_benchmark(args) if args.real else run_benchmark(args)
     from musictag.cli.options import check_output
     from musictag.errors import MusictagError, ParameterError, failure_line
     from musictag.explain.contributions import explain_features
@@ -91,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress, report
 
-    for flag, value in (("--seeds", args.seeds), ("--cases", args.cases)):
+    for flag, value in (("--seeds", args.seeds), ("--cases", args.cases), ("--real", args.real)):
         if value is not None:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
     out = check_output(args.output, folder=True)
@@ -111,7 +149,14 @@ def run(args: argparse.Namespace) -> int:
                     report(f"musictag: {path}: {found.target} {found.score:.2f}; features {best} -> {written['png']}")
                     bar.update(1)
                     continue
-                found = explain(tagger, path, target=args.target, method=args.method, segment_seconds=args.segment)
+                found = explain(
+                    tagger,
+                    path,
+                    target=args.target,
+                    method=args.method,
+                    segment_seconds=args.segment,
+                    quantity=args.quantity,
+                )
                 written = write_explanation(found, out, sample_rate=tagger.sample_rate, top_k=args.top_k, stem=stem)
             except MusictagError as exc:
                 failed += 1

@@ -36,7 +36,7 @@ def write_explanation(
         explanation.over_time,
         explanation.segment_seconds,
         paths["png"],
-        title=f"{stem}: {explanation.target} ({explanation.method})",
+        title=f"{stem}: {explanation.target} ({explanation.method}, explaining {explanation.quantity})",
     )
     with atomic_open(paths["json"], encoding="utf-8") as handle:
         json.dump(explanation.to_dict(top_k=top_k), handle, indent=1)

@@ -27,6 +27,11 @@ from musictag.models.model_folder import activate
 from musictag.models.musicnn import MusiCNN
 
 METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap")
+QUANTITIES = ("patch-log-odds", "file-score")
+QUANTITY_WORDS = {
+    "patch-log-odds": "each 3-s patch's own log-odds of the target (patches are not on one scale)",
+    "file-score": "the file's score for the target (the mean of its patches' probabilities; one scale)",
+}
 CHUNK = 12  # patches attributed together (a 30-s track at once; occlusion evaluates 8 perturbations of each)
 
 
@@ -47,6 +52,7 @@ class Explanation:
     bands: int
     segments: list[dict] = field(default_factory=list)  # start, end, relevance (summed over bands)
     band_edges: list[int] = field(default_factory=list)  # mel-bin edges of the bands
+    quantity: str = "patch-log-odds"  # what the relevance explains (QUANTITY_WORDS says it in words)
 
     @property
     def over_time(self) -> np.ndarray:
@@ -85,6 +91,7 @@ class Explanation:
             "model": self.model,
             "target": self.target,
             "method": self.method,
+            "explains": QUANTITY_WORDS[self.quantity],
             "score": round(self.score, 6),
             "duration": round(self.duration, 3),
             "segment_seconds": self.segment_seconds,
@@ -103,8 +110,14 @@ def explain(
     method: str = "occlusion",
     segment_seconds: float = 0.5,
     bands: int = 8,
+    quantity: str = "patch-log-odds",
 ) -> Explanation:
-    """Explain ``tagger``'s score for ``target`` (default: its best label on this file) on ``path``."""
+    """Explain ``tagger``'s score for ``target`` (default: its best label on this file) on ``path``.
+
+    ``quantity``: what is explained, ``patch-log-odds`` (each patch's own log-odds) or ``file-score``
+    (the file's score, the mean of its patches' probabilities: every patch on one scale)."""
+    if quantity not in QUANTITIES:
+        raise ParameterError(f"unknown quantity {quantity!r}; choose from {', '.join(QUANTITIES)}")
     if method not in METHODS:
         raise ParameterError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if tagger.classical is not None:
@@ -120,8 +133,13 @@ def explain(
     patches, duration = model.file_patches(path)
     module, activation = tagger.module, tagger.config.activation
 
+    def explained(logits: torch.Tensor) -> torch.Tensor:
+        if quantity == "file-score":  # each patch's share of the file's mean probability
+            return activate(logits, activation) / len(patches)
+        return log_odds(logits, activation)
+
     def scores(x: torch.Tensor) -> torch.Tensor:
-        return log_odds(module.forward_features(x)["logits"], activation)
+        return explained(module.forward_features(x)["logits"])
 
     with torch.no_grad():
         per_patch = activate(module.forward_features(patches)["logits"], activation)
@@ -137,7 +155,7 @@ def explain(
     frame = tagger.frame_seconds
     attribution = np.concatenate(
         [
-            _attribute(method, scores, module, patches[i : i + CHUNK], index, frame, activation)
+            _attribute(method, scores, module, patches[i : i + CHUNK], index, frame, explained)
             for i in range(0, len(patches), CHUNK)
         ]
     )
@@ -169,6 +187,7 @@ def explain(
         bands=bands,
         segments=segments,
         band_edges=edges,
+        quantity=quantity,
     )
 
 
@@ -195,7 +214,7 @@ def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:
 
 
 def _attribute(
-    method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float, activation: str
+    method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float, explained
 ) -> np.ndarray:
     """Attribution per input cell, ``patches``' shape."""
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
@@ -204,7 +223,7 @@ def _attribute(
     window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
     if method == "occlusion":
         if isinstance(module, MusiCNN) and module.input_norm == "none":
-            scores = _ReusedFront(module, patches, activation)
+            scores = _ReusedFront(module, patches, explained)
         found = Occlusion(scores).attribute(
             patches, sliding_window_shapes=window, strides=window, target=index, baselines=0.0, perturbations_per_eval=8
         )
@@ -230,13 +249,13 @@ class _ReusedFront:
     perturbations), for a musicnn: each copy's timbral front end, most of the model's time, is
     recomputed only around the frames that changed and taken from its patch elsewhere."""
 
-    def __init__(self, module: MusiCNN, patches: torch.Tensor, activation: str):
-        self.module, self.patches, self.activation = module, patches, activation
+    def __init__(self, module: MusiCNN, patches: torch.Tensor, explained):
+        self.module, self.patches, self.explained = module, patches, explained
         with torch.no_grad():
             self.front = module.timbral_front(patches)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return log_odds(self.module.forward_features(x, timbral=self._front(x))["logits"], self.activation)
+        return self.explained(self.module.forward_features(x, timbral=self._front(x))["logits"])
 
     def _front(self, x: torch.Tensor) -> torch.Tensor | None:
         copies, extra = divmod(len(x), len(self.patches))
