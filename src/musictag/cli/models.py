@@ -69,11 +69,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
+    from musictag.models.onnx_graph import cached_onnx
     from musictag.pretrained.store import ensure_weights
 
     names = list(PRETRAINED) if args.name == "all" else [args.name]
     for name in names:
-        print(f"{name}: {ensure_weights(name, weights=args.weights)}")
+        folder = ensure_weights(name, weights=args.weights)
+        print(f"{name}: {folder} (onnxruntime graph: {cached_onnx(folder)})")  # both paths ready offline
     return 0
 
 
