@@ -175,7 +175,7 @@ def test_every_backend_offers_one_interface(tiny_model_dir, tiny_onnx, tmp_path)
     np.testing.assert_allclose(via_graph.tag(samples, sample_rate=22050).scores, torch_tag.scores, atol=1e-5)
 
 
-def test_tagging_needs_no_torch_and_a_missing_extra_is_named(pretrained_weights, tmp_path):
+def test_tagging_needs_no_torch_and_a_missing_extra_is_named(pretrained_weights, tiny_model_dir, tmp_path):
     """Issue 32: `pip install musictag` (no torch) tags with the pretrained models; what needs an extra says which."""
     clip = tmp_path / "clip.wav"
     sf.write(clip, music_like(5.0, 22050), 22050)

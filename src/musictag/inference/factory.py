@@ -26,8 +26,9 @@ def choose_backend(
     """The backend that runs ``model``.
 
     onnxruntime for an exported ``.onnx`` file, and by default for the pretrained taggers on the CPU (the
-    fastest path: their graphs are written from the weights once and cached); torch for a model folder,
-    a GPU, a Ray cluster, or when ``backend`` says so. A combination that cannot work is a
+    fastest path: their graphs are written from the weights once and cached) and for musicnn or VGG
+    folders where torch is not installed; torch for other model folders, a GPU, a Ray cluster, or when
+    ``backend`` says so. A combination that cannot work is a
     :class:`ParameterError`.
     """
     from musictag.pretrained.catalog import PRETRAINED
@@ -44,9 +45,19 @@ def choose_backend(
         )
     if exported or backend == "onnx":
         return "onnx"
-    if backend is None and str(model) in PRETRAINED and device == "cpu" and ray is None:
-        return "onnx"
-    return "torch"
+    # a musicnn or VGG folder runs without torch where torch is not installed
+    on_onnx = str(model) in PRETRAINED or (not _torch_installed() and _writable_as_onnx(model))
+    return "onnx" if backend is None and device == "cpu" and ray is None and on_onnx else "torch"
+
+
+def _torch_installed() -> bool:
+    """Whether torch can be imported (without importing it: that takes a second)."""
+    import importlib.util
+    import sys
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None
+    return importlib.util.find_spec("torch") is not None
 
 
 def _writable_as_onnx(model: str | os.PathLike) -> bool:
