@@ -266,13 +266,13 @@ def test_explanations_change_when_the_weights_are_random(pretrained_weights, sha
 def test_benchmark_scores_know_where_the_model_looks(spot_tagger, write_audio):
     """The benchmark's span labels and deletion curve on a model with a known spot: deleting the spot's
     segments first lowers the score faster than deleting the others first."""
-    from musictag.studies.explanation_benchmark import _labels, deletion_auc
+    from musictag.studies.explanation_benchmark import deletion_auc, segment_labels
 
     path = write_audio("clip.wav", music_like(6.0, 16000, seed=3) * 3, 16000)
     found = explain(spot_tagger, str(path), target="there", method="occlusion")
     frame = spot_tagger.frame_seconds
     spot = [((p * 187 + FRAMES.start) * frame, (p * 187 + FRAMES.stop) * frame) for p in range(2)]
-    labels = _labels(found, spot)
+    labels = segment_labels(found, spot)
     assert labels.sum() >= 2 and labels.sum() < len(labels)  # a segment counts when half of it is inside
     for s, inside in zip(found.segments, labels, strict=True):
         overlap = sum(max(0.0, min(s["end"], b) - max(s["start"], a)) for a, b in spot)

@@ -24,8 +24,7 @@ from musictag.inference.base import ConfiguredTagger
 from musictag.inference.checks import file_warnings
 from musictag.inference.results import EmbedResult, FileError, TagResult
 from musictag.models.config import ModelConfig
-
-CONFIG_KEY = "musictag_config"  # as musictag.models.onnx_export writes it (that module imports torch)
+from musictag.models.onnx_graph import CONFIG_KEY
 
 
 def read_onnx_config(path: str | os.PathLike) -> ModelConfig:

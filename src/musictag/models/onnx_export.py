@@ -11,10 +11,8 @@ through torch or onnxruntime is one model in a library.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,11 +20,9 @@ import torch
 from musictag.errors import MusictagError
 from musictag.models.classical import ARCHITECTURE as CLASSICAL
 from musictag.models.model_folder import load_model_folder
+from musictag.models.onnx_graph import OPSET, stamp
 from musictag.utils.atomic import atomic_path
-from musictag.utils.hashing import FINGERPRINT_KEY, model_fingerprint
-
-CONFIG_KEY = "musictag_config"
-OPSET = 17
+from musictag.utils.hashing import model_fingerprint
 
 
 class _Outputs(torch.nn.Module):
@@ -65,8 +61,6 @@ def export_onnx(folder: str | os.PathLike, out: str | os.PathLike) -> Path:
             dynamo=False,
         )
         graph = onnx.load(str(tmp))
-        for key, value in ((CONFIG_KEY, json.dumps(asdict(config))), (FINGERPRINT_KEY, model_fingerprint(folder))):
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = key, value
+        stamp(graph, config, model_fingerprint(folder))
         onnx.save(graph, str(tmp))
     return out

@@ -136,12 +136,20 @@ def _vgg(g: _Graph, x: str, config: ModelConfig, state: dict, eps: float) -> dic
     return {"logits": g.gemm(flat, state, "classifier"), "penultimate": flat}
 
 
+def stamp(model: onnx.ModelProto, config: ModelConfig, fingerprint: str) -> None:
+    """Write the model's config and the fingerprint of its weights into an ONNX model's metadata (what
+    :class:`~musictag.inference.onnx_tagger.OnnxTagger` and a library read back)."""
+    from musictag.utils.hashing import FINGERPRINT_KEY
+
+    for key, value in ((CONFIG_KEY, json.dumps(asdict(config))), (FINGERPRINT_KEY, fingerprint)):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
 def build_onnx(config: ModelConfig, state: dict[str, np.ndarray], *, fingerprint: str = "") -> onnx.ModelProto:
     """The ONNX model (``onnx.ModelProto``) of a musicnn or VGG model with weights ``state`` (numpy,
     torch's names), its config (and ``fingerprint``) in the metadata."""
     from onnx import TensorProto, checker, helper
-
-    from musictag.utils.hashing import FINGERPRINT_KEY
 
     if config.architecture not in SUPPORTED:
         raise MusictagError(f"{config.name}: a {config.architecture} model is exported with torch (models export)")
@@ -160,9 +168,7 @@ def build_onnx(config: ModelConfig, state: dict[str, np.ndarray], *, fingerprint
     graph = helper.make_graph(g.nodes, config.name, inputs, named, g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="musictag")
     model.ir_version = 8  # read by every onnxruntime since 1.14
-    for key, value in ((CONFIG_KEY, json.dumps(asdict(config))), (FINGERPRINT_KEY, fingerprint)):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    stamp(model, config, fingerprint)
     checker.check_model(model)
     return model
 

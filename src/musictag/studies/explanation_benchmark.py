@@ -85,7 +85,7 @@ def render_case(concept: str, seed: int, out: Path, *, duration: float = 15.0, s
     return Case(path, concept, concept, spans, duration)
 
 
-def _labels(explanation, spans) -> np.ndarray:
+def segment_labels(explanation, spans) -> np.ndarray:
     """1 for a segment at least half inside a span."""
     out = []
     for s in explanation.segments:
@@ -187,7 +187,7 @@ def localisation(taggers: dict, cases: list[Case], methods: list[str], *, on_ste
 
 
 def _score(row: dict, tagger, explanation, relevance: np.ndarray, case: Case, roc_auc_score) -> None:
-    labels = _labels(explanation, case.spans)
+    labels = segment_labels(explanation, case.spans)
     row["auc"].append(roc_auc_score(labels, relevance))
     row["pointing"].append(float(labels[int(np.argmax(relevance))]))
     row["deletion"].append(deletion_auc(tagger, explanation, np.argsort(-relevance, kind="stable")))

@@ -101,7 +101,7 @@ def real_benchmark(
     from musictag.data import open_dataset
     from musictag.explain.relevance import explain
     from musictag.inference.factory import open_tagger
-    from musictag.studies.explanation_benchmark import _labels, deletion_auc
+    from musictag.studies.explanation_benchmark import deletion_auc, segment_labels
 
     tagger = open_tagger(model, backend="torch")
     items = [item for item in open_dataset(data).items if item.labels]
@@ -126,7 +126,7 @@ def real_benchmark(
         case = {"path": str(path), "a": a.id, "b": b.id, "span": span, "target": tagger.labels[index]}
         for method in methods:
             found = explain(tagger, str(path), target=tagger.labels[index], method=method, quantity=quantity)
-            labels = _labels(found, [span])
+            labels = segment_labels(found, [span])
             relevance = found.over_time
             rows[method]["auc"].append(float(roc_auc_score(labels, relevance)))
             rows[method]["pointing"].append(float(labels[int(np.argmax(relevance))]))
