@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import http.client
 import shutil
-import tarfile
 import time
-import urllib.error
-import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +89,10 @@ def _verify(path: Path, md5: str | None) -> None:
 
 def fetch(remote: Remote, folder: Path, *, attempts: int = 5, quiet: bool = True, timeout: float = 60) -> Path:
     """Download ``remote`` into ``folder``, resuming a partial ``.part`` file, then verify it."""
+    import http.client  # the network stack only where something is fetched (start-up time)
+    import urllib.error
+    import urllib.request
+
     target = folder / remote.filename
     if target.exists():
         return target
@@ -132,6 +131,9 @@ def fetch(remote: Remote, folder: Path, *, attempts: int = 5, quiet: bool = True
 
 def _safe_extract(archive: Path, dest: Path) -> None:
     """Unpack a tar or zip archive without letting members escape ``dest``."""
+    import tarfile
+    import zipfile
+
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.namelist():

@@ -7,9 +7,11 @@ Patches are batched per file; a cold ``musictag tag --backend onnx`` skips torch
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -114,45 +116,76 @@ class OnnxTagger(ConfiguredTagger):
     def _run(
         self, paths: Iterable[str | os.PathLike | AudioArray]
     ) -> Iterator[tuple[str, dict | str, float, list[str]]]:
-        """Per file or array: (its name, every output per patch, or the error line; duration; warnings)."""
+        """Per file or array: (its name, every output per patch, or the error line; duration; warnings).
+
+        The next file is decoded and turned into patches on a second thread while the model runs on
+        this one (the decoder, the resampler, numpy's FFT and onnxruntime all release the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        remaining = iter(paths)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="musictag-decode") as pool:
+            ahead = [pool.submit(self._prepare, raw) for raw in itertools.islice(remaining, 1)]
+            while ahead:
+                prepared = ahead.pop().result()
+                ahead.extend(pool.submit(self._prepare, raw) for raw in itertools.islice(remaining, 1))
+                yield self._infer(prepared)
+
+    def _prepare(self, raw: str | os.PathLike | AudioArray) -> _Prepared:
+        """Decode one file (or array) into patches, or the error line."""
+        path = raw.name if isinstance(raw, AudioArray) else str(raw)
         rate = self.frontend.config.sample_rate
-        for raw in paths:
-            path = raw.name if isinstance(raw, AudioArray) else str(raw)
-            peak = 0.0
-            try:
-                stream = _InMemory(raw, rate) if isinstance(raw, AudioArray) else AudioStream(path, rate)
+        peak = 0.0
 
-                def measured(blocks):
-                    nonlocal peak
-                    for block in blocks:
-                        if len(block):
-                            peak = max(peak, float(np.abs(block).max()))
-                        yield block
+        def measured(blocks):
+            nonlocal peak
+            for block in blocks:
+                if len(block):
+                    peak = max(peak, float(np.abs(block).max()))
+                yield block
 
-                cut = list(
-                    iter_patches(
-                        stream_logmel(self.frontend, measured(stream)), length=self.patch_frames, hop=self.hop_frames
-                    )
+        try:
+            stream = _InMemory(raw, rate) if isinstance(raw, AudioArray) else AudioStream(path, rate)
+            cut = list(
+                iter_patches(
+                    stream_logmel(self.frontend, measured(stream)), length=self.patch_frames, hop=self.hop_frames
                 )
-                if not cut:
-                    raise MusictagError(f"{path}: no audio to tag")
-                batch = np.concatenate(cut).astype(np.float32)
-                runs = [
-                    self.session.run(None, {"patches": batch[s : s + self.batch_size]})
-                    for s in range(0, len(batch), self.batch_size)
-                ]
-            except Exception as exc:  # a broken file must not stop the batch
-                yield path, failure_line(path, exc), 0.0, []
-                continue
-            outputs = {name: np.concatenate([run[i] for run in runs]) for i, name in enumerate(self.outputs)}
-            warnings = file_warnings(
-                path,
-                duration=stream.duration,
-                peak=peak,
-                patch_seconds=self.patch_frames * self.frame_seconds,
-                hop_seconds=self.hop_frames * self.frame_seconds,
             )
-            yield path, outputs, stream.duration, warnings
+            if not cut:
+                raise MusictagError(f"{path}: no audio to tag")
+        except Exception as exc:  # a broken file must not stop the batch
+            return _Prepared(path, failure_line(path, exc))
+        return _Prepared(path, np.concatenate(cut).astype(np.float32), stream.duration, peak)
+
+    def _infer(self, prepared: _Prepared) -> tuple[str, dict | str, float, list[str]]:
+        path, batch = prepared.path, prepared.patches
+        if isinstance(batch, str):
+            return path, batch, 0.0, []
+        try:
+            runs = [
+                self.session.run(None, {"patches": batch[s : s + self.batch_size]})
+                for s in range(0, len(batch), self.batch_size)
+            ]
+        except Exception as exc:
+            return path, failure_line(path, exc), 0.0, []
+        outputs = {name: np.concatenate([run[i] for run in runs]) for i, name in enumerate(self.outputs)}
+        warnings = file_warnings(
+            path,
+            duration=prepared.duration,
+            peak=prepared.peak,
+            patch_seconds=self.patch_frames * self.frame_seconds,
+            hop_seconds=self.hop_frames * self.frame_seconds,
+        )
+        return path, outputs, prepared.duration, warnings
+
+
+@dataclass
+class _Prepared:
+    """One file ready for the model: its patches ``(n, frames, bands)``, or the error line."""
+
+    path: str
+    patches: np.ndarray | str
+    duration: float = 0.0
+    peak: float = 0.0
 
 
 class _InMemory:

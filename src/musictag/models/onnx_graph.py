@@ -37,6 +37,8 @@ OPSET = 17
 SUPPORTED = ("musicnn", "vgg")
 #: tf.compat.v1.layers.batch_normalization's epsilon, musicnn's (a config's ``bn_eps`` overrides it)
 TF_BN_EPS = 1e-3
+CHANNEL_BLOCK = 16  # a multiple of onnxruntime's NCHWc block: 8 on AVX2, 16 on AVX-512
+GRAPH_VERSION = 2  # part of the cached file's name: a new graph layout is written anew
 
 
 class _Graph:
@@ -89,11 +91,23 @@ class _Graph:
         return self.op(kind, [x], axes=[axis], keepdims=0)  # opset 17: the axes are an attribute
 
 
-def _front_block(g: _Graph, x: str, state: dict, prefix: str, eps: float) -> str:
-    """conv -> ReLU -> batch norm -> max over frequency, with the maximum taken first (see the module)."""
+def _front_block(g: _Graph, x: str, state: dict, prefix: str, eps: float, n_mels: int) -> str:
+    """conv -> ReLU -> batch norm -> max over frequency, with the maximum taken first (see the module).
+
+    The filters are padded with zero filters to a multiple of 8 and the maximum is a ``MaxPool``: both
+    keep onnxruntime's blocked (NCHWc) layout up to the pooled map, so only that small map is re-laid
+    rather than the whole convolution output (17 % of the model's time otherwise)."""
     weight, bias = state[f"{prefix}.conv.weight"], state[f"{prefix}.conv.bias"]
     sign = np.where(state[f"{prefix}.bn.weight"] < 0, -1.0, 1.0).astype(np.float32)
-    extreme = g.reduce("ReduceMax", g.conv(x, weight * sign[:, None, None, None], bias * sign), axis=3)
+    filters, bands = weight.shape[0], n_mels - weight.shape[3] + 1
+    padded = -(-filters // CHANNEL_BLOCK) * CHANNEL_BLOCK
+    weights = np.zeros((padded, *weight.shape[1:]), np.float32)
+    weights[:filters] = weight * sign[:, None, None, None]
+    biases = np.zeros(padded, np.float32)
+    biases[:filters] = bias * sign
+    pooled = g.op("MaxPool", [g.conv(x, weights, biases)], kernel_shape=[1, bands])
+    ints = [g.const(np.array([v], np.int64), "index") for v in (0, filters, 1, 3)]
+    extreme = g.op("Squeeze", [g.op("Slice", [pooled, ints[0], ints[1], ints[2]]), ints[3]])
     signed = g.op("Mul", [extreme, g.const(sign[:, None])])
     return g.batch_norm(g.op("Relu", [signed]), state, f"{prefix}.bn", eps)
 
@@ -101,13 +115,14 @@ def _front_block(g: _Graph, x: str, state: dict, prefix: str, eps: float) -> str
 def _musicnn(g: _Graph, x: str, config: ModelConfig, state: dict, eps: float) -> dict[str, str]:
     if config.model.get("input_norm", "none") != "none":
         raise MusictagError(f"{config.name}: input_norm {config.model['input_norm']!r} is not written to ONNX here")
+    n_mels = config.frontend_config().n_mels
     h = g.batch_norm(g.op("Unsqueeze", [x, g.const(np.array([1], np.int64), "axes")]), state, "input_bn", eps)
-    timbral = [_front_block(g, g.pad_time(h, 3, 3), state, f"timbral.{i}", eps) for i in range(2)]
+    timbral = [_front_block(g, g.pad_time(h, 3, 3), state, f"timbral.{i}", eps, n_mels) for i in range(2)]
     temporal = []
     for i in range(3):
         k = state[f"temporal.{i}.conv.weight"].shape[2]
         before = (k - 1) // 2  # TensorFlow's 'same' puts the extra pad at the end
-        temporal.append(_front_block(g, g.pad_time(h, before, k - 1 - before), state, f"temporal.{i}", eps))
+        temporal.append(_front_block(g, g.pad_time(h, before, k - 1 - before), state, f"temporal.{i}", eps, n_mels))
     front = g.op("Concat", [*timbral, *temporal], axis=1)  # (B, 561, T)
     maps, previous = [front], None
     for i in range(3):
@@ -196,7 +211,7 @@ def cached_onnx(folder: str | os.PathLike) -> Path:
     from musictag.utils.hashing import model_fingerprint
     from musictag.utils.paths import cache_dir
 
-    out = cache_dir() / "onnx" / f"{model_fingerprint(folder)}.onnx"
+    out = cache_dir() / "onnx" / f"{model_fingerprint(folder)}-v{GRAPH_VERSION}.onnx"
     if not out.is_file():
         onnx_from_folder(folder, out)
     return out

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from musictag.data.spec import resolve_spec
 from musictag.errors import ParameterError
 from musictag.training.settings import ClassicalSettings, NeuralSettings, TransferSettings, from_section
@@ -29,17 +27,20 @@ MODES = ("src_only", "trg_only", "both", "TL", "FT", "DA")
 _TOP_LEVEL = {"name": str, "kind": str, "data": str, "folds": int, "seed": int, "output": str}
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` (no dot) as a string; recipes mean a number."""
+def _read(text: str, *, where: str | Path):
+    """YAML ``text`` as Python values; ``where`` names it in the error of invalid YAML."""
+    import yaml  # only where a recipe is read (start-up time)
 
+    class Loader(yaml.SafeLoader):
+        """YAML 1.1 reads ``1e-3`` (no dot) as a string; recipes mean a number."""
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
-)
-
-
-def _read(text: str):
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+    )
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
 def apply_override(values: dict, assignment: str) -> None:
@@ -53,7 +54,7 @@ def apply_override(values: dict, assignment: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ParameterError(f"--set {key}: {part} is not a section")
-    node[last] = _read(raw) if raw else ""
+    node[last] = _read(raw, where=f"--set {assignment}") if raw else ""
 
 
 @dataclass
@@ -76,10 +77,7 @@ class Recipe:
         validate. Relative paths in the file's ``data`` are read against the file's folder; those
         given in overrides, against the working directory."""
         path = find_recipe(path)
-        try:
-            values = _read(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        values = _read(path.read_text(), where=path) or {}
         if not isinstance(values, dict):
             raise ParameterError(f"{path}: a recipe is a mapping of settings")
         values.setdefault("name", path.stem)
