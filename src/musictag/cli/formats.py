@@ -17,13 +17,14 @@ CSV_COLUMNS = ("path", "duration", "model", "start", "end", "tag", "score", "err
 class ResultWriter:
     """Writes results one at a time; ``close`` finishes formats that need the whole list."""
 
-    def __init__(self, stream: TextIO, fmt: str, *, top_k: int, timeline: bool):
+    def __init__(self, stream: TextIO, fmt: str, *, top_k: int, timeline: bool, describe: tuple[str, ...] = ()):
         self.stream, self.fmt, self.top_k, self.timeline = Escaped(stream), fmt, top_k, timeline
+        self.describe = describe  # CSV: a value and a confidence column each, on every row of the file
         self._items: list[dict] = []
         self._csv = None
         if fmt == "csv":
             self._csv = csv.writer(self.stream, lineterminator="\n")
-            self._csv.writerow(CSV_COLUMNS)
+            self._csv.writerow(CSV_COLUMNS + tuple(f"{n}{suffix}" for n in describe for suffix in ("", "_confidence")))
 
     def write(self, result: TagResult | FileError) -> None:
         """Write one file's result (or its error) in the chosen format."""
@@ -43,11 +44,16 @@ class ResultWriter:
             self._csv.writerow([record["path"], "", "", "", "", "", "", record["error"]])
             return
         head = [record["path"], record["duration"], record["model"]]
+        tail = [
+            record[n][key] if record[n][key] is not None else ""
+            for n in self.describe
+            for key in ("value", "confidence")
+        ]
         for row in record["tags"]:
-            self._csv.writerow(head + ["", "", row["tag"], row["score"], ""])
+            self._csv.writerow(head + ["", "", row["tag"], row["score"], ""] + tail)
         for segment in record.get("timeline", []):
             for row in segment["tags"]:
-                self._csv.writerow(head + [segment["start"], segment["end"], row["tag"], row["score"], ""])
+                self._csv.writerow(head + [segment["start"], segment["end"], row["tag"], row["score"], ""] + tail)
 
     def close(self) -> None:
         """Finish the output (JSON's closing bracket) and flush it."""
@@ -80,6 +86,17 @@ def format_table(record: dict) -> str:
         out.write(f"{record['path']}\n  error: {record['error']}\n\n")
         return out.getvalue()
     out.write(f"{record['path']}  ({record['duration']:.1f} s, {record['model']})\n")
+    described = [(name, record[name]) for name in ("key", "bpm") if name in record]
+    if described:
+        out.write(
+            "  "
+            + "   ".join(
+                f"{name} {found['value'] if found['value'] is not None else 'unknown'}"
+                + (f" (confidence {found['confidence']:.2f})" if found["value"] is not None else "")
+                for name, found in described
+            )
+            + "\n"
+        )
     width = max((len(r["tag"]) for r in record["tags"]), default=0)
     for row in record["tags"]:
         bar = "#" * round(row["score"] * 20)

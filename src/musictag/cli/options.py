@@ -33,6 +33,17 @@ def non_negative_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 0, "a whole number of at least 0")
 
 
+def descriptor_list(text: str) -> tuple[str, ...]:
+    """``key,bpm``: what ``--describe`` estimates beside the tags."""
+    from musictag.describe import parse_descriptors
+    from musictag.errors import ParameterError
+
+    try:
+        return parse_descriptors(text)
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def fold_count(text: str) -> int:
     return _number(text, int, lambda v: v >= 2, "a number of folds of at least 2")
 

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictag.cli.formats import FORMATS
-from musictag.cli.options import check_output, model_name, non_negative_int, positive_int, positive_seconds
+from musictag.cli.options import (
+    check_output,
+    descriptor_list,
+    model_name,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+)
 from musictag.models.config import LAYERS
 from musictag.pretrained.catalog import PRETRAINED
 
@@ -85,6 +92,16 @@ def add_parser(commands) -> None:
         help="write results here (atomically; Ctrl-C keeps the files done) instead of stdout",
     )
     parser.add_argument("--timeline", action="store_true", help="include per-patch scores with start/end times")
+    parser.add_argument(
+        "--describe",
+        metavar="LIST",
+        type=descriptor_list,
+        default=(),
+        help="also estimate these, comma-separated: key (global key and confidence; 'unknown' for clips "
+        "under 4 s or atonal) and bpm (tempo and confidence; 'unknown' under 5 s or without a beat). "
+        "Measured: key 0.70 MIREX weighted on 42 annotated GTZAN tracks (essentia's best profile 0.64), "
+        "tempo within 4%% up to octave errors on 0.90 of rendered clips (benchmarks/key_tempo.py)",
+    )
     parser.add_argument(
         "--ray",
         nargs="?",
@@ -193,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise ParameterError(f"{'--embed' if args.embed else '--write-tags'} works on a library: add --db FILE")
     from musictag.cli.formats import ResultWriter
+    from musictag.describe import described
     from musictag.inference.results import FileError
     from musictag.utils.atomic import atomic_open
     from musictag.utils.progress import report
@@ -201,9 +219,10 @@ def run(args: argparse.Namespace) -> int:
     failed, done = False, 0
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(atomic_open(args.output, encoding="utf-8")) if args.output else sys.stdout
-        writer = ResultWriter(stream, args.format, top_k=args.top_k, timeline=args.timeline)
+        writer = ResultWriter(stream, args.format, top_k=args.top_k, timeline=args.timeline, describe=args.describe)
+        results = described(tagger.tag_many(files, workers=args.workers), args.describe)
         try:
-            for result in run_files(args, files, tagger.tag_many(files, workers=args.workers)):
+            for result in run_files(args, files, results):
                 failed |= isinstance(result, FileError)
                 writer.write(result)
                 done += 1

@@ -28,6 +28,7 @@ class TagResult:
     patch_seconds: float
     warnings: list[str] = field(default_factory=list)  # what makes the scores less trustworthy
     embedding: np.ndarray | None = None  # a layer's mean activation, when asked for (``tag_many(embed=)``)
+    descriptors: dict[str, dict] = field(default_factory=dict)  # key, bpm (``musictag.describe``)
 
     def top(self, k: int = 0) -> list[tuple[str, float]]:
         """Tags sorted by score, best first; ``k = 0`` gives all."""
@@ -41,6 +42,7 @@ class TagResult:
             "model": self.model,
             "tags": _ranked(self.labels, self.scores, top_k),
         }
+        out.update(self.descriptors)
         if self.warnings:
             out["warnings"] = list(self.warnings)
         if timeline:
