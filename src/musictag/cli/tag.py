@@ -270,6 +270,7 @@ def run_library(args: argparse.Namespace) -> int:
             report(f"musictag: interrupted; what was committed is kept in {args.db}: rerun to go on")
             return 130
         report(f"musictag: {args.db}: {job.line()}")
+        undescribed = describe_into(args, library, files) if args.describe else 0
         ids = {path: row.id for path, row in library.files().items()} if tagged else {}
     if tagged:
         from musictag.cli.library import rewrite_files
@@ -277,5 +278,24 @@ def run_library(args: argparse.Namespace) -> int:
         from musictag.library.service import LibraryService, WritePlan
 
         plans = [WritePlan(ids[path], path, tag_fields(top, config.name)) for path, top in tagged]
-        return max(rewrite_files(LibraryService(args.db), plans, quiet=args.quiet), int(job.failed > 0))
-    return 1 if job.failed else 0
+        return max(rewrite_files(LibraryService(args.db), plans, quiet=args.quiet), int(job.failed + undescribed > 0))
+    return 1 if job.failed or undescribed else 0
+
+
+def describe_into(args: argparse.Namespace, library, files: list[str]) -> int:
+    """Key and tempo (``--describe``) of the library's tagged ``files`` that lack them; the failures."""
+    from musictag.inference.results import FileError
+    from musictag.library.job import describe_library
+    from musictag.utils.progress import counted, progress, report
+
+    described = failed = 0
+    with progress(len(files), quiet=args.quiet) as bar:
+        for _, found in describe_library(library, args.describe, paths=files):
+            if isinstance(found, FileError):
+                failed += 1
+                report(f"musictag: {found.error}")
+            else:
+                described += 1
+            bar.update(1)
+    report(f"musictag: {args.db}: {counted(described, 'file')} described ({', '.join(args.describe)}), {failed} failed")
+    return failed

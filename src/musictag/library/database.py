@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS results (
     tagged_at REAL NOT NULL,
     PRIMARY KEY (file_id, model_id)
 );
+CREATE TABLE IF NOT EXISTS descriptors (  -- key and tempo: of the audio, so by content, shared by copies
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT,
+    confidence REAL NOT NULL,
+    PRIMARY KEY (hash, name)
+);
 """
 
 #: How a file's row stands.
@@ -272,6 +279,36 @@ class Library:
             (content_hash, model_id, layer, layer, int(timeline)),
         ).fetchone()
         return FileRow(row[0], _path(row[1]), *row[2:]) if row else None
+
+    # -- descriptors (key, bpm) ---------------------------------------------------------------
+    def descriptors(self, content_hash: str) -> dict[str, dict]:
+        """``{"key": {"value": "A minor" | None, "confidence": c}, "bpm": {"value": 120.1 | None, ...}}``
+        as far as known for this content."""
+        rows = self.db.execute("SELECT name, value, confidence FROM descriptors WHERE hash=?", (content_hash,))
+        return {
+            name: {"value": float(value) if name == "bpm" and value is not None else value, "confidence": confidence}
+            for name, value, confidence in rows
+        }
+
+    def put_descriptors(self, content_hash: str, found: dict[str, dict]) -> None:
+        """Store what :func:`musictag.describe.describe_file` found for this content."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO descriptors VALUES (?, ?, ?, ?)",
+            [
+                (content_hash, name, None if d["value"] is None else str(d["value"]), d["confidence"])
+                for name, d in found.items()
+            ],
+        )
+
+    def undescribed(self, names: tuple[str, ...]) -> list[FileRow]:
+        """Tagged files whose content lacks one of the descriptors ``names``."""
+        marks = ",".join("?" * len(names))
+        rows = self.db.execute(
+            "SELECT id, path, size, mtime_ns, hash, status, error FROM files f WHERE status=? AND hash IS NOT NULL"
+            f" AND (SELECT COUNT(*) FROM descriptors d WHERE d.hash=f.hash AND d.name IN ({marks})) < ?",
+            (TAGGED, *names, len(names)),
+        )
+        return [FileRow(row[0], _path(row[1]), *row[2:]) for row in rows]
 
     # -- models and runs --------------------------------------------------------------------
     def model(self, name: str, fingerprint: str, labels: list[str], folder: str) -> int:

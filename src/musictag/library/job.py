@@ -10,13 +10,13 @@ killed run loses at most those, and the next run starts where it stopped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from musictag.library.database import FAILED, MISSING, TAGGED, Library
-from musictag.utils.hashing import content_hash, model_fingerprint
+from musictag.utils.hashing import audio_hash, model_fingerprint
 from musictag.utils.paths import is_under
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def plan_run(
                 plan.still_failing.append((path, row.error or f"{path}: failed"))
                 continue
         try:
-            digest = content_hash(path)
+            digest = audio_hash(path)
         except OSError:
             plan.todo.append((path, stat.st_size, stat.st_mtime_ns, None))
             continue
@@ -87,7 +87,11 @@ def plan_run(
             )
             plan.reused += 1
             continue
-        if digest in planned:  # the same bytes twice in one run: tagged once
+        if row and row.hash == digest and row.status == TAGGED and row.id in done:  # only its tags changed
+            library.update_stat(row.id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=digest)
+            plan.unchanged += 1
+            continue
+        if digest in planned:  # the same audio twice in one run: tagged once
             plan.twins.setdefault(planned[digest], []).append((path, stat.st_size, stat.st_mtime_ns, digest))
             continue
         planned[digest] = path
@@ -252,3 +256,31 @@ class LibraryJob:
             f"{c['tagged']} tagged, {c['unchanged']} unchanged, {c['reused']} reused (same content elsewhere), "
             f"{c['failed']} failed, {c['missing']} gone"
         )
+
+
+def describe_library(
+    library: Library, names: tuple[str, ...], *, paths: Iterable[str] | None = None, commit_every: int = 32
+) -> Iterator[tuple[str, dict[str, dict] | FileError]]:
+    """Key and tempo (``names``) of the tagged files whose content has not had them yet (of ``paths``
+    only, where given): ``(path, descriptors or the error)`` per file described now. Stored by content,
+    so copies share them and a rerun describes nothing."""
+    from musictag.describe import describe_file
+    from musictag.errors import failure_line
+    from musictag.inference.results import FileError
+
+    wanted = None if paths is None else {os.path.abspath(p) for p in paths}
+    done: set[str] = set()
+    for count, row in enumerate(library.undescribed(names), start=1):
+        if (wanted is not None and os.path.abspath(row.path) not in wanted) or row.hash in done:
+            continue
+        try:
+            found = describe_file(row.path, names)
+        except Exception as exc:  # a broken file must not stop the batch
+            yield row.path, FileError(row.path, failure_line(row.path, exc))
+            continue
+        library.put_descriptors(row.hash, found)
+        done.add(row.hash)
+        if count % commit_every == 0:
+            library.commit()
+        yield row.path, found
+    library.commit()

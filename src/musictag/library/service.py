@@ -205,7 +205,7 @@ class LibraryService:
         the next ``tag --db`` does not take it for changed music. Returns the number skipped."""
         from musictag.errors import failure_line
         from musictag.library.filetags import write_tags
-        from musictag.utils.hashing import content_hash
+        from musictag.utils.hashing import audio_hash
 
         failed = 0
         with self.open() as library:
@@ -220,7 +220,7 @@ class LibraryService:
                     continue
                 stat = os.stat(plan.path)
                 library.update_stat(
-                    plan.file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=content_hash(plan.path)
+                    plan.file_id, size=stat.st_size, mtime_ns=stat.st_mtime_ns, hash=audio_hash(plan.path)
                 )
                 library.commit()
                 on_file(plan, None)
@@ -270,13 +270,16 @@ class Stats:
 
 
 def changed_since_tagging(library: Library, file_id: int, path: str) -> bool:
-    """Whether the file at ``path`` differs (size, mtime or content) from what was tagged as ``file_id``."""
-    from musictag.utils.hashing import content_hash
+    """Whether the audio of the file at ``path`` differs from what was tagged as ``file_id`` (its tags
+    alone may have changed: the scores still hold)."""
+    from musictag.utils.hashing import audio_hash
 
     row, stat = library.file(file_id), os.stat(path)
-    if row is None or (row.size, row.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+    if row is None:
         return True
-    return row.hash is not None and content_hash(path) != row.hash
+    if (row.size, row.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        return False
+    return row.hash is None or audio_hash(path) != row.hash
 
 
 def _model(library: Library, name: str | None) -> ModelRow:

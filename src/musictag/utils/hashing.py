@@ -1,4 +1,5 @@
-"""Content hashes: of a file's bytes (library rows, feature-cache keys) and of a model's weights."""
+"""Content hashes: of a file's bytes (feature-cache keys), of its audio (library rows: tags may change) and
+of a model's weights."""
 
 from __future__ import annotations
 
@@ -21,6 +22,87 @@ def content_hash(path: str | os.PathLike) -> str:
         while block := handle.read(_BLOCK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def audio_hash(path: str | os.PathLike) -> str:
+    """XXH3-128 of a file's audio: for FLAC, MP3, WAV, AIFF and MP4 the bytes outside their tag blocks
+    (so writing tags, by musictag, beets or any tagger, keeps it), for other formats the whole file.
+
+    The format's name is hashed with the audio, so the same bytes in two containers differ."""
+    import xxhash
+
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        kind, spans = _audio_spans(handle, size)
+        digest = xxhash.xxh3_128(kind.encode())
+        for start, end in spans:
+            handle.seek(start)
+            left = end - start
+            while left > 0 and (block := handle.read(min(_BLOCK, left))):
+                digest.update(block)
+                left -= len(block)
+    return digest.hexdigest()
+
+
+def _audio_spans(handle, size: int) -> tuple[str, list[tuple[int, int]]]:
+    """(format, [(start, end), ...]) of the byte ranges that hold audio (and its format), not tags."""
+    head = handle.read(12)
+    start = 0
+    if head[:3] == b"ID3" and len(head) >= 10:  # ID3v2 before FLAC or MP3: a synchsafe size
+        start = 10 + sum((head[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4)) + (10 if head[5] & 0x10 else 0)
+        handle.seek(start)
+        head = handle.read(12)
+    if head[:4] == b"fLaC":
+        spans, position, last = [], start + 4, False
+        while not last and position + 4 <= size:  # metadata blocks: 1 byte type and last flag, 3 bytes length
+            handle.seek(position)
+            header = handle.read(4)
+            last, length = bool(header[0] & 0x80), int.from_bytes(header[1:4], "big")
+            if header[0] & 0x7F == 0:  # STREAMINFO describes the audio; the others: tags, pictures, padding
+                spans.append((position, position + 4 + length))
+            position += 4 + length
+        return "flac", [*spans, (position, size)]
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav", _chunks(handle, 12, size, keep={b"fmt ", b"data"}, big_endian=False)
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff", _chunks(handle, 12, size, keep={b"COMM", b"SSND"}, big_endian=True)
+    if head[4:8] == b"ftyp":
+        return "mp4", _chunks(handle, 0, size, keep={b"mdat"}, big_endian=True, mp4=True)
+    if start or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa"):  # MP3 frames
+        end = size
+        handle.seek(max(0, end - 128))
+        if handle.read(3) == b"TAG":  # ID3v1
+            end -= 128
+        handle.seek(max(0, end - 32))
+        footer = handle.read(32)
+        if footer[:8] == b"APETAGEX":  # APEv2 (its header too, when it has one)
+            end -= int.from_bytes(footer[12:16], "little") + (32 if footer[23] & 0x80 else 0)
+        return "mp3", [(start, end)]
+    return "file", [(0, size)]
+
+
+def _chunks(handle, position: int, size: int, *, keep: set[bytes], big_endian: bool, mp4: bool = False) -> list:
+    """The byte ranges of the RIFF/IFF chunks (or MP4 top-level atoms) named in ``keep``."""
+    order = "big" if big_endian else "little"
+    spans = []
+    while position + 8 <= size:
+        handle.seek(position)
+        header = handle.read(8)
+        if mp4:  # size then name; size 1: a 64-bit size follows; 0: to the end
+            length, name, body = int.from_bytes(header[:4], "big"), header[4:8], 8
+            if length == 1:
+                length, body = int.from_bytes(handle.read(8), "big"), 16
+            elif length == 0:
+                length = size - position
+        else:  # name then size; bodies are padded to an even length
+            name, length, body = header[:4], int.from_bytes(header[4:8], order), 8
+            length = body + length + (length & 1)
+        if length < body:
+            break  # damaged: what was found so far
+        if name in keep:
+            spans.append((position, min(position + length, size)))
+        position += length
+    return spans or [(0, size)]
 
 
 def folder_fingerprint(folder: str | os.PathLike) -> str:
