@@ -73,6 +73,11 @@ def test_tag_and_embed_an_upload(client, tmp_path):
     body = tagged.json()
     assert body["path"] == "my song.flac" and len(body["tags"]) == 3 and body["labels"] == [f"tag{i}" for i in range(5)]
     assert np.array(body["taggram"]).shape == (1, 5) and body["duration"] == pytest.approx(4.0, abs=0.01)
+    assert "key" not in body
+    described = client.post("/api/tag?describe=key,bpm", files={"file": ("x.flac", data)}).json()
+    assert set(described["key"]) == {"value", "confidence"} and described["bpm"]["value"] is None  # 4 s: unknown
+    bad = client.post("/api/tag?describe=mood", files={"file": ("x.flac", data)})
+    assert bad.status_code == 422 and "describe" in bad.json()["detail"]
     explained = client.post("/api/explain?target=tag2", files={"file": ("x.flac", data)})
     assert explained.status_code == 200 and explained.json()["target"] == "tag2"
     assert explained.json()["segments"][-1]["end"] == pytest.approx(2.992, abs=0.02)  # one 187-frame patch

@@ -107,10 +107,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 out["library"] = [{"name": m.name, "labels": m.labels} for m in lib.models()]
         return out
 
-    @app.post("/api/tag", summary="tag an uploaded audio file: top tags, scores and the taggram")
-    def tag(file: UploadFile = File(...), top_k: int = Query(10, ge=0, le=1000)) -> dict:
+    @app.post("/api/tag", summary="tag an uploaded audio file: top tags, scores, the taggram (key, bpm: describe=)")
+    def tag(file: UploadFile = File(...), top_k: int = Query(10, ge=0, le=1000), describe: str = "") -> dict:
+        from musictag.describe import describe_file, parse_descriptors
+
+        try:
+            names = parse_descriptors(describe)
+        except MusictagError as exc:
+            raise HTTPException(422, f"describe: {exc}") from None
         with state.upload(file) as path:
             result = state.run(lambda tagger: tagger.tag(path))
+            result.descriptors = describe_file(path, names) if names else {}
         record = result.to_dict(top_k=top_k)
         record["path"] = file.filename
         record["labels"] = result.labels

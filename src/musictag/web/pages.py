@@ -80,11 +80,14 @@ async function upload(file) {
   statusLine.className = 'muted'; statusLine.textContent = `Tagging ${file.name} ...`;
   const form = new FormData(); form.append('file', file);
   try {
-    current = await api('/api/tag?top_k=10', {method: 'POST', body: form});
+    current = await api('/api/tag?top_k=10&describe=key,bpm', {method: 'POST', body: form});
   } catch (error) {
     statusLine.className = 'error'; statusLine.textContent = error.message; return;
   }
-  statusLine.textContent = `${file.name}: ${current.duration.toFixed(1)} s, ${current.taggram.length} patches`;
+  const described = ['key', 'bpm'].map((name) => current[name] && current[name].value !== null
+    ? `${name} ${current[name].value} (confidence ${current[name].confidence.toFixed(2)})` : `${name} unknown`);
+  statusLine.textContent =
+    `${file.name}: ${current.duration.toFixed(1)} s, ${current.taggram.length} patches; ${described.join(', ')}`;
   player.src = URL.createObjectURL(file);
   document.getElementById('result').hidden = false;
   document.querySelector('#tags tbody').innerHTML = current.tags.map((t) =>
