@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mutagen
 import numpy as np
 import pytest
 import soundfile as sf
@@ -74,8 +75,6 @@ def test_import_tags_items_and_their_files_and_a_rerun_does_no_work(beets_home, 
         assert key in ("A minor", "D major") and float(tempo) == pytest.approx(int(bpm), abs=0.6)
         assert len(tags.split(", ")) == 2 and set(tags.split(", ")) <= set(labels)
         assert genre.lower() == tags.split(", ")[0]  # the best tag, at threshold 0
-        import mutagen
-
         written = mutagen.File(path).tags
         assert written["MUSICTAG_TAGS"] == [tags] and written["BPM"] == [bpm] and written["INITIALKEY"] == [initial_key]
     # every tag score is a float field that range queries read
@@ -83,6 +82,15 @@ def test_import_tags_items_and_their_files_and_a_rerun_does_no_work(beets_home, 
     everything = beet(beets_home, "ls", f"{field}:0..1")
     nothing = beet(beets_home, "ls", f"{field}:1.01..")
     assert len(everything.stdout.splitlines()) == 2 and nothing.stdout.strip() == ""
+
+    # beet write puts the fields back into a file that lost them
+    stripped = mutagen.File(rows[0].split("|")[-1])
+    for name in ("MUSICTAG_TAGS", "BPM", "INITIALKEY"):
+        del stripped[name]
+    stripped.save()
+    assert beet(beets_home, "write").returncode == 0
+    restored = mutagen.File(rows[0].split("|")[-1])
+    assert restored["MUSICTAG_TAGS"] == [rows[0].split("|")[4]] and restored["BPM"] == [rows[0].split("|")[1]]
 
     # the audio itself is untouched by writing tags
     original = sf.read(beets_home / "in" / "one.flac")[0]
