@@ -167,6 +167,7 @@ class MusictagPlugin(BeetsPlugin):
         from musictag.inference.results import FileError
         from musictag.library.database import Library
         from musictag.library.job import LibraryJob, describe_library
+        from musictag.utils.progress import progress
 
         paths = [os.path.abspath(os.fsdecode(item.path)) for item in items]
         backend = self.config["backend"].as_str() or None
@@ -176,9 +177,11 @@ class MusictagPlugin(BeetsPlugin):
             for model in reversed(self._models()):  # the first model's fields win where tags share a name
                 folder, config = model_files(model, backend=backend)
                 job = LibraryJob(library, folder, config, paths, roots=[])
-                for result in job.run(backend=backend):
-                    if isinstance(result, FileError):
-                        self._log.error("{}", result.error)
+                with progress(len(job.paths()), quiet=False, desc=f"musictag {config.name}") as bar:
+                    for result in job.run(backend=backend):
+                        if isinstance(result, FileError):
+                            self._log.error("{}", result.error)
+                        bar.update(1)
                 library.commit()
                 self._log.info("{}: {}", config.name, job.line())
                 row = next(m for m in library.models() if m.id == job.model_id)
