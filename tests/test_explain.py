@@ -45,12 +45,17 @@ def spot_tagger() -> Tagger:
     return Tagger.from_model(LooksAtOneSpot(), config)
 
 
+@pytest.mark.parametrize("quantity", ["patch-log-odds", "file-score"])
 @pytest.mark.parametrize(
     ("method", "noise"), [("occlusion", 0.02), ("integrated-gradients", 0.02), ("lime", 0.1), ("kernel-shap", 0.1)]
 )
-def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method, noise):
+def test_relevance_lands_where_the_model_looks(spot_tagger, write_audio, method, noise, quantity):
     path = write_audio("noise.wav", music_like(6.0, 16000, seed=1), 16000)
-    found = explain(spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4)
+    found = explain(
+        spot_tagger, str(path), target="there", method=method, segment_seconds=0.5, bands=4, quantity=quantity
+    )
+    if quantity == "file-score":  # a surrogate's positive noise is kept (scaled up), its negative noise dropped
+        noise = {"lime": 0.15, "kernel-shap": 0.3}.get(method, noise)
     frame = spot_tagger.frame_seconds
     spans = [((p * 187 + FRAMES.start) * frame, (p * 187 + FRAMES.stop) * frame) for p in range(2)]
     near = [s for s in found.segments if any(s["end"] > a - 0.5 and s["start"] < b + 0.5 for a, b in spans)]
@@ -86,7 +91,9 @@ def test_a_saturated_score_is_still_explained(write_audio, activation):
     )
     tagger = Tagger.from_model(SureOfOneSpot(), config)
     path = write_audio("noise.wav", music_like(3.0, 16000, seed=1), 16000)
-    found = explain(tagger, str(path), target="there", method="occlusion", segment_seconds=0.5, bands=4)
+    found = explain(
+        tagger, str(path), target="there", method="occlusion", segment_seconds=0.5, bands=4, quantity="patch-log-odds"
+    )
     assert found.score == 1.0
     patch = torch.from_numpy(found.mel[:187].copy())
     spot = (FRAMES.start * tagger.frame_seconds, FRAMES.stop * tagger.frame_seconds)
@@ -186,7 +193,7 @@ def test_musicnn_occlusion_reuses_the_front_end_exactly(tiny_model_dir, tmp_path
         whole = tagger.module.timbral_front(patches)
         torch.testing.assert_close(tagger.module.timbral_front(patches, frames=(0, 40)), whole[..., :40])
         torch.testing.assert_close(tagger.module.timbral_front(patches, frames=(150, 187)), whole[..., 150:])
-    fast = explain(tagger, str(clip), target="tag2")
+    fast = explain(tagger, str(clip), target="tag2", quantity="patch-log-odds")  # the method's own figures
 
     class WholeForward:
         def __init__(self, module, patches, activation):
@@ -196,7 +203,7 @@ def test_musicnn_occlusion_reuses_the_front_end_exactly(tiny_model_dir, tmp_path
             return relevance.log_odds(self.module.forward_features(x)["logits"], self.activation)
 
     monkeypatch.setattr(relevance, "_ReusedFront", WholeForward)
-    slow = explain(tagger, str(clip), target="tag2")
+    slow = explain(tagger, str(clip), target="tag2", quantity="patch-log-odds")
     assert np.abs(slow.relevance).max() > 0
     np.testing.assert_allclose(fast.relevance, slow.relevance, rtol=1e-4, atol=1e-6 * np.abs(slow.relevance).max())
 
@@ -339,3 +346,24 @@ def test_explain_refuses_bad_outputs_and_options_before_any_work(tiny_model_dir,
     with pytest.raises(SystemExit) as stop:
         main(["explain", str(clip), "--model", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "o")])
     assert stop.value.code == 2 and "an exported ONNX file has no gradients" in capsys.readouterr().err
+
+
+def test_the_file_score_splits_exactly_into_each_patchs_share(tiny_model_dir, tmp_path):
+    """Under file-score every patch's relevance sums to its probability less a silent patch's, over the
+    patch count, whatever the method: the segments of a file are on one scale."""
+    from musictag.models.model_folder import activate
+
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(9.0, 16000, seed=3), 16000)
+    tagger = Tagger(tiny_model_dir)
+    patches, _ = tagger.file_patches(clip)
+    with torch.no_grad():
+        p = activate(tagger.module.forward_features(patches)["logits"], "sigmoid")[:, 2]
+        silent = activate(tagger.module.forward_features(patches[:1] * 0)["logits"], "sigmoid")[0, 2]
+    shares = ((p - silent) / len(patches)).numpy()
+    for method in ("occlusion", "integrated-gradients", "gradcam"):
+        found = explain(tagger, str(clip), target="tag2", method=method)
+        per_patch = found.relevance.reshape(len(patches), -1).sum(axis=1)
+        np.testing.assert_allclose(per_patch, shares, rtol=1e-4, atol=1e-9)
+        assert found.to_dict()["explains"].startswith("the file's score")
+        assert sum(s["relevance"] for s in found.segments) == pytest.approx(float(shares.sum()), rel=1e-4)

@@ -31,10 +31,10 @@ def add_parser(commands) -> None:
     )
     parser.add_argument(
         "--quantity",
-        choices=("patch-log-odds", "file-score"),
-        default="patch-log-odds",
-        help="what is explained: each patch's own log-odds (default), or the file's score (the mean of its "
-        "patches' probabilities, every patch on one scale)",
+        choices=("file-score", "patch-log-odds"),
+        default="file-score",
+        help="what is explained: the file's score (default; each 3-s patch's exact share of it, spread within "
+        "the patch by the method, every segment on one scale), or each patch's own log-odds, raw from the method",
     )
     parser.add_argument(
         "--real",

@@ -1,8 +1,19 @@
 """Where in time and frequency a model's score for one label comes from (captum attributions).
 
-What is explained is each patch's log-odds of the target, ``log(p / (1 - p))``: additive evidence,
-unlike the probability, which saturates (removing half of what a confident patch rests on barely moves
-a probability of 0.999, so occlusion and gradients would find almost nothing there).
+What is explained (``quantity``):
+
+- ``file-score`` (the default): the file's score for the target, the mean of its patches'
+  probabilities. Patches are scored independently, so the score splits exactly into one share per
+  3-s patch: its probability less that of a silent patch, over the number of patches. Each patch's
+  share is spread over the patch where the method puts positive relevance for the patch's log-odds
+  (in proportion to it; evenly where the method finds none): log-odds, because a probability near 1
+  saturates and would leave the method nothing to find within the patch. Every method thus agrees on how much each patch carries and
+  differs only in where within the patch it puts it, and every segment of the file is on one scale.
+  (Explaining each patch's own output instead compares gradients of patches with very different
+  scores as if they were one output: on real splices Grad-CAM then pointed at the wrong part.)
+- ``patch-log-odds``: each patch's own log-odds, ``log(p / (1 - p))``, raw from the method; additive
+  evidence within a patch, but patches are not on one scale (the method's own figures, as captum
+  gives them).
 
 Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
 silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 32 steps) and
@@ -27,11 +38,13 @@ from musictag.models.model_folder import activate
 from musictag.models.musicnn import MusiCNN
 
 METHODS = ("occlusion", "integrated-gradients", "gradcam", "lime", "kernel-shap")
-QUANTITIES = ("patch-log-odds", "file-score")
+QUANTITIES = ("file-score", "patch-log-odds")
 QUANTITY_WORDS = {
-    "patch-log-odds": "each 3-s patch's own log-odds of the target (patches are not on one scale)",
-    "file-score": "the file's score for the target (the mean of its patches' probabilities; one scale)",
+    "file-score": "the file's score for the target (the mean of its patches' probabilities): each patch's exact "
+    "share, spread within the patch by the method; every segment on one scale",
+    "patch-log-odds": "each 3-s patch's own log-odds of the target, raw from the method (patches not on one scale)",
 }
+WINDOW_BANDS = 4  # occlusion, LIME and KernelSHAP windows: 0.5 s x a quarter of the mel bands
 CHUNK = 12  # patches attributed together (a 30-s track at once; occlusion evaluates 8 perturbations of each)
 
 
@@ -52,7 +65,7 @@ class Explanation:
     bands: int
     segments: list[dict] = field(default_factory=list)  # start, end, relevance (summed over bands)
     band_edges: list[int] = field(default_factory=list)  # mel-bin edges of the bands
-    quantity: str = "patch-log-odds"  # what the relevance explains (QUANTITY_WORDS says it in words)
+    quantity: str = "file-score"  # what the relevance explains (QUANTITY_WORDS says it in words)
 
     @property
     def over_time(self) -> np.ndarray:
@@ -110,12 +123,12 @@ def explain(
     method: str = "occlusion",
     segment_seconds: float = 0.5,
     bands: int = 8,
-    quantity: str = "patch-log-odds",
+    quantity: str = "file-score",
 ) -> Explanation:
     """Explain ``tagger``'s score for ``target`` (default: its best label on this file) on ``path``.
 
-    ``quantity``: what is explained, ``patch-log-odds`` (each patch's own log-odds) or ``file-score``
-    (the file's score, the mean of its patches' probabilities: every patch on one scale)."""
+    ``quantity``: what is explained, ``file-score`` (the file's score: each patch's exact share, spread
+    within the patch by the method) or ``patch-log-odds`` (each patch's own log-odds, raw); see the module."""
     if quantity not in QUANTITIES:
         raise ParameterError(f"unknown quantity {quantity!r}; choose from {', '.join(QUANTITIES)}")
     if method not in METHODS:
@@ -133,9 +146,7 @@ def explain(
     patches, duration = model.file_patches(path)
     module, activation = tagger.module, tagger.config.activation
 
-    def explained(logits: torch.Tensor) -> torch.Tensor:
-        if quantity == "file-score":  # each patch's share of the file's mean probability
-            return activate(logits, activation) / len(patches)
+    def explained(logits: torch.Tensor) -> torch.Tensor:  # within a patch: its log-odds, never saturated
         return log_odds(logits, activation)
 
     def scores(x: torch.Tensor) -> torch.Tensor:
@@ -159,6 +170,10 @@ def explain(
             for i in range(0, len(patches), CHUNK)
         ]
     )
+    if quantity == "file-score":
+        with torch.no_grad():
+            silent = activate(module.forward_features(patches[:1] * 0)["logits"], activation)[0, index]
+        attribution = spread_shares(attribution, ((per_patch[:, index] - silent) / len(patches)).numpy())
     mel = patches.reshape(-1, patches.shape[-1]).numpy()
     relevance = attribution.reshape(-1, patches.shape[-1])
     real = max(1, round(duration / tagger.frame_seconds))
@@ -191,6 +206,18 @@ def explain(
     )
 
 
+def spread_shares(attribution: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Each patch's ``shares[i]`` spread over its cells in proportion to ``attribution``'s positive part
+    there (evenly where there is none): ``(patches, frames, bands)``, patch ``i`` summing to ``shares[i]``."""
+    positive = np.maximum(attribution, 0.0)
+    totals = positive.reshape(len(positive), -1).sum(axis=1)
+    cells = positive[0].size
+    out = np.empty_like(attribution)
+    for i, (cell_values, total) in enumerate(zip(positive, totals, strict=True)):
+        out[i] = shares[i] * (cell_values / total if total > 0 else np.full_like(cell_values, 1.0 / cells))
+    return out
+
+
 def fold_repeats(relevance: np.ndarray, period: int) -> np.ndarray:
     """Relevance of a clip of ``period`` frames that was repeated to fill a patch: each repeat's relevance
     added onto the frames it copies, so every moment explained lies within the clip."""
@@ -220,7 +247,7 @@ def _attribute(
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
 
     module.eval()
-    window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // 4))  # 0.5 s x a quarter of the bands
+    window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // WINDOW_BANDS))  # 0.5 s x a band group
     if method == "occlusion":
         if isinstance(module, MusiCNN) and module.input_norm == "none":
             scores = _ReusedFront(module, patches, explained)

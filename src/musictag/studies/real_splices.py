@@ -85,7 +85,7 @@ def real_benchmark(
     splices: int = 50,
     methods: tuple[str, ...] = ("occlusion", "integrated-gradients", "gradcam"),
     genre_target: bool = False,
-    quantity: str = "patch-log-odds",
+    quantity: str = "file-score",
     seed: int = 0,
     on_step: Callable[[], None] | None = None,
 ) -> dict:
