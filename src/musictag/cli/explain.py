@@ -43,6 +43,11 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--splices", type=positive_int, default=50, metavar="N", help="benchmark --real: splices (50)")
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="benchmark --real: 10 splices, 2 of them for the sanity check (a few minutes)",
+    )
+    parser.add_argument(
         "--segment",
         type=positive_seconds,
         default=0.5,
@@ -75,14 +80,16 @@ def run_real_benchmark(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, folder=True)
     methods = ("occlusion", "integrated-gradients", "gradcam")
-    with progress(args.splices * len(methods), quiet=args.quiet, unit="step") as bar:
+    splices = 10 if args.quick else args.splices
+    with progress(splices * len(methods), quiet=args.quiet, unit="step") as bar:
         result = real_benchmark(
             args.model,
             args.real,
             out,
-            splices=args.splices,
+            splices=splices,
             methods=methods,
             quantity=args.quantity,
+            sanity_splices=2 if args.quick else 5,
             on_step=lambda: bar.update(1),
         )
     best = max(result["methods"], key=lambda m: result["methods"][m]["auc"][0])
@@ -129,7 +136,12 @@ def run(args: argparse.Namespace) -> int:
     from musictag.utils.paths import unique_stems
     from musictag.utils.progress import progress, report
 
-    for flag, value in (("--seeds", args.seeds), ("--cases", args.cases), ("--real", args.real)):
+    for flag, value in (
+        ("--seeds", args.seeds),
+        ("--cases", args.cases),
+        ("--real", args.real),
+        ("--quick", args.quick or None),
+    ):
         if value is not None:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
     out = check_output(args.output, folder=True)

@@ -2,7 +2,7 @@
 lies in B alone.
 
 Each splice joins a stretch of one track (A), a stretch of a track of another genre (B) and another
-stretch of A, each 7-11 s, level-matched (the same RMS) with 50-ms crossfades. For a pretrained
+stretch of A, each 5-9 s, level-matched (the same RMS) with 50-ms crossfades. For a pretrained
 tagger the target is the tag that the model's own per-patch scores put on B and not on A (the largest
 margin between B's lowest patch score and A's highest, at least ``margin``); for a genre model, B's
 genre. A method is right when its relevance over time lies on B: segment ROC-AUC (segments at least
@@ -24,7 +24,7 @@ from musictag.errors import ParameterError
 from musictag.utils.atomic import atomic_open, atomic_path
 
 CROSSFADE = 0.05  # seconds
-SEGMENT = (7.0, 11.0)  # seconds of A, B and A again
+SEGMENT = (5.0, 9.0)  # seconds of A, B and A again
 
 
 def _stretch(audio: np.ndarray, seconds: float, rate: int, rng: random.Random) -> np.ndarray:
@@ -77,6 +77,9 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return float(x.mean()), float(half)
 
 
+BASELINE = "taggram"  # each patch's exact share spread evenly over it: what the tagger's own timeline says
+
+
 def real_benchmark(
     model: str,
     data: str,
@@ -84,15 +87,20 @@ def real_benchmark(
     *,
     splices: int = 50,
     methods: tuple[str, ...] = ("occlusion", "integrated-gradients", "gradcam"),
-    genre_target: bool = False,
+    genre_target: bool | None = None,
     quantity: str = "file-score",
+    sanity_splices: int = 5,
     seed: int = 0,
     on_step: Callable[[], None] | None = None,
 ) -> dict:
     """Score ``methods`` on ``splices`` A-B-A splices of ``data``'s tracks (any labelled data set SPEC).
 
-    ``genre_target``: the target is B's label (a genre model trained on ``data``'s labels); otherwise
-    the label the model's own scores put on B.
+    ``genre_target``: the target is B's label (a genre model trained on ``data``'s labels; the default
+    where the model's labels hold every label of ``data``); otherwise the label the model's own scores
+    put on B. Beside the methods, the ``taggram`` row spreads each
+    patch's share evenly within it (what a method must beat to say more than the timeline), and the
+    first ``sanity_splices`` splices are explained again with re-initialised weights (the
+    randomisation sanity check: a rank correlation under 0.3 passes).
     """
     import soundfile as sf
     from sklearn.metrics import roc_auc_score
@@ -100,15 +108,18 @@ def real_benchmark(
     from musictag.audio.stream import load
     from musictag.data import open_dataset
     from musictag.explain.relevance import explain
+    from musictag.explain.sanity import sanity_correlation
     from musictag.inference.factory import open_tagger
-    from musictag.studies.explanation_benchmark import deletion_auc, segment_labels
+    from musictag.studies.explanation_benchmark import segment_labels
 
     tagger = open_tagger(model, backend="torch")
     items = [item for item in open_dataset(data).items if item.labels]
     if len({item.labels[0] for item in items}) < 2:
         raise ParameterError(f"{data}: splices need tracks of at least two labels")
+    if genre_target is None:
+        genre_target = {item.labels[0] for item in items} <= set(tagger.labels)
     rate, rng = tagger.sample_rate, random.Random(seed)
-    rows = {m: {"auc": [], "pointing": [], "deletion": []} for m in methods}
+    rows = {m: {"auc": [], "pointing": [], "deletion": [], "sanity": []} for m in (*methods, BASELINE)}
     cases, tries = [], 0
     while len(cases) < splices and tries < 20 * splices:
         tries += 1
@@ -123,22 +134,21 @@ def real_benchmark(
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             sf.write(tmp, audio, rate, format="WAV")
-        case = {"path": str(path), "a": a.id, "b": b.id, "span": span, "target": tagger.labels[index]}
+        target = tagger.labels[index]
+        case = {"path": str(path), "a": a.id, "b": b.id, "span": span, "target": target}
         for method in methods:
-            found = explain(tagger, str(path), target=tagger.labels[index], method=method, quantity=quantity)
-            labels = segment_labels(found, [span])
-            relevance = found.over_time
-            rows[method]["auc"].append(float(roc_auc_score(labels, relevance)))
-            rows[method]["pointing"].append(float(labels[int(np.argmax(relevance))]))
-            order = np.argsort(-relevance, kind="stable")
-            rows[method]["deletion"].append(deletion_auc(tagger, found, order, step=4))  # 4 segments a step: 2 s
-            case[method] = rows[method]["auc"][-1]
+            found = explain(tagger, str(path), target=target, method=method, quantity=quantity)
+            _score(rows[method], case, method, found, segment_labels(found, [span]), tagger, roc_auc_score)
+            if len(cases) < sanity_splices:
+                rows[method]["sanity"].append(sanity_correlation(tagger, str(path), method=method, target=target))
             if on_step:
                 on_step()
+        timeline = _even_within_patches(found, tagger.patch_frames)
+        _score(rows[BASELINE], case, BASELINE, timeline, segment_labels(found, [span]), tagger, roc_auc_score)
         cases.append(case)
     if not cases:
         raise ParameterError(f"{data}: no splice gave a target the model puts on B alone")
-    summary = {m: {k: _interval(v) for k, v in row.items()} for m, row in rows.items()}
+    summary = {m: {k: _interval(v) for k, v in row.items() if v} for m, row in rows.items()}
     result = {
         "model": model,
         "data": data,
@@ -155,16 +165,48 @@ def real_benchmark(
     return result
 
 
+def _score(row: dict, case: dict, name: str, found, labels: np.ndarray, tagger, roc_auc_score) -> None:
+    """Segment ROC-AUC, pointing game and deletion AUC of one explanation, into ``row`` and ``case``."""
+    from musictag.studies.explanation_benchmark import deletion_auc
+
+    relevance = found.over_time
+    row["auc"].append(float(roc_auc_score(labels, relevance)))
+    row["pointing"].append(float(labels[int(np.argmax(relevance))]))
+    order = np.argsort(-relevance, kind="stable")
+    row["deletion"].append(deletion_auc(tagger, found, order, step=8))  # 8 segments a step: 4 s
+    case[name] = row["auc"][-1]
+
+
+def _even_within_patches(found, patch_frames: int):
+    """``found`` with each patch's relevance spread evenly over the patch (the taggram baseline)."""
+    import dataclasses
+
+    from musictag.explain.relevance import spread_shares
+
+    per_patch = found.relevance.reshape(-1, patch_frames, found.relevance.shape[-1])
+    even = spread_shares(np.zeros_like(per_patch), per_patch.reshape(len(per_patch), -1).sum(axis=1))
+    relevance = even.reshape(found.relevance.shape)
+    frames = max(1, round(found.segment_seconds / found.frame_seconds))
+    segments = [
+        {**s, "relevance": float(relevance[i * frames : (i + 1) * frames].sum())} for i, s in enumerate(found.segments)
+    ]
+    return dataclasses.replace(found, method=BASELINE, relevance=relevance, segments=segments)
+
+
 def markdown(result: dict) -> str:
-    """The table: per method, segment ROC-AUC, pointing game and deletion AUC with 95 % intervals."""
+    """The table: per method, segment ROC-AUC, pointing game, deletion AUC and the sanity check, with 95 %
+    intervals."""
     lines = [
         f"Real A-B-A splices: {result['splices']} of {result['data']}, model {result['model']}, seed {result['seed']}, "
         f"explaining {result['quantity']}",
         "",
-        "| method | segment ROC-AUC | pointing game | deletion AUC (lower is better) |",
-        "|---|---|---|---|",
+        "| method | segment ROC-AUC | pointing game | deletion AUC (lower is better) | sanity: rank correlation "
+        "with random weights (passes < 0.3) |",
+        "|---|---|---|---|---|",
     ]
     for method, row in result["methods"].items():
-        cells = [f"{mean:.3f} ± {half:.3f}" for mean, half in (row["auc"], row["pointing"], row["deletion"])]
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        keys = ("auc", "pointing", "deletion", "sanity")
+        cells = [f"{row[k][0]:.3f} ± {row[k][1]:.3f}" if k in row else "" for k in keys]
+        name = f"{method} (baseline: each patch's share spread evenly)" if method == BASELINE else method
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
