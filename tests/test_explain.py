@@ -367,3 +367,20 @@ def test_the_file_score_splits_exactly_into_each_patchs_share(tiny_model_dir, tm
         np.testing.assert_allclose(per_patch, shares, rtol=1e-4, atol=1e-9)
         assert found.to_dict()["explains"].startswith("the file's score")
         assert sum(s["relevance"] for s in found.segments) == pytest.approx(float(shares.sum()), rel=1e-4)
+
+
+def test_a_method_under_0_9_on_real_recordings_needs_unvalidated(tiny_model_dir, tmp_path, capsys):
+    from musictag.explain.relevance import DEFAULT_METHOD, REAL_AUC, VALIDATED
+
+    from conftest import run_main
+
+    assert max(VALIDATED, key=REAL_AUC.get) == DEFAULT_METHOD and all(REAL_AUC[m] >= 0.9 for m in VALIDATED)
+    clip = tmp_path / "c.wav"
+    sf.write(clip, music_like(4.0, 16000), 16000)
+    argv = ["explain", clip, "--model", tiny_model_dir, "-o", tmp_path / "o", "-q"]
+    code, _, err = run_main(capsys, *argv, "--method", "occlusion")
+    assert code == 1 and "occlusion scored 0.867" in err and "--unvalidated" in err and not (tmp_path / "o").exists()
+    assert run_main(capsys, *argv, "--method", "lime", "--unvalidated")[0] == 0
+    assert run_main(capsys, *argv)[0] == 0  # the default method needs nothing
+    record = json.loads((tmp_path / "o" / "c.json").read_text())
+    assert record["method"] == DEFAULT_METHOD and record["explains"].startswith("the file's score")

@@ -80,6 +80,7 @@ def test_tag_and_embed_an_upload(client, tmp_path):
     assert bad.status_code == 422 and "describe" in bad.json()["detail"]
     explained = client.post("/api/explain?target=tag2", files={"file": ("x.flac", data)})
     assert explained.status_code == 200 and explained.json()["target"] == "tag2"
+    assert explained.json()["explains"].startswith("the file's score")  # the default quantity, said
     assert explained.json()["segments"][-1]["end"] == pytest.approx(2.992, abs=0.02)  # one 187-frame patch
     unknown = client.post("/api/explain?target=nope", files={"file": ("x.flac", data)})
     assert unknown.status_code == 422 and "unknown target" in unknown.json()["detail"]
@@ -275,6 +276,7 @@ def test_browser_tags_an_upload_and_browses_the_library(server, tmp_path):
         browser.find_element(By.ID, "explain").click()
         wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-explained") == "yes")
         assert "most relevant at" in browser.find_element(By.ID, "explained").text
+        assert "explaining the file's score" in browser.find_element(By.ID, "explained").text
         assert browser.find_element(By.ID, "hear").is_displayed()
         browser.save_screenshot(str(shots / "tag.png"))
 

@@ -126,18 +126,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
         record["patch_seconds"] = result.patch_seconds
         return record
 
-    @app.post("/api/explain", summary="where in the file the score of a label comes from (default occlusion)")
+    @app.post("/api/explain", summary="where in the file the score of a label comes from (integrated gradients)")
     def explain(
         file: UploadFile = File(...),
         target: str | None = None,
         top_k: int = Query(3, ge=1, le=50),
-        method: str = "occlusion",
+        method: str = "integrated-gradients",
+        unvalidated: bool = False,
     ) -> dict:
-        from musictag.explain.relevance import METHODS
+        from musictag.explain.relevance import METHODS, VALIDATED, method_note
         from musictag.explain.relevance import explain as relevance
 
         if method not in METHODS:
             raise HTTPException(422, f"method: unknown method {method!r}; choose from {', '.join(METHODS)}")
+        if method not in VALIDATED and not unvalidated:
+            raise HTTPException(422, f"method: {method_note(method)}; add unvalidated=true to use it anyway")
         if settings.model.endswith(".onnx"):
             raise HTTPException(
                 422,

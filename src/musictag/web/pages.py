@@ -131,8 +131,8 @@ document.getElementById('explain').onclick = async () => {
     explanation = await api('/api/explain?top_k=3&target=' + encodeURIComponent(current.tags[0].tag),
                             {method: 'POST', body: form});
   } catch (error) { note.className = 'error'; note.textContent = error.message; return; }
-  note.textContent = `${explanation.target}: most relevant at ` +
-    explanation.top_segments.map((s) => `${s.start.toFixed(1)}-${s.end.toFixed(1)} s`).join(', ');
+  note.textContent = `${explanation.target} (${explanation.method}; explaining ${explanation.explains}): ` +
+    'most relevant at ' + explanation.top_segments.map((s) => `${s.start.toFixed(1)}-${s.end.toFixed(1)} s`).join(', ');
   document.getElementById('relevance').hidden = false; document.getElementById('hear').hidden = false;
   drawRelevance();
   document.body.dataset.explained = 'yes';
