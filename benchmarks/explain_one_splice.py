@@ -5,7 +5,11 @@ against the metal span.
     python benchmarks/explain_one_splice.py ../shared/data/gtzan_mini
 """
 
+from __future__ import annotations
+
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -16,21 +20,33 @@ from musictag.explain.relevance import explain
 from musictag.inference.factory import open_tagger
 from musictag.studies.explanation_benchmark import segment_labels
 
-t = open_tagger("mtt-musicnn", backend="torch")
-D = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/gtzan_mini"
-rows = {}
-for i, (a, b) in enumerate(
-    [("classical.00001", "metal.00002"), ("classical.00006", "metal.00005"), ("classical.00008", "metal.00009")]
-):
-    A = load(f"{D}/classical/{a}.flac", sample_rate=16000)
-    B = load(f"{D}/metal/{b}.flac", sample_rate=16000)
-    x = np.concatenate([A[: 9 * 16000], B[5 * 16000 : 14 * 16000], A[12 * 16000 : 21 * 16000]]).astype(np.float32)
-    p = f"/tmp/explain-one-splice-{i}.wav"
-    sf.write(p, x, 16000)
-    for m in ("integrated-gradients", "gradcam", "occlusion"):
-        for q in ("file-score", "patch-log-odds"):
-            f = explain(t, p, target="rock", method=m, quantity=q)
-            auc = roc_auc_score(segment_labels(f, [(9.0, 18.0)]), f.over_time)
-            rows.setdefault((m, q), []).append(auc)
-for k, v in rows.items():
-    print(k, " ".join("%.3f" % x for x in v))
+RATE = 16000
+PAIRS = [("classical.00001", "metal.00002"), ("classical.00006", "metal.00005"), ("classical.00008", "metal.00009")]
+METHODS = ("integrated-gradients", "gradcam", "occlusion")
+QUANTITIES = ("file-score", "patch-log-odds")
+
+
+def main() -> None:
+    data = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/gtzan_mini")
+    tagger = open_tagger("mtt-musicnn", backend="torch")
+    scores: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for i, (a, b) in enumerate(PAIRS):
+            first = load(str(data / "classical" / f"{a}.flac"), sample_rate=RATE)
+            middle = load(str(data / "metal" / f"{b}.flac"), sample_rate=RATE)
+            audio = np.concatenate([first[: 9 * RATE], middle[5 * RATE : 14 * RATE], first[12 * RATE : 21 * RATE]])
+            path = Path(folder) / f"splice-{i}.wav"
+            sf.write(path, audio.astype(np.float32), RATE)
+            for method in METHODS:
+                for quantity in QUANTITIES:
+                    found = explain(tagger, str(path), target="rock", method=method, quantity=quantity)
+                    labels = segment_labels(found, [(9.0, 18.0)])
+                    scores.setdefault((method, quantity), []).append(roc_auc_score(labels, found.over_time))
+    print("| method | " + " | ".join(QUANTITIES) + " |\n|---|---|---|")
+    for method in METHODS:
+        cells = [" / ".join(f"{auc:.3f}" for auc in scores[(method, q)]) for q in QUANTITIES]
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
