@@ -82,20 +82,12 @@ class Describer:
         seconds = self.samples / self.rate
         out = {}
         if "key" in self.names:
-            flatness = np.concatenate(self._flatness) if self._flatness else np.ones(1)
-            found = (
-                _key.key_of_profile(self._chroma, flatness=float(np.median(flatness)))
-                if seconds >= _key.MIN_SECONDS
-                else _key.Key(None, None, 0.0)
-            )
+            flatness = np.concatenate(self._flatness) if self._flatness else np.zeros(0)
+            found = _key.key_of_profile(self._chroma, flatness=flatness, seconds=seconds)
             out["key"] = {"value": str(found) if found.tonic else None, "confidence": round(found.confidence, 3)}
         if "bpm" in self.names:
             envelope = np.concatenate(self._onsets) if self._onsets else np.zeros(0)
-            found = (
-                _tempo.tempo_of_envelope(envelope, self.rate / _tempo.HOP)
-                if seconds >= _tempo.MIN_SECONDS
-                else _tempo.Tempo(None, 0.0)
-            )
+            found = _tempo.tempo_of_envelope(envelope, self.rate / _tempo.HOP, seconds=seconds)
             out["bpm"] = {"value": round(found.bpm, 1) if found.bpm else None, "confidence": round(found.confidence, 3)}
         return out
 

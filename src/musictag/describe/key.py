@@ -96,12 +96,15 @@ def frame_profiles(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return total, flatness
 
 
-def key_of_profile(chroma: np.ndarray, *, flatness: float = 0.0, profile: str = DEFAULT_PROFILE) -> Key:
-    """The key whose profile correlates best with the pitch-class profile ``chroma``, unknown where the
-    median spectral ``flatness`` of the frames says noise (see :func:`estimate_key`)."""
+def key_of_profile(chroma: np.ndarray, *, flatness: np.ndarray, seconds: float, profile: str = DEFAULT_PROFILE) -> Key:
+    """The key whose profile correlates best with the pitch-class profile ``chroma`` of ``seconds`` of
+    audio, unknown for clips under :data:`MIN_SECONDS` and where the median of the frames' spectral
+    ``flatness`` says noise (see :func:`estimate_key`)."""
+    if seconds < MIN_SECONDS:
+        return Key(None, None, 0.0)
     if profile not in PROFILES:
         raise ParameterError(f"unknown key profile {profile!r}; choose from {', '.join(PROFILES)}")
-    if not chroma.any() or flatness > _MAX_FLATNESS:
+    if not chroma.any() or not len(flatness) or np.median(flatness) > _MAX_FLATNESS:
         return Key(None, None, 0.0)
     scores = key_correlations(chroma, profile)  # (2, 12): mode, tonic
     mode, tonic = np.unravel_index(int(np.argmax(scores)), scores.shape)
@@ -136,10 +139,8 @@ def estimate_key(samples: np.ndarray, sample_rate: int, *, profile: str = DEFAUL
         parallel to it, over the winner's (0-1; on gtzan_mini, keys above 0.2 were right 16 times in
         20, those under 0.1 half the time).
     """
-    if len(samples) < MIN_SECONDS * sample_rate:
-        return Key(None, None, 0.0)
     total, flatness = frame_profiles(frames_of(at_analysis_rate(samples, sample_rate), FRAME, HOP))
-    return key_of_profile(total, flatness=float(np.median(flatness)) if len(flatness) else 1.0, profile=profile)
+    return key_of_profile(total, flatness=flatness, seconds=len(samples) / sample_rate, profile=profile)
 
 
 def key_correlations(chroma: np.ndarray, profile: str = DEFAULT_PROFILE) -> np.ndarray:

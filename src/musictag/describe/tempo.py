@@ -61,14 +61,16 @@ def estimate_tempo(samples: np.ndarray, sample_rate: int) -> Tempo:
         ``unknown`` (``bpm`` None) for clips under 5 s and where onsets do not repeat; the confidence is
         the onset envelope's normalised autocorrelation at the chosen lag (0-1).
     """
-    if len(samples) < MIN_SECONDS * sample_rate:
-        return Tempo(None, 0.0)
     frames = frames_of(at_analysis_rate(samples, sample_rate), FRAME, HOP)
-    return tempo_of_envelope(onset_strength(frames)[0] if len(frames) else np.zeros(0), RATE / HOP)
+    envelope = onset_strength(frames)[0] if len(frames) else np.zeros(0)
+    return tempo_of_envelope(envelope, RATE / HOP, seconds=len(samples) / sample_rate)
 
 
-def tempo_of_envelope(envelope: np.ndarray, rate: float) -> Tempo:
-    """The tempo of an onset envelope at ``rate`` frames a second (see :func:`estimate_tempo`)."""
+def tempo_of_envelope(envelope: np.ndarray, rate: float, *, seconds: float) -> Tempo:
+    """The tempo of an onset envelope at ``rate`` frames a second of ``seconds`` of audio, unknown under
+    :data:`MIN_SECONDS` (see :func:`estimate_tempo`)."""
+    if seconds < MIN_SECONDS:
+        return Tempo(None, 0.0)
     window = max(1, int(rate))  # subtract a 1-s moving average: only the onsets' rise and fall remain
     envelope = envelope - np.convolve(envelope, np.ones(window) / window, mode="same")
     if not len(envelope) or envelope.std() < _MIN_ONSETS:
