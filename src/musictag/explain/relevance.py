@@ -8,8 +8,8 @@ What is explained (``quantity``):
   share is spread over the patch where the method puts positive relevance for the patch's log-odds
   (in proportion to it; evenly where the method finds none): log-odds, because a probability near 1
   saturates and would leave the method nothing to find within the patch. Every method thus agrees on
-  how much each patch carries and
-  differs only in where within the patch it puts it, and every segment of the file is on one scale.
+  how much each patch carries and differs only in where within the patch it puts it, and every segment
+  of the file is on one scale.
   (Explaining each patch's own output instead compares gradients of patches with very different
   scores as if they were one output: on real splices Grad-CAM then pointed at the wrong part.)
 - ``patch-log-odds``: each patch's own log-odds, ``log(p / (1 - p))``, raw from the method; additive
@@ -44,15 +44,12 @@ DEFAULT_METHOD = "integrated-gradients"  # the best on real splices (see VALIDAT
 #: ``musictag explain benchmark --real gtzan:DIR``: 50 splices; LIME and KernelSHAP 10); the methods at
 #: 0.9 or more are offered freely.
 REAL_AUC = {"integrated-gradients": 0.943, "gradcam": 0.908, "occlusion": 0.867, "lime": 0.896, "kernel-shap": 0.887}
-VALIDATED = tuple(m for m, auc in REAL_AUC.items() if auc is not None and auc >= 0.9)
+VALIDATED = tuple(m for m, auc in REAL_AUC.items() if auc >= 0.9)
 
 
 def method_note(method: str) -> str:
-    """Why ``method`` needs ``--unvalidated``: its real-splice figure, or that it has none."""
-    auc = REAL_AUC[method]
-    if auc is None:
-        return f"{method} has not been measured on real recordings"
-    return f"{method} scored {auc:.3f} segment ROC-AUC on real splices, under 0.9"
+    """Why ``method`` needs ``--unvalidated``: its real-splice figure."""
+    return f"{method} scored {REAL_AUC[method]:.3f} segment ROC-AUC on real splices, under 0.9"
 
 
 QUANTITIES = ("file-score", "patch-log-odds")
@@ -164,11 +161,8 @@ def explain(
     patches, duration = model.file_patches(path)
     module, activation = tagger.module, tagger.config.activation
 
-    def explained(logits: torch.Tensor) -> torch.Tensor:  # within a patch: its log-odds, never saturated
-        return log_odds(logits, activation)
-
-    def scores(x: torch.Tensor) -> torch.Tensor:
-        return explained(module.forward_features(x)["logits"])
+    def scores(x: torch.Tensor) -> torch.Tensor:  # within a patch: its log-odds, never saturated
+        return log_odds(module.forward_features(x)["logits"], activation)
 
     with torch.no_grad():
         per_patch = activate(module.forward_features(patches)["logits"], activation)
@@ -184,7 +178,7 @@ def explain(
     frame = tagger.frame_seconds
     attribution = np.concatenate(
         [
-            _attribute(method, scores, module, patches[i : i + CHUNK], index, frame, explained)
+            _attribute(method, scores, module, patches[i : i + CHUNK], index, frame, activation)
             for i in range(0, len(patches), CHUNK)
         ]
     )
@@ -259,7 +253,7 @@ def log_odds(logits: torch.Tensor, activation: str) -> torch.Tensor:
 
 
 def _attribute(
-    method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float, explained
+    method: str, scores, module, patches: torch.Tensor, index: int, frame_seconds: float, activation: str
 ) -> np.ndarray:
     """Attribution per input cell, ``patches``' shape."""
     from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion
@@ -268,7 +262,7 @@ def _attribute(
     window = (max(1, round(0.5 / frame_seconds)), max(1, patches.shape[-1] // WINDOW_BANDS))  # 0.5 s x a band group
     if method == "occlusion":
         if isinstance(module, MusiCNN) and module.input_norm == "none":
-            scores = _ReusedFront(module, patches, explained)
+            scores = _ReusedFront(module, patches, activation)
         found = Occlusion(scores).attribute(
             patches, sliding_window_shapes=window, strides=window, target=index, baselines=0.0, perturbations_per_eval=8
         )
@@ -294,13 +288,13 @@ class _ReusedFront:
     perturbations), for a musicnn: each copy's timbral front end, most of the model's time, is
     recomputed only around the frames that changed and taken from its patch elsewhere."""
 
-    def __init__(self, module: MusiCNN, patches: torch.Tensor, explained):
-        self.module, self.patches, self.explained = module, patches, explained
+    def __init__(self, module: MusiCNN, patches: torch.Tensor, activation: str):
+        self.module, self.patches, self.activation = module, patches, activation
         with torch.no_grad():
             self.front = module.timbral_front(patches)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.explained(self.module.forward_features(x, timbral=self._front(x))["logits"])
+        return log_odds(self.module.forward_features(x, timbral=self._front(x))["logits"], self.activation)
 
     def _front(self, x: torch.Tensor) -> torch.Tensor | None:
         copies, extra = divmod(len(x), len(self.patches))

@@ -97,10 +97,10 @@ def real_benchmark(
 
     ``genre_target``: the target is B's label (a genre model trained on ``data``'s labels; the default
     where the model's labels hold every label of ``data``); otherwise the label the model's own scores
-    put on B. Beside the methods, the ``taggram`` row spreads each
-    patch's share evenly within it (what a method must beat to say more than the timeline), and the
-    first ``sanity_splices`` splices are explained again with re-initialised weights (the
-    randomisation sanity check: a rank correlation under 0.3 passes).
+    put on B. Beside the methods, the ``taggram`` row spreads each patch's share evenly within it (what
+    a method must beat to say more than the timeline), and the first ``sanity_splices`` splices are
+    explained again with re-initialised weights (the randomisation sanity check: a rank correlation
+    under 0.3 passes).
     """
     import soundfile as sf
     from sklearn.metrics import roc_auc_score
