@@ -19,8 +19,7 @@ def content_hash(path: str | os.PathLike) -> str:
 
     digest = xxhash.xxh3_128()
     with open(path, "rb") as handle:
-        while block := handle.read(_BLOCK):
-            digest.update(block)
+        _read_into(digest, handle, 0, os.fstat(handle.fileno()).st_size)
     return digest.hexdigest()
 
 
@@ -36,12 +35,17 @@ def audio_hash(path: str | os.PathLike) -> str:
         kind, spans = _audio_spans(handle, size)
         digest = xxhash.xxh3_128(kind.encode())
         for start, end in spans:
-            handle.seek(start)
-            left = end - start
-            while left > 0 and (block := handle.read(min(_BLOCK, left))):
-                digest.update(block)
-                left -= len(block)
+            _read_into(digest, handle, start, end)
     return digest.hexdigest()
+
+
+def _read_into(digest, handle, start: int, end: int) -> None:
+    """Feed bytes ``start`` to ``end`` of an open file to ``digest``, a block at a time."""
+    handle.seek(start)
+    left = end - start
+    while left > 0 and (block := handle.read(min(_BLOCK, left))):
+        digest.update(block)
+        left -= len(block)
 
 
 def _audio_spans(handle, size: int) -> tuple[str, list[tuple[int, int]]]:
