@@ -8,6 +8,7 @@ Nothing heavy is imported here: the command line reads :data:`KINDS` and :data:`
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,11 @@ MODES = ("src_only", "trg_only", "both", "TL", "FT", "DA")
 _TOP_LEVEL = {"name": str, "kind": str, "data": str, "folds": int, "seed": int, "output": str}
 
 
-def _read(text: str, *, where: str | Path):
-    """YAML ``text`` as Python values; ``where`` names it in the error of invalid YAML."""
-    import yaml  # only where a recipe is read (start-up time)
+@functools.cache
+def _loader() -> type:
+    """A YAML SafeLoader that reads ``1e-3`` as a number (YAML 1.1 reads it, with no dot, as a string);
+    made on first use, so start-up does not import yaml."""
+    import yaml
 
     class Loader(yaml.SafeLoader):
         """YAML 1.1 reads ``1e-3`` (no dot) as a string; recipes mean a number."""
@@ -37,8 +40,15 @@ def _read(text: str, *, where: str | Path):
     Loader.add_implicit_resolver(
         "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
     )
+    return Loader
+
+
+def _read(text: str, *, where: str | Path):
+    """YAML ``text`` as Python values; ``where`` names it in the error of invalid YAML."""
+    import yaml
+
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ParameterError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
 
