@@ -167,9 +167,11 @@ class MusictagPlugin(BeetsPlugin):
         from musictag.inference.results import FileError
         from musictag.library.database import Library
         from musictag.library.job import LibraryJob, describe_library
+        from musictag.library.service import Track
         from musictag.utils.progress import progress
 
         paths = [os.path.abspath(os.fsdecode(item.path)) for item in items]
+        wanted = set(paths)
         backend = self.config["backend"].as_str() or None
         top_k, threshold = self.config["top_k"].get(int), self.config["threshold"].as_number()
         out: dict[str, tuple[dict, dict[str, float]]] = {}
@@ -185,16 +187,14 @@ class MusictagPlugin(BeetsPlugin):
                 library.commit()
                 self._log.info("{}: {}", config.name, job.line())
                 row = next(m for m in library.models() if m.id == job.model_id)
-                _, tagged, scores = library.score_matrix(row)
-                for path, row_scores in zip(tagged, scores, strict=True):
-                    if os.path.abspath(path) not in paths:
+                for file_id, path, row_scores in zip(*library.score_matrix(row), strict=True):
+                    if os.path.abspath(path) not in wanted:
                         continue
                     fields, named = out.setdefault(os.path.abspath(path), ({}, {}))
                     named.update({t: round(float(s), 4) for t, s in zip(config.labels, row_scores, strict=True)})
                     fields.update({field_name(t): s for t, s in named.items()})
-                    order = sorted(range(len(config.labels)), key=lambda i: -row_scores[i])
-                    best = [config.labels[i] for i in order if row_scores[i] >= threshold][: top_k or None]
-                    fields[f"{PREFIX}tags"] = ", ".join(best)
+                    top = Track(file_id, path, row_scores, config.labels).top(top_k or None)
+                    fields[f"{PREFIX}tags"] = ", ".join(tag for tag, score in top if score >= threshold)
                     fields[f"{PREFIX}model"] = config.name
             names = self._describe()
             if names:
