@@ -48,9 +48,9 @@ def test_onnx_tagger_matches_torch(tiny_model_dir, tiny_onnx, tmp_path):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(16000 * 4, np.float32), 16000)
     paths += [silent, tmp_path / "missing.wav"]
-    for hop in (None, 1.0):
+    for hop, workers in ((None, 1), (1.0, 1), (None, 3), (1.0, 0)):  # one file at a time, and several at once
         torch_results = list(Tagger(tiny_model_dir, hop=hop).tag_many(paths, embed="penultimate"))
-        onnx_results = list(OnnxTagger(tiny_onnx, hop=hop).tag_many(paths, embed="penultimate"))
+        onnx_results = list(OnnxTagger(tiny_onnx, hop=hop).tag_many(paths, embed="penultimate", workers=workers))
         for a, b in zip(torch_results, onnx_results, strict=True):
             assert a.path == b.path
             if hasattr(a, "error"):
