@@ -80,8 +80,8 @@ class SureOfOneSpot(torch.nn.Module):
 
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
 def test_a_saturated_score_is_still_explained(write_audio, activation):
-    """Relevance is of the log-odds, computed from the logits: silencing part of the spot lowers them
-    by 400 x its share of the spot, though the probability stays 1.0."""
+    """Relevance is of the log-odds, computed from the logits: removing part of the spot (each band set to
+    its mean level) changes them by 400 x its share of the spot, though the probability stays 1.0."""
     config = ModelConfig(
         name="sure",
         architecture="custom",
@@ -100,9 +100,11 @@ def test_a_saturated_score_is_still_explained(write_audio, activation):
     touching = [s["end"] > spot[0] and s["start"] < spot[1] for s in found.segments]
     assert any(touching)
     for segment, touches in zip(found.segments, touching, strict=True):
-        assert (segment["relevance"] > 0) if touches else (segment["relevance"] == 0)
-    # the whole map adds up to the log-odds lost when every window is silenced in turn: 400 x the spot's mean
-    assert found.relevance.sum() == pytest.approx(400 * float(patch[FRAMES, BANDS].mean()), rel=1e-3)
+        assert (segment["relevance"] != 0) if touches else (segment["relevance"] == 0)
+    # the whole map adds up to the log-odds lost when every window is removed in turn: 400 x the spot's
+    # mean distance above its bands' mean levels
+    lost = (patch[FRAMES, BANDS] - patch.mean(dim=0)[BANDS]).mean()
+    assert found.relevance.sum() == pytest.approx(400 * float(lost), rel=1e-3)
 
 
 def test_files_written_and_bad_input(spot_tagger, write_audio, tmp_path):
@@ -384,3 +386,15 @@ def test_a_method_under_0_9_on_real_recordings_needs_unvalidated(tiny_model_dir,
     assert run_main(capsys, *argv)[0] == 0  # the default method needs nothing
     record = json.loads((tmp_path / "o" / "c.json").read_text())
     assert record["method"] == DEFAULT_METHOD and record["explains"].startswith("the file's score")
+
+
+def test_a_shares_sign_picks_the_cells_it_is_spread_over():
+    """A patch scored above silence puts its share where the audio raises the score, one below silence
+    where the audio lowers it; a patch with no relevance of that sign spreads evenly."""
+    from musictag.explain.relevance import spread_shares
+
+    attribution = np.array([[[1.0, -3.0], [0.0, 1.0]], [[1.0, -3.0], [0.0, -1.0]], [[1.0, 2.0], [0.0, 1.0]]])
+    spread = spread_shares(attribution, np.array([0.4, -0.8, -0.2]))
+    np.testing.assert_allclose(spread[0], [[0.2, 0.0], [0.0, 0.2]])
+    np.testing.assert_allclose(spread[1], [[0.0, -0.6], [0.0, -0.2]])
+    np.testing.assert_allclose(spread[2], np.full((2, 2), -0.05))

@@ -244,6 +244,20 @@ def render_pair(
     )
 
 
+def render_stem(
+    concept: Concept, seed: int, *, duration: float, sample_rate: int = 16000, soundfont: Path | None = None
+) -> np.ndarray:
+    """The concept's stem of clip number ``seed`` alone, dry (mono float32, ``duration`` seconds): what
+    :func:`render_pair` mixes in, for mixing into other (real) recordings."""
+    from musictag.synthesis.render import default_soundfont, render_role
+
+    if not concept.stem:
+        raise ParameterError(f"concept {concept.name} changes a musical choice; it has no stem to mix in")
+    rng, genre = host(concept, seed)
+    arrangement, _ = _arrangements(concept, genre, seed, duration, rng)
+    return render_role(arrangement, concept.stem, sample_rate, soundfont or default_soundfont())
+
+
 def _audible(concept: np.ndarray, rest: np.ndarray | int) -> np.ndarray:
     """``concept`` raised to :data:`AUDIBLE_DB` against ``rest`` when it is quieter (never lowered)."""
     ratio_db = 10 * np.log10((np.mean(concept**2) + 1e-12) / (np.mean(np.square(rest)) + 1e-12))

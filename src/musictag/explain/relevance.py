@@ -5,9 +5,13 @@ What is explained (``quantity``):
 - ``file-score`` (the default): the file's score for the target, the mean of its patches'
   probabilities. Patches are scored independently, so the score splits exactly into one share per
   3-s patch: its probability less that of a silent patch, over the number of patches. Each patch's
-  share is spread over the patch where the method puts positive relevance for the patch's log-odds
-  (in proportion to it; evenly where the method finds none): log-odds, because a probability near 1
-  saturates and would leave the method nothing to find within the patch. Every method thus agrees on
+  share is spread over the patch where the method finds relevance of the share's sign for the patch's
+  log-odds (in proportion to it; evenly where the method finds none): a patch scored above silence
+  puts its share where the audio raises the score, one below silence where the audio lowers it.
+  (Spreading a negative share where the audio raises the score had concentrated it on a few cells
+  of the very part that carries the target: on 30 real splices, Grad-CAM 0.902 then, 0.930 now.)
+  Log-odds, because a probability near 1 saturates and would leave the method nothing to find within
+  the patch. Every method thus agrees on
   how much each patch carries and differs only in where within the patch it puts it, and every segment
   of the file is on one scale.
   (Explaining each patch's own output instead compares gradients of patches with very different
@@ -17,7 +21,8 @@ What is explained (``quantity``):
   gives them).
 
 Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
-silence, the drop of the target's score), ``integrated-gradients`` (from a silent input, 8 steps) and
+the patch's mean level in each band, the drop of the target's score; see :func:`removed`),
+``integrated-gradients`` (from a silent input, 8 steps) and
 ``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time) and
 ``lime`` (per patch, a ridge regression of the score on which of the occlusion windows are kept,
 from 64 random subsets; captum's Lime with the windows as its feature mask) and ``kernel-shap``
@@ -219,14 +224,14 @@ def explain(
 
 
 def spread_shares(attribution: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Each patch's ``shares[i]`` spread over its cells in proportion to ``attribution``'s positive part
-    there (evenly where there is none): ``(patches, frames, bands)``, patch ``i`` summing to ``shares[i]``."""
-    positive = np.maximum(attribution, 0.0)
-    totals = positive.reshape(len(positive), -1).sum(axis=1)
-    cells = positive[0].size
+    """Each patch's ``shares[i]`` spread over its cells in proportion to the part of ``attribution`` of the
+    share's sign there (evenly where there is none): ``(patches, frames, bands)``, patch ``i`` summing to
+    ``shares[i]``."""
     out = np.empty_like(attribution)
-    for i, (cell_values, total) in enumerate(zip(positive, totals, strict=True)):
-        out[i] = shares[i] * (cell_values / total if total > 0 else np.full_like(cell_values, 1.0 / cells))
+    for i, (cells, share) in enumerate(zip(attribution, shares, strict=True)):
+        weight = np.maximum(cells if share >= 0 else -cells, 0.0)
+        total = weight.sum()
+        out[i] = share * (weight / total if total > 0 else np.full_like(cells, 1.0 / cells.size))
     return out
 
 
@@ -264,7 +269,12 @@ def _attribute(
         if isinstance(module, MusiCNN) and module.input_norm == "none":
             scores = _ReusedFront(module, patches, activation)
         found = Occlusion(scores).attribute(
-            patches, sliding_window_shapes=window, strides=window, target=index, baselines=0.0, perturbations_per_eval=8
+            patches,
+            sliding_window_shapes=window,
+            strides=window,
+            target=index,
+            baselines=removed(patches),
+            perturbations_per_eval=8,
         )
         # captum gives every cell its window's whole drop; share it out, so a segment sums to its drop
         return found.detach().div(window[0] * window[1]).numpy()
@@ -313,6 +323,14 @@ class _ReusedFront:
         return front
 
 
+def removed(patches: torch.Tensor) -> torch.Tensor:
+    """What a window of ``patches`` becomes when occlusion, LIME or KernelSHAP remove it: each band's mean
+    level over its patch. Silence instead cut holes whose edges read as onsets: on real splices, silencing
+    any window of a disco patch raised mtt-musicnn's techno score, and occlusion pointed away from the
+    disco (segment ROC-AUC 0.22 on that splice, 0.93 with the band means)."""
+    return patches.mean(dim=1, keepdim=True).expand_as(patches).contiguous()
+
+
 def _surrogate(
     method: str, scores, patches: torch.Tensor, *, window: tuple[int, int], index: int, samples: int = 64
 ) -> np.ndarray:
@@ -328,9 +346,14 @@ def _surrogate(
     torch.manual_seed(0)
     found = [
         explainer.attribute(
-            patch[None], baselines=0.0, target=index, feature_mask=mask, n_samples=samples, perturbations_per_eval=16
+            patch[None],
+            baselines=baseline[None],
+            target=index,
+            feature_mask=mask,
+            n_samples=samples,
+            perturbations_per_eval=16,
         )
-        for patch in patches
+        for patch, baseline in zip(patches, removed(patches), strict=True)
     ]
     # every cell of a window carries the window's coefficient; spread it so a window sums to it
     counts = torch.bincount(mask.flatten()).float()[mask]
