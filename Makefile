@@ -25,17 +25,19 @@ demo: setup
 
 # What the tests and the README's figures use from Debian: ffmpeg/ffprobe (tags read back), Chromium and
 # its driver (the browser test), the FluidR3_GM SoundFont (`synth` and the concept bank; without it they
-# fall back to TimGM6mb and the README's figures are not reproduced). Best effort, as root: otherwise one
-# line says what is missing, and the tests that need a missing tool skip and say so.
+# fall back to TimGM6mb and the README's figures are not reproduced), Festival with two recorded voices
+# (`synth --voice festival`). Best effort, as root: otherwise one line says what is missing, and the tests
+# that need a missing tool skip and say so.
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
+FESTIVAL_VOICES := /usr/share/festival/voices
 system-tools:
 	-@command -v ffprobe >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
-	  [ -f $(SOUNDFONT) ] || \
+	  [ -f $(SOUNDFONT) ] && command -v text2wave >/dev/null && [ -d $(FESTIVAL_VOICES)/us/cmu_us_slt_arctic_hts ] || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    (apt-get update -qq && apt-get install -y -qq ffmpeg chromium chromium-driver fluid-soundfont-gm) \
-	      >/dev/null 2>&1 || \
-	    echo "make: could not install ffmpeg/chromium/chromium-driver/fluid-soundfont-gm; the tests that need" \
-	      "them will skip and synth falls back to TimGM6mb"; }
+	    (apt-get update -qq && apt-get install -y -qq ffmpeg chromium chromium-driver fluid-soundfont-gm \
+	      festival festvox-kallpc16k festvox-us-slt-hts) >/dev/null 2>&1 || \
+	    echo "make: could not install ffmpeg/chromium/chromium-driver/fluid-soundfont-gm/festival voices; the" \
+	      "tests that need them will skip, synth falls back to TimGM6mb and to its formant voice"; }
 
 test: setup system-tools
 	$(BIN)/ruff check src tests benchmarks examples

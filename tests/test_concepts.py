@@ -293,3 +293,38 @@ def test_locate_in_a_clip_shorter_than_a_patch_stays_within_the_clip(band_tagger
     assert found.duration == pytest.approx(1.0, abs=0.01)
     assert found.spans() and all(b <= 1.0 + 1e-3 for _, b in found.spans())
     assert len(found.mel) == round(1.0 / band_tagger.frame_seconds)
+
+
+def test_a_stem_mixed_into_a_track_sits_at_its_span_and_level():
+    import random
+
+    from musictag.studies.real_concepts import UNDER_DB, mix_in
+
+    track = noise(20.0, SR, seed=4, amp=0.1).astype(np.float32)  # peaks under 0.9: not rescaled
+    stem = tone(6.0, SR, freq=100.0, amp=0.5).astype(np.float32)
+    mixed, (start, end) = mix_in(track, stem, SR, random.Random(1))
+    assert end - start == pytest.approx(6.0) and 2.0 <= start <= 12.0
+    added = mixed - track
+    inside = added[int((start + 0.1) * SR) : int((end - 0.1) * SR)]
+    assert not added[: int(start * SR) - 1].any() and not added[int(end * SR) + 1 :].any()
+    under = 20 * np.log10(np.sqrt(np.mean(track**2)) / np.sqrt(np.mean(inside**2)))
+    assert UNDER_DB[0] - 0.2 <= under <= UNDER_DB[1] + 0.2
+
+
+def test_location_auc_scores_the_probe_against_the_span(band_tagger, tone_bank, write_audio):
+    """The band model's probe on a low tone mixed into 4-10 s of a track: the patches centred there score
+    higher than the others."""
+    from musictag.studies.real_concepts import location_auc
+
+    bank = read_bank(tone_bank)
+    song = np.concatenate(
+        [_clip(90, low=False, seconds=4), _clip(91, low=True, seconds=6), _clip(92, low=False, seconds=5)]
+    )
+    path = write_audio("song.wav", song, SR)
+    probe = fit_probe(
+        band_tagger, "low_tone", bank=bank.concepts, randoms=bank.randoms, matched=bank.matched["low_tone"]
+    )
+    found = locate(band_tagger, str(path), probe)
+    assert location_auc(found, (4.0, 10.0)) > 0.95
+    assert location_auc(found, (10.0, 15.0)) < 0.3  # the wrong span scores low
+    assert np.isnan(location_auc(found, (0.0, 100.0)))  # every patch inside: no ranking to score

@@ -45,3 +45,23 @@ def test_silence_between_syllables_and_hiss_of_fricatives():
     assert centroid > 3000
     np.testing.assert_array_equal(audio, synthesize_voice(syllables, 2.0, RATE, seed=3))
     assert not synthesize_voice([], 1.0, RATE).any()
+
+
+def test_festival_sings_and_raps_where_the_notes_are():
+    from musictag.synthesis import festival
+    from musictag.synthesis.compose import Note
+
+    if not festival.available():
+        pytest.skip("Festival is not installed (apt-get install festival festvox-kallpc16k festvox-us-slt-hts)")
+    rate, rng = 16000, np.random.default_rng(0)
+    notes = [Note("voice", 60 + k, 1.0 + 0.5 * k, 1.4 + 0.5 * k, 90) for k in range(4)]
+    for audio in (
+        festival.sing(notes, 120.0, 5.0, rate, rng),
+        festival.rap(notes, "female", 5.0, rate, rng),
+        festival.rap(notes, "male", 5.0, rate, rng),
+    ):
+        assert audio.shape == (5 * rate,) and audio.dtype == np.float32
+        before, during, after = audio[: int(0.9 * rate)], audio[rate : int(2.9 * rate)], audio[int(3.3 * rate) :]
+        assert not before.any()  # nothing before the first note
+        assert np.sqrt(np.mean(during**2)) > 0.01
+        assert np.sqrt(np.mean(after**2)) < 0.2 * np.sqrt(np.mean(during**2))

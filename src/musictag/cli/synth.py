@@ -101,14 +101,15 @@ def run_audio(args: argparse.Namespace) -> int:
     from musictag.synthesis.backends import make_backend
     from musictag.synthesis.generate import synthesize
     from musictag.synthesis.prompts import read_prompts
-    from musictag.synthesis.render import soundfont_note
+    from musictag.synthesis.render import soundfont_note, voice_note
     from musictag.utils.progress import report
 
     records = read_prompts(args.prompts)
     backend = make_backend(args.backend, model=args.model, workers=args.workers, batch_size=args.batch_size)
-    note = soundfont_note(str(backend.settings()))
-    if note:
-        report(f"musictag: note: {note}")
+    settings = backend.settings()
+    for note in (soundfont_note(str(settings)), voice_note(settings.get("voice"))):
+        if note:
+            report(f"musictag: note: {note}")
     result = synthesize(
         records, args.out, backend=backend, duration=args.duration, sample_rate=args.sample_rate, quiet=args.quiet
     )

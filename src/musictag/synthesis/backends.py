@@ -83,9 +83,9 @@ class ProceduralBackend:
 
     def settings(self) -> dict:
         """What decides the clips' sound (a changed setting makes clips again)."""
-        from musictag.synthesis.render import default_soundfont
+        from musictag.synthesis.render import default_soundfont, rap_voice
 
-        return {"soundfont": default_soundfont().name}
+        return {"soundfont": default_soundfont().name, "voice": rap_voice()}
 
     def run(self, jobs: list[ClipJob]) -> Iterator[str | None]:
         """Render ``jobs``; yields per job None when written, or its one-line error."""

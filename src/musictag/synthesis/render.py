@@ -106,8 +106,31 @@ def render_role(arrangement: Arrangement, role: str, sample_rate: int, soundfont
     return out.reshape(-1, 2).mean(axis=1)
 
 
+def rap_voice() -> str:
+    """Who raps: ``festival`` (a recorded voice, see :mod:`musictag.synthesis.festival`) when Festival
+    is installed, else the ``formant`` singer. Measured with both on 6 hip-hop clips: MSD-musicnn's
+    Hip-Hop 0.065 against 0.010 (real hip-hop 0.46), mtt-musicnn's vocal 0.094 against 0.050 (real
+    0.107). Sung lines stay formant: Festival's singing mode raised the vocal tags of pop and country
+    clips but lowered their pop and country tags (0.087 to 0.060, 0.247 to 0.117) and raised Hip-Hop."""
+    from musictag.synthesis import festival
+
+    return "festival" if festival.available() else "formant"
+
+
+def voice_note(voice: str | None) -> str | None:
+    """The line to show when rapped lines are rendered by the formant singer (``voice`` from
+    :func:`rap_voice`)."""
+    if voice != "formant":
+        return None
+    return (
+        "rap rendered by the formant singer, which taggers hear as electronic; install Festival's voices "
+        "(apt-get install festival festvox-kallpc16k festvox-us-slt-hts) for a recorded one"
+    )
+
+
 def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.ndarray:
-    """The voice role sung (or rapped) by the formant singer, a random vowel and onset per note."""
+    """The voice role sung by the formant singer (a random vowel and onset per note), or rapped: by
+    Festival's recorded voices where installed (:func:`rap_voice`), at the formant singer's level."""
     from musictag.synthesis.voice import CONSONANTS, VOWELS, Syllable, synthesize_voice
 
     rng = np.random.default_rng(seed)
@@ -124,7 +147,7 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
         for n in arrangement.notes
         if n.role == "voice"
     ]
-    return synthesize_voice(
+    formant = synthesize_voice(
         syllables,
         arrangement.duration,
         sample_rate,
@@ -133,6 +156,14 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
         glide=0.015 if rap else 0.04,
         seed=seed,
     )
+    if not rap or rap_voice() != "festival":
+        return formant
+    from musictag.synthesis import festival
+
+    notes = [n for n in arrangement.notes if n.role == "voice"]
+    spoken = festival.rap(notes, arrangement.singer, arrangement.duration, sample_rate, rng)
+    level = np.sqrt(np.mean(formant**2)) / (np.sqrt(np.mean(spoken**2)) + 1e-12)
+    return (spoken * level).astype(np.float32)
 
 
 def produce(stems: dict[str, np.ndarray], genre: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
