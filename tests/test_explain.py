@@ -372,7 +372,7 @@ def test_the_file_score_splits_exactly_into_each_patchs_share(tiny_model_dir, tm
 
 
 def test_a_method_under_0_9_on_real_recordings_needs_unvalidated(tiny_model_dir, tmp_path, capsys):
-    from musictag.explain.relevance import DEFAULT_METHOD, REAL_AUC, VALIDATED
+    from musictag.explain.validation import DEFAULT_METHOD, REAL_AUC, VALIDATED
 
     from conftest import run_main
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from musictag.cli.options import positive_int, positive_seconds, torch_model_name
+from musictag.explain.validation import DEFAULT_METHOD, METHODS, method_help
 
 
 def add_parser(commands) -> None:
@@ -25,11 +26,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--target", metavar="LABEL", help="the label or tag to explain (default: the file's best)")
     parser.add_argument(
         "--method",
-        choices=("integrated-gradients", "gradcam", "occlusion", "lime", "kernel-shap"),
-        default="integrated-gradients",
-        help="captum attribution method. Segment ROC-AUC on A-B-A splices of real recordings (mtt-musicnn, "
-        "2026-12-07, 50 splices): integrated-gradients 0.943 (default), gradcam 0.908; under 0.9, so only with "
-        "--unvalidated: occlusion 0.867, lime 0.896 and kernel-shap 0.887 (10 splices)",
+        choices=METHODS,
+        default=DEFAULT_METHOD,
+        help=method_help(),
     )
     parser.add_argument(
         "--unvalidated",
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
-    from musictag.explain.relevance import VALIDATED, method_note
+    from musictag.explain.validation import VALIDATED, method_note
 
     if args.method not in VALIDATED and not args.unvalidated:
         raise ParameterError(f"{method_note(args.method)}: add --unvalidated to use it anyway")

@@ -39,23 +39,10 @@ import numpy as np
 import torch
 
 from musictag.errors import ParameterError
+from musictag.explain.validation import DEFAULT_METHOD, METHODS
 from musictag.inference.tagger import Tagger
 from musictag.models.model_folder import activate
 from musictag.models.musicnn import MusiCNN
-
-METHODS = ("integrated-gradients", "gradcam", "occlusion", "lime", "kernel-shap")
-DEFAULT_METHOD = "integrated-gradients"  # the best on real splices (see VALIDATED)
-#: Segment ROC-AUC on A-B-A splices of real recordings (mtt-musicnn, the file's score; 2026-12-07,
-#: ``musictag explain benchmark --real gtzan:DIR``: 50 splices; LIME and KernelSHAP 10); the methods at
-#: 0.9 or more are offered freely.
-REAL_AUC = {"integrated-gradients": 0.943, "gradcam": 0.908, "occlusion": 0.867, "lime": 0.896, "kernel-shap": 0.887}
-VALIDATED = tuple(m for m, auc in REAL_AUC.items() if auc >= 0.9)
-
-
-def method_note(method: str) -> str:
-    """Why ``method`` needs ``--unvalidated``: its real-splice figure."""
-    return f"{method} scored {REAL_AUC[method]:.3f} segment ROC-AUC on real splices, under 0.9"
-
 
 QUANTITIES = ("file-score", "patch-log-odds")
 QUANTITY_WORDS = {
@@ -328,7 +315,7 @@ def removed(patches: torch.Tensor) -> torch.Tensor:
     level over its patch. Silence instead cut holes whose edges read as onsets: on real splices, silencing
     any window of a disco patch raised mtt-musicnn's techno score, and occlusion pointed away from the
     disco (segment ROC-AUC 0.22 on that splice, 0.93 with the band means)."""
-    return patches.mean(dim=1, keepdim=True).expand_as(patches).contiguous()
+    return patches.mean(dim=(0, 1), keepdim=True).expand_as(patches).contiguous()
 
 
 def _surrogate(

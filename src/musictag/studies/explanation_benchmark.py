@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from musictag.explain.bank import CONCEPTS, _arrangements, read_bank, render_bank
-from musictag.explain.relevance import METHODS, explain
+from musictag.explain.relevance import explain
+from musictag.explain.validation import METHODS
 from musictag.synthesis.styles import STYLES
 from musictag.utils.atomic import atomic_open
 

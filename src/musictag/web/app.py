@@ -134,8 +134,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         method: str = "integrated-gradients",
         unvalidated: bool = False,
     ) -> dict:
-        from musictag.explain.relevance import METHODS, VALIDATED, method_note
         from musictag.explain.relevance import explain as relevance
+        from musictag.explain.validation import METHODS, VALIDATED, method_note
 
         if method not in METHODS:
             raise HTTPException(422, f"method: unknown method {method!r}; choose from {', '.join(METHODS)}")
