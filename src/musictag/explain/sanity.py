@@ -30,12 +30,17 @@ def randomized(tagger: Tagger, *, seed: int = 0) -> Tagger:
     return Tagger.from_model(module.eval(), tagger.config)
 
 
-def sanity_correlation(tagger: Tagger, path: str, *, method: str, target: str | None = None, seed: int = 0) -> float:
-    """Spearman rank correlation of the relevance per (segment, band) of the trained and the randomised model."""
+def sanity_correlation(
+    tagger: Tagger, path: str, *, method: str, target: str | None = None, seed: int = 0, trained=None
+) -> float:
+    """Spearman rank correlation of the relevance per (segment, band) of the trained and the randomised
+    model (``trained``: the trained model's explanation when already made)."""
     from scipy.stats import spearmanr
 
-    trained = explain(tagger, path, target=target, method=method)
-    shuffled = explain(randomized(tagger, seed=seed), path, target=trained.target, method=method)
+    trained = trained or explain(tagger, path, target=target, method=method)
+    shuffled = explain(
+        randomized(tagger, seed=seed), path, target=trained.target, method=method, quantity=trained.quantity
+    )
     a, b = trained.per_band().ravel(), shuffled.per_band().ravel()
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0

@@ -112,22 +112,29 @@ def deletion_auc(tagger, explanation, order: np.ndarray, *, step: int = 2) -> fl
 
     frames = max(1, round(explanation.segment_seconds / explanation.frame_seconds))
     patch = tagger.patch_frames
-    mel = torch.from_numpy(explanation.mel.copy())
+    x = torch.from_numpy(explanation.mel.copy()).reshape(-1, patch, explanation.mel.shape[-1])
     index = tagger.labels.index(explanation.target)
-    variants = []
-    for k in range(0, len(order) + step, step):
-        x = mel.clone()
-        for segment in order[:k]:
-            x[segment * frames : (segment + 1) * frames] = 0.0
-        variants.append(x.reshape(-1, patch, x.shape[-1]))
-    batch = torch.cat(variants)
-    with torch.no_grad():
-        scores = [
-            activate(tagger.module.forward_features(batch[i : i + 64])["logits"], tagger.config.activation)
-            for i in range(0, len(batch), 64)
-        ]
-    per_variant = torch.cat(scores)[:, index].reshape(len(variants), -1).mean(1)
-    return float(per_variant.mean())
+
+    def scores(patches: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            logits = torch.cat(
+                [tagger.module.forward_features(patches[i : i + 64])["logits"] for i in range(0, len(patches), 64)]
+            )
+        return activate(logits, tagger.config.activation)[:, index]
+
+    per_patch = scores(x)
+    means = [float(per_patch.mean())]
+    flat = x.view(-1, x.shape[-1])
+    for k in range(step, len(order) + step, step):  # only the patches a step changes are scored again
+        changed = set()
+        for segment in order[k - step : k]:
+            flat[segment * frames : (segment + 1) * frames] = 0.0
+            changed.update(range(segment * frames // patch, min(len(x), -(-(segment + 1) * frames // patch))))
+        if changed:
+            rows = torch.tensor(sorted(changed))
+            per_patch[rows] = scores(x[rows])
+        means.append(float(per_patch.mean()))
+    return float(np.mean(means))
 
 
 def train_detector(concept: str, out: Path, *, pairs: int = 200, epochs: int = 4) -> Path:

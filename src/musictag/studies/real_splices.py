@@ -140,7 +140,9 @@ def real_benchmark(
             found = explain(tagger, str(path), target=target, method=method, quantity=quantity)
             _score(rows[method], case, method, found, segment_labels(found, [span]), tagger, roc_auc_score)
             if len(cases) < sanity_splices:
-                rows[method]["sanity"].append(sanity_correlation(tagger, str(path), method=method, target=target))
+                rows[method]["sanity"].append(
+                    sanity_correlation(tagger, str(path), method=method, target=target, trained=found)
+                )
             if on_step:
                 on_step()
         timeline = _even_within_patches(found, tagger.patch_frames)
