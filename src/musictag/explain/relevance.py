@@ -21,7 +21,7 @@ What is explained (``quantity``):
   gives them).
 
 Methods (captum): ``occlusion`` (each 0.5 s x quarter-of-the-bands window of the log-mel replaced by
-the patch's mean level in each band, the drop of the target's score; see :func:`removed`),
+the file's mean level in each band, the drop of the target's score; see :func:`removed`),
 ``integrated-gradients`` (from a silent input, 8 steps) and
 ``gradcam`` (Layer Grad-CAM on the model's last convolutional layer, spread back over time) and
 ``lime`` (per patch, a ridge regression of the score on which of the occlusion windows are kept,
@@ -312,9 +312,11 @@ class _ReusedFront:
 
 def removed(patches: torch.Tensor) -> torch.Tensor:
     """What a window of ``patches`` becomes when occlusion, LIME or KernelSHAP remove it: each band's mean
-    level over its patch. Silence instead cut holes whose edges read as onsets: on real splices, silencing
-    any window of a disco patch raised mtt-musicnn's techno score, and occlusion pointed away from the
-    disco (segment ROC-AUC 0.22 on that splice, 0.93 with the band means)."""
+    level over all of ``patches`` (the file, or its chunk of :data:`CHUNK` patches). Silence instead cut
+    holes whose edges read as onsets: silencing any window of a disco patch raised mtt-musicnn's techno
+    score, and occlusion pointed away from the disco (segment ROC-AUC 0.22 on that splice). A patch's own
+    band means erase nothing where the patch is steady. On 50 real splices: 0.917 with the file's, 0.907
+    with the patch's."""
     return patches.mean(dim=(0, 1), keepdim=True).expand_as(patches).contiguous()
 
 
