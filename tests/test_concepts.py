@@ -328,3 +328,33 @@ def test_location_auc_scores_the_probe_against_the_span(band_tagger, tone_bank, 
     assert location_auc(found, (4.0, 10.0)) > 0.95
     assert location_auc(found, (10.0, 15.0)) < 0.3  # the wrong span scores low
     assert np.isnan(location_auc(found, (0.0, 100.0)))  # every patch inside: no ranking to score
+
+
+@synth
+def test_cli_concepts_benchmark_on_real_style_tracks(tiny_model_dir, tone_bank, tmp_path, write_audio, capsys):
+    """The benchmark's plumbing: a bank with a ``drums`` folder, a GTZAN-named folder of 20-s tracks; the
+    drum stem mixed into classical tracks and rock spliced into classical, each file scored against its
+    span, and one line for a bank without any stem concept."""
+    import shutil
+
+    from conftest import music_like, run_main
+
+    bank = tmp_path / "with_drums"
+    shutil.copytree(tone_bank, bank)
+    (bank / "low_tone").rename(bank / "drums")
+    data = tmp_path / "gtzan"
+    for genre in ("classical", "rock"):
+        for k in range(2):
+            write_audio(data / genre / f"{genre}.{k:05d}.wav", music_like(20.0, SR, seed=k + 7 * len(genre)) * 0.3, SR)
+    argv = ["concepts", "benchmark", "--model", tiny_model_dir, "--concepts", bank, "--real", f"gtzan:{data}"]
+    code, out, _ = run_main(capsys, *argv, "--files", "2", "--tcav-inputs", "0", "--out", tmp_path / "o", "-q")
+    assert code == 0 and "| drums |" in out
+    record = json.loads((tmp_path / "o" / "real_concepts.json").read_text())
+    drums = record["concepts"]["drums"]
+    assert len(drums["mixed"]) == len(drums["spliced"]) == 2
+    for case in drums["mixed"] + drums["spliced"]:
+        assert (tmp_path / "o").joinpath(case["path"]).is_file()
+        assert 0.0 <= case["auc"] <= 1.0 and case["span"][1] > case["span"][0]
+    (bank / "drums").rename(bank / "other")
+    code, _, err = run_main(capsys, *argv, "--out", tmp_path / "o2", "-q")
+    assert code == 1 and "no stem concept" in err and err.strip().count("\n") == 0

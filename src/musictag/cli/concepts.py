@@ -73,13 +73,6 @@ def add_parser(commands) -> None:
         help="candidate layers; the probe uses the one that separates the concept best",
     )
     locate.add_argument(
-        "--probe",
-        choices=("pattern", "logistic"),
-        default="pattern",
-        help="pattern (default): the concept's mean change against its matched clips; logistic: a logistic "
-        "regression on every feature ('concepts benchmark' measures both on real recordings)",
-    )
-    locate.add_argument(
         "--hop",
         type=positive_seconds,
         default=0.5,
@@ -233,7 +226,6 @@ def run_locate(args: argparse.Namespace) -> int:
         randoms=bank.randoms,
         matched=bank.matched.get(args.concept, []),
         layers=args.layers,
-        kind=args.probe,
     )
     failed = 0
     with progress(len(args.paths), quiet=args.quiet) as bar:

@@ -60,9 +60,6 @@ class Presence:
         }
 
 
-PROBES = ("pattern", "logistic")
-
-
 @dataclass
 class ConceptProbe:
     """A concept's probe at the layer where it separates the concept best."""
@@ -70,44 +67,8 @@ class ConceptProbe:
     concept: str
     layer: str
     accuracy: float  # on a held-out third
-    model: object  # predict_proba / predict on activations / scale
+    model: object  # sklearn LogisticRegression on activations / scale
     scale: float
-    kind: str = "pattern"
-
-
-class _Projected:
-    """A pattern probe: activations projected on the concept's mean change (its clips' mean less its
-    matched clips'), a one-feature logistic regression on the projection giving the probability."""
-
-    def __init__(self, direction: np.ndarray, x: np.ndarray, y: np.ndarray):
-        from sklearn.linear_model import LogisticRegression
-
-        self.direction, self.centre, self.spread = direction, 0.0, 1.0
-        projected = self._project(x)
-        self.centre, self.spread = float(projected.mean()), float(projected.std()) or 1.0
-        self.fit = LogisticRegression(C=1.0, max_iter=2000).fit(self._project(x), y)
-
-    def _project(self, x: np.ndarray) -> np.ndarray:  # standardised, so the regression's penalty is fair
-        return ((x @ self.direction - self.centre) / self.spread)[:, None]
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Both classes' probabilities per row, as scikit-learn gives them."""
-        return self.fit.predict_proba(self._project(x))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The class per row."""
-        return self.fit.predict(self._project(x))
-
-
-def _probe(kind: str, x: np.ndarray, y: np.ndarray, twins: np.ndarray):
-    """A probe of ``kind`` fitted on rows ``x`` (``y`` 1 for the concept); ``twins`` marks the matched
-    clips' rows, the pattern's other side when there are any."""
-    from sklearn.linear_model import LogisticRegression
-
-    if kind == "logistic":
-        return LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
-    other = twins if twins.any() else y == 0
-    return _Projected(x[y == 1].mean(axis=0) - x[other].mean(axis=0), x, y)
 
 
 def fit_probe(
@@ -118,19 +79,13 @@ def fit_probe(
     randoms: list[list[Path]],
     matched: list[Path],
     layers: list[str] | None = None,
-    kind: str = "pattern",
     seed: int = 0,
 ) -> ConceptProbe:
     """``concept``'s clips against its matched clips and the first random set, at each candidate layer
     (one forward pass for all); the layer with the best held-out accuracy wins (a third of the clips
-    held out, each concept clip together with its matched twin).
+    held out, each concept clip together with its matched twin)."""
+    from sklearn.linear_model import LogisticRegression
 
-    ``kind``: ``pattern`` (the default) projects on the concept's mean change, what the concept alone
-    adds to its clips; ``logistic`` is a logistic regression on every feature, which may also learn
-    what tells the rendered clips from the random set. On real recordings with a concept mixed in or
-    spliced in, ``musictag concepts benchmark`` measures both."""
-    if kind not in PROBES:
-        raise ParameterError(f"unknown probe {kind!r}; choose from {', '.join(PROBES)}")
     if concept not in bank:
         raise ParameterError(f"unknown concept {concept!r}; the folder has {', '.join(bank) or 'none'}")
     if tagger.classical is not None:
@@ -146,17 +101,16 @@ def fit_probe(
     # clip j of the concept and its matched twin j are one group; every other clip is its own
     twin = {len(bank[concept]) + j: j for j in range(len(matched))} if len(matched) == len(bank[concept]) else {}
     groups = np.repeat([twin.get(i, i) for i in range(len(files))], counts)
-    twins = np.repeat([len(bank[concept]) <= i < len(bank[concept]) + len(matched) for i in range(len(files))], counts)
     train, test = held_out(y, groups, seed)
     best, best_accuracy = None, -1.0
     for k, layer in enumerate(layers):
         x = torch.cat([found[f][k] for f in files]).double().numpy()
         scale = np.abs(x).mean() or 1.0
-        fit = _probe(kind, x[train] / scale, y[train], twins[train])
+        fit = LogisticRegression(C=1.0, max_iter=2000).fit(x[train] / scale, y[train])
         accuracy = float((fit.predict(x[test] / scale) == y[test]).mean())
         if accuracy > best_accuracy:
-            model = _probe(kind, x / scale, y, twins)
-            best, best_accuracy = ConceptProbe(concept, layer, round(accuracy, 4), model, scale, kind), accuracy
+            model = LogisticRegression(C=1.0, max_iter=2000).fit(x / scale, y)
+            best, best_accuracy = ConceptProbe(concept, layer, round(accuracy, 4), model, scale), accuracy
     return best
 
 

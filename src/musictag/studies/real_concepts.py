@@ -106,7 +106,7 @@ def real_concepts(
     from musictag.audio.stream import load
     from musictag.data import open_dataset
     from musictag.explain.bank import CONCEPTS, read_bank, render_stem
-    from musictag.explain.locate import PROBES, fit_probe, locate
+    from musictag.explain.locate import fit_probe, locate
     from musictag.inference.factory import open_tagger
 
     tagger = open_tagger(model, backend="torch")
@@ -116,6 +116,8 @@ def real_concepts(
         if item.labels:
             by_genre.setdefault(item.labels[0], []).append(item)
     names = concepts or [c for c in bank.concepts if c in MIXED_HOSTS]
+    if not names:
+        raise ParameterError(f"{bank_folder}: no stem concept to mix in ({', '.join(MIXED_HOSTS)})")
     unknown = [c for c in names if c not in MIXED_HOSTS or c not in bank.concepts]
     if unknown:
         raise ParameterError(
@@ -130,58 +132,51 @@ def real_concepts(
         at = rng.randrange(0, max(1, len(audio) - excerpt))
         return audio[at : at + excerpt]
 
-    def scored(kind: str, concept: str, k: int, audio: np.ndarray, span, probes: dict, ids) -> dict:
+    def scored(kind: str, concept: str, k: int, audio: np.ndarray, span, probe, ids) -> dict:
         import soundfile as sf
 
         path = out / kind / f"{concept}_{k:02d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             sf.write(tmp, audio, rate, format="WAV")
-        case = {"path": str(path), "tracks": ids, "span": [round(x, 3) for x in span]}
-        for name, probe in probes.items():
-            found = locate(tagger, str(path), probe)
-            outside = [s for s in found.spans() if s[1] <= span[0] or s[0] >= span[1]]
-            case[name] = {"auc": location_auc(found, span), "false_spans": len(outside)}
+        found = locate(tagger, str(path), probe)
+        outside = [s for s in found.spans() if s[1] <= span[0] or s[0] >= span[1]]
         if on_step:
             on_step()
-        return case
+        return {
+            "path": str(path),
+            "tracks": ids,
+            "span": [round(x, 3) for x in span],
+            "auc": location_auc(found, span),
+            "false_spans": len(outside),
+        }
 
     rows = {}
     for concept in names:
         hosts = [item for genre in MIXED_HOSTS[concept] for item in by_genre.get(genre, [])]
         if not hosts:
             raise ParameterError(f"{data}: no tracks of {' or '.join(MIXED_HOSTS[concept])} to mix {concept} into")
-        probes = {
-            kind: fit_probe(
-                tagger,
-                concept,
-                bank=bank.concepts,
-                randoms=bank.randoms,
-                matched=bank.matched.get(concept, []),
-                kind=kind,
-            )
-            for kind in PROBES
-        }
-        cases: dict[str, list[dict]] = {"mixed": [], "spliced": []}
+        probe = fit_probe(
+            tagger, concept, bank=bank.concepts, randoms=bank.randoms, matched=bank.matched.get(concept, [])
+        )
+        row = {"layer": probe.layer, "probe_accuracy": probe.accuracy, "mixed": [], "spliced": []}
         for k in range(files):
             item = rng.choice(hosts)
             stem = render_stem(CONCEPTS[concept], 10_000 + k, duration=rng.uniform(*SPAN), sample_rate=rate)
             audio, span = mix_in(real(item), stem, rate, rng)
-            cases["mixed"].append(scored("mixed", concept, k, audio, span, probes, [item.id]))
+            row["mixed"].append(scored("mixed", concept, k, audio, span, probe, [item.id]))
         if concept in SPLICED:
             first, second = (by_genre.get(g, []) for g in SPLICED[concept])
             for k in range(files if first and second else 0):
                 a, b = rng.choice(first), rng.choice(second)
                 audio, span = splice(load(a.path, sample_rate=rate), load(b.path, sample_rate=rate), rate, rng)
-                cases["spliced"].append(scored("spliced", concept, k, audio, span, probes, [a.id, b.id]))
-        rows[concept] = {"cases": cases}
-        for name, probe in probes.items():
-            row = rows[concept][name] = {"layer": probe.layer, "probe_accuracy": probe.accuracy}
-            for kind, kept in cases.items():
-                aucs = [c[name]["auc"] for c in kept if np.isfinite(c[name]["auc"])]
-                if aucs:
-                    row[f"{kind}_auc"] = _interval(aucs)
-                    row[f"{kind}_false_spans"] = float(np.mean([c[name]["false_spans"] for c in kept]))
+                row["spliced"].append(scored("spliced", concept, k, audio, span, probe, [a.id, b.id]))
+        for kind in ("mixed", "spliced"):
+            aucs = [c["auc"] for c in row[kind] if np.isfinite(c["auc"])]
+            if aucs:
+                row[f"{kind}_auc"] = _interval(aucs)
+                row[f"{kind}_false_spans"] = float(np.mean([c["false_spans"] for c in row[kind]]))
+        rows[concept] = row
     result = {"model": model, "data": data, "bank": str(bank_folder), "files": files, "seed": seed, "concepts": rows}
     if tcav_inputs:
         result["tcav"] = _tcav_real_and_rendered(tagger, bank, by_genre, real, out, tcav_inputs, rate)
@@ -240,9 +235,9 @@ def markdown(result: dict) -> str:
         f"Concepts on real recordings: model {result['model']}, data {result['data']}, bank {result['bank']}, "
         f"{result['files']} files per concept and kind, seed {result['seed']}.",
         "",
-        "| concept | probe | layer (held-out accuracy on the bank) | location ROC-AUC, stem mixed into real "
-        "tracks | false spans a file | location ROC-AUC, real A-B-A splices | false spans a file |",
-        "|---|---|---|---|---|---|---|",
+        "| concept | probe layer (held-out accuracy on the bank) | location ROC-AUC, stem mixed into real tracks "
+        "| false spans a file | location ROC-AUC, real A-B-A splices | false spans a file |",
+        "|---|---|---|---|---|---|",
     ]
 
     def cells(row, kind):
@@ -251,13 +246,11 @@ def markdown(result: dict) -> str:
         mean, half = row[f"{kind}_auc"]
         return f"{mean:.3f} ± {half:.3f} | {row[f'{kind}_false_spans']:.1f}"
 
-    for concept, rows in result["concepts"].items():
-        for probe, row in rows.items():
-            if probe != "cases":
-                lines.append(
-                    f"| {concept} | {probe} | {row['layer']} ({row['probe_accuracy']:.2f}) | {cells(row, 'mixed')} | "
-                    f"{cells(row, 'spliced')} |"
-                )
+    for concept, row in result["concepts"].items():
+        lines.append(
+            f"| {concept} | {row['layer']} ({row['probe_accuracy']:.2f}) | {cells(row, 'mixed')} | "
+            f"{cells(row, 'spliced')} |"
+        )
     tcav = result.get("tcav")
     if tcav:
         lines += ["", "| expected pair | TCAV, rendered input clips | TCAV, real input clips |", "|---|---|---|"]
