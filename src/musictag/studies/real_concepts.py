@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from musictag.errors import ParameterError
-from musictag.studies.real_splices import _interval, splice
+from musictag.studies.real_splices import mean_interval, splice
 from musictag.utils.atomic import atomic_open, atomic_path
 
 #: per stem concept: genres of real tracks where it is rarely heard (GTZAN's names)
@@ -174,7 +174,7 @@ def real_concepts(
         for kind in ("mixed", "spliced"):
             aucs = [c["auc"] for c in row[kind] if np.isfinite(c["auc"])]
             if aucs:
-                row[f"{kind}_auc"] = _interval(aucs)
+                row[f"{kind}_auc"] = mean_interval(aucs)
                 row[f"{kind}_false_spans"] = float(np.mean([c["false_spans"] for c in row[kind]]))
         rows[concept] = row
     result = {"model": model, "data": data, "bank": str(bank_folder), "files": files, "seed": seed, "concepts": rows}
@@ -201,12 +201,11 @@ def _tcav_real_and_rendered(tagger, bank, by_genre: dict, real, out: Path, count
     genres = sorted(by_genre)
     clips = []
     for k in range(count):
+        tracks = by_genre[genres[k % len(genres)]]
         path = out / "inputs" / f"real_{k:03d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
-            sf.write(
-                tmp, real(by_genre[genres[k % len(genres)]][k // len(genres) % 10])[: 4 * rate], rate, format="WAV"
-            )
+            sf.write(tmp, real(tracks[k // len(genres) % len(tracks)])[: 4 * rate], rate, format="WAV")
         clips.append(path)
     found = {}
     for name, inputs in (("rendered", bank.inputs), ("real", clips)):

@@ -70,7 +70,7 @@ def pick_target(tagger, audio: np.ndarray, rate: int, span: tuple[float, float],
     return best if gap[best] >= margin else None
 
 
-def _interval(values: list[float]) -> tuple[float, float]:
+def mean_interval(values: list[float]) -> tuple[float, float]:
     """Mean and the half-width of its 95 % interval (normal approximation)."""
     x = np.asarray(values, dtype=float)
     half = 1.96 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else float("nan")
@@ -150,7 +150,7 @@ def real_benchmark(
         cases.append(case)
     if not cases:
         raise ParameterError(f"{data}: no splice gave a target the model puts on B alone")
-    summary = {m: {k: _interval(v) for k, v in row.items() if v} for m, row in rows.items()}
+    summary = {m: {k: mean_interval(v) for k, v in row.items() if v} for m, row in rows.items()}
     result = {
         "model": model,
         "data": data,
