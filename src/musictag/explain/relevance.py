@@ -9,7 +9,7 @@ What is explained (``quantity``):
   log-odds (in proportion to it; evenly where the method finds none): a patch scored above silence
   puts its share where the audio raises the score, one below silence where the audio lowers it.
   (Spreading a negative share where the audio raises the score had concentrated it on a few cells
-  of the very part that carries the target: on 30 real splices, Grad-CAM 0.902 then, 0.930 now.)
+  of the very part that carries the target: on 50 real splices, Grad-CAM 0.908 then, 0.932 now.)
   Log-odds, because a probability near 1 saturates and would leave the method nothing to find within
   the patch. Every method thus agrees on
   how much each patch carries and differs only in where within the patch it puts it, and every segment
