@@ -21,7 +21,7 @@ from musictag.data import open_dataset
 from musictag.inference.factory import open_tagger
 from musictag.synthesis import festival
 from musictag.synthesis.compose import compose
-from musictag.synthesis.render import produce, render_stems
+from musictag.synthesis.render import produce, render_stems, render_voice
 
 RATE = 16000
 MSD_TAGS = ("Hip-Hop", "pop", "country", "blues", "soul", "rnb", "electronic", "female vocalists", "male vocalists")
@@ -59,7 +59,8 @@ def main() -> None:
                 continue
             vocal = arrangement.vocal
             stems = render_stems(arrangement, sample_rate=RATE, seed=seed)
-            formant, rng = stems["voice"], np.random.default_rng(seed)
+            formant = render_voice(arrangement, RATE, seed, rapper="formant")  # whatever rap_voice() says
+            rng = np.random.default_rng(seed)
             if vocal == "rap":
                 recorded = festival.rap(notes, arrangement.singer, arrangement.duration, RATE, rng)
             else:

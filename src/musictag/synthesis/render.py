@@ -128,9 +128,10 @@ def voice_note(voice: str | None) -> str | None:
     )
 
 
-def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.ndarray:
+def render_voice(arrangement: Arrangement, sample_rate: int, seed: int, *, rapper: str | None = None) -> np.ndarray:
     """The voice role sung by the formant singer (a random vowel and onset per note), or rapped: by
-    Festival's recorded voices where installed (:func:`rap_voice`), at the formant singer's level."""
+    ``rapper`` (default :func:`rap_voice`: Festival's recorded voices where installed, at the formant
+    singer's level)."""
     from musictag.synthesis.voice import CONSONANTS, VOWELS, Syllable, synthesize_voice
 
     rng = np.random.default_rng(seed)
@@ -156,7 +157,7 @@ def render_voice(arrangement: Arrangement, sample_rate: int, seed: int) -> np.nd
         glide=0.015 if rap else 0.04,
         seed=seed,
     )
-    if not rap or rap_voice() != "festival":
+    if not rap or (rapper or rap_voice()) != "festival":
         return formant
     from musictag.synthesis import festival
 
