@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from musictag.errors import ParameterError
-from musictag.studies.real_splices import mean_interval, splice
+from musictag.studies.real_splices import mean_interval, rms, splice, with_headroom
 from musictag.utils.atomic import atomic_open, atomic_path
 
 #: per stem concept: genres of real tracks where it is rarely heard (GTZAN's names)
@@ -69,11 +69,10 @@ def mix_in(
     at = int(start * rate)
     stem = stem[: len(track) - at]
     fade = np.minimum(1.0, np.minimum(np.arange(len(stem)), np.arange(len(stem))[::-1]) / (FADE * rate))
-    level = np.sqrt(np.mean(track**2)) / (np.sqrt(np.mean(stem**2)) + 1e-12) * 10 ** (-rng.uniform(*UNDER_DB) / 20)
+    level = rms(track) / rms(stem) * 10 ** (-rng.uniform(*UNDER_DB) / 20)
     out = track.copy()
     out[at : at + len(stem)] += (stem * fade * level).astype(np.float32)
-    peak = float(np.abs(out).max())
-    return (out * np.float32(0.9 / peak) if peak > 0.9 else out), (start, start + len(stem) / rate)
+    return with_headroom(out), (start, start + len(stem) / rate)
 
 
 def location_auc(presence, span: tuple[float, float]) -> float:
@@ -254,10 +253,10 @@ def markdown(result: dict) -> str:
     if tcav:
         lines += ["", "| expected pair | TCAV, rendered input clips | TCAV, real input clips |", "|---|---|---|"]
         for pair in tcav["rendered"]:
-            cells = []
+            found = []
             for name in ("rendered", "real"):
                 r = tcav[name][pair]
                 word = "significant" if r["significant"] else "not significant"
-                cells.append(f"{word}: {r['score']:.2f}, p {r['p']:.1g} ({r['layer']})")
-            lines.append(f"| {pair} | {cells[0]} | {cells[1]} |")
+                found.append(f"{word}: {r['score']:.2f}, p {r['p']:.1g} ({r['layer']})")
+            lines.append(f"| {pair} | {found[0]} | {found[1]} |")
     return "\n".join(lines) + "\n"

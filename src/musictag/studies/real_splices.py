@@ -33,8 +33,15 @@ def _stretch(audio: np.ndarray, seconds: float, rate: int, rng: random.Random) -
     return audio[start : start + length]
 
 
-def _rms(x: np.ndarray) -> float:
+def rms(x: np.ndarray) -> float:
+    """Root mean square of ``x``, never zero (a silent stretch divides safely)."""
     return float(np.sqrt(np.mean(np.square(x)) + 1e-12))
+
+
+def with_headroom(audio: np.ndarray) -> np.ndarray:
+    """``audio`` scaled down to a 0.9 peak when it goes over (a mix that would clip), else unchanged."""
+    peak = float(np.abs(audio).max())
+    return audio * np.float32(0.9 / peak) if peak > 0.9 else audio
 
 
 def _join(x: np.ndarray, y: np.ndarray, fade: int) -> np.ndarray:
@@ -48,13 +55,12 @@ def splice(a: np.ndarray, b: np.ndarray, rate: int, rng: random.Random) -> tuple
     """A-B-A of two mono tracks at ``rate``: (audio, B's span in seconds, from the middles of the fades)."""
     first, last = (_stretch(a, rng.uniform(*SEGMENT), rate, rng).astype(np.float32) for _ in range(2))
     middle = _stretch(b, rng.uniform(*SEGMENT), rate, rng).astype(np.float32)
-    middle = middle * np.float32(_rms(np.concatenate([first, last])) / _rms(middle))  # level-matched
+    middle = middle * np.float32(rms(np.concatenate([first, last])) / rms(middle))  # level-matched
     fade = int(CROSSFADE * rate)
     head = _join(first, middle, fade)
     span = ((len(first) - fade / 2) / rate, (len(head) - fade / 2) / rate)
     out = _join(head, last, fade)
-    peak = float(np.abs(out).max())
-    return (out * np.float32(0.9 / peak) if peak > 0.9 else out), span
+    return with_headroom(out), span
 
 
 def pick_target(tagger, audio: np.ndarray, rate: int, span: tuple[float, float], *, margin: float = 0.1) -> int | None:
@@ -103,7 +109,6 @@ def real_benchmark(
     under 0.3 passes).
     """
     import soundfile as sf
-    from sklearn.metrics import roc_auc_score
 
     from musictag.audio.stream import load
     from musictag.data import open_dataset
@@ -138,7 +143,7 @@ def real_benchmark(
         case = {"path": str(path), "a": a.id, "b": b.id, "span": span, "target": target}
         for method in methods:
             found = explain(tagger, str(path), target=target, method=method, quantity=quantity)
-            _score(rows[method], case, method, found, segment_labels(found, [span]), tagger, roc_auc_score)
+            _score(rows[method], case, method, found, segment_labels(found, [span]), tagger)
             if len(cases) < sanity_splices:
                 rows[method]["sanity"].append(
                     sanity_correlation(tagger, str(path), method=method, target=target, trained=found)
@@ -146,7 +151,7 @@ def real_benchmark(
             if on_step:
                 on_step()
         timeline = _even_within_patches(found, tagger.patch_frames)
-        _score(rows[BASELINE], case, BASELINE, timeline, segment_labels(found, [span]), tagger, roc_auc_score)
+        _score(rows[BASELINE], case, BASELINE, timeline, segment_labels(found, [span]), tagger)
         cases.append(case)
     if not cases:
         raise ParameterError(f"{data}: no splice gave a target the model puts on B alone")
@@ -167,8 +172,10 @@ def real_benchmark(
     return result
 
 
-def _score(row: dict, case: dict, name: str, found, labels: np.ndarray, tagger, roc_auc_score) -> None:
+def _score(row: dict, case: dict, name: str, found, labels: np.ndarray, tagger) -> None:
     """Segment ROC-AUC, pointing game and deletion AUC of one explanation, into ``row`` and ``case``."""
+    from sklearn.metrics import roc_auc_score
+
     from musictag.studies.explanation_benchmark import deletion_auc
 
     relevance = found.over_time
