@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -508,8 +509,10 @@ def test_ray_cluster_tags_like_one_process_and_only_the_driver_writes(ray_cluste
     args = ("tag", str(folder), "--model", str(tiny_model_dir), "--embed", "penultimate", "-q")
     assert musictag(*args, "--db", str(local)).returncode == 1
     address, env = ray_cluster
+    copies = set(Path(tempfile.gettempdir()).glob("musictag-model-*"))  # each worker's copy of the model
     done = musictag(*args, "--db", str(on_ray), "--ray", address, "--workers", "2", timeout=600, env=env)
     assert done.returncode == 1 and "6 tagged" in done.stderr and "broken.mp3: cannot decode" in done.stderr
+    assert set(Path(tempfile.gettempdir()).glob("musictag-model-*")) == copies  # removed once loaded
     with Library(local) as a, Library(on_ray) as b:
         model_a, model_b = a.pick_model(), b.pick_model()
         paths_a, _, scores_a = a.score_matrix(model_a)

@@ -46,8 +46,15 @@ class LoadedModel(PatchGeometry):
         Where its files are (None for a model built in memory).
     """
 
-    def __init__(self, module: torch.nn.Module | ClassicalModel, config: ModelConfig, *, hop: float | None = None,
-                 device: str = "cpu", folder: Path | None = None):  # fmt: skip
+    def __init__(
+        self,
+        module: torch.nn.Module | ClassicalModel,
+        config: ModelConfig,
+        *,
+        hop: float | None = None,
+        device: str = "cpu",
+        folder: Path | None = None,
+    ):
         self._set_geometry(config, hop)
         self.module, self.folder, self.hop = module, folder, hop
         self.device = torch_device(device)
@@ -58,8 +65,14 @@ class LoadedModel(PatchGeometry):
         self.patcher = Patcher(self.frontend, self.patch_frames, self.hop_frames)
 
     @classmethod
-    def open(cls, model: str | os.PathLike = "mtt-musicnn", *, weights: str | os.PathLike | None = None,
-             hop: float | None = None, device: str = "cpu") -> LoadedModel:  # fmt: skip
+    def open(
+        cls,
+        model: str | os.PathLike = "mtt-musicnn",
+        *,
+        weights: str | os.PathLike | None = None,
+        hop: float | None = None,
+        device: str = "cpu",
+    ) -> LoadedModel:
         """A pretrained model by name, or a model folder, loaded."""
         folder = resolve_model(model, weights=weights)
         return cls(*load_model_folder(folder), hop=hop, device=device, folder=folder)

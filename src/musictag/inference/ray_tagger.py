@@ -72,13 +72,14 @@ class _ModelActor:
         from musictag.inference.tagger import Tagger
 
         torch.set_num_threads(1)  # one actor per CPU
-        folder = Path(tempfile.mkdtemp(prefix="musictag-model-"))
-        for name, data in ray.get(files).items():
-            (folder / name).write_bytes(data)
         settings = dict(settings)
         self.embed = settings.pop("embed")
         self.per_patch = settings.pop("per_patch", False)  # embed_many: each patch's activations
-        self.tagger = Tagger(folder, **settings)
+        # the model is read into memory once: its copy on the worker's disk goes with the loading
+        with tempfile.TemporaryDirectory(prefix="musictag-model-") as folder:
+            for name, data in ray.get(files).items():
+                (Path(folder) / name).write_bytes(data)
+            self.tagger = Tagger(folder, **settings)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         out: dict[str, list] = {key: [] for key in _COLUMNS}

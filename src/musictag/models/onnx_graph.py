@@ -135,8 +135,12 @@ def _musicnn(g: _Graph, x: str, config: ModelConfig, state: dict, eps: float) ->
     axis2 = g.const(np.array([2], np.int64), "axes")
     pairs = g.op("Concat", [g.op("Unsqueeze", [max_pool, axis2]), g.op("Unsqueeze", [mean_pool, axis2])], axis=2)
     pooled = g.op("Flatten", [pairs], axis=1)  # TF order: max and mean interleaved per channel
-    hidden = g.batch_norm(g.op("Relu", [g.gemm(g.batch_norm(pooled, state, "backend_bn", eps), state, "penultimate")]),
-                          state, "penultimate_bn", eps)  # fmt: skip
+    hidden = g.batch_norm(
+        g.op("Relu", [g.gemm(g.batch_norm(pooled, state, "backend_bn", eps), state, "penultimate")]),
+        state,
+        "penultimate_bn",
+        eps,
+    )
     logits = g.gemm(hidden, state, "classifier")
     return {"logits": logits, "penultimate": hidden, "mean_pool": mean_pool, "max_pool": max_pool}
 
@@ -145,8 +149,12 @@ def _vgg(g: _Graph, x: str, config: ModelConfig, state: dict, eps: float) -> dic
     h = g.batch_norm(g.op("Unsqueeze", [x, g.const(np.array([1], np.int64), "axes")]), state, "input_bn", eps)
     for i, (kernel, stride) in enumerate(VGG_POOLS):
         conv = g.conv(h, state[f"convs.{i}.weight"], state[f"convs.{i}.bias"], pads=[1, 1, 1, 1])
-        h = g.op("MaxPool", [g.batch_norm(g.op("Relu", [conv]), state, f"bns.{i}", eps)],
-                 kernel_shape=list(kernel), strides=list(stride))  # fmt: skip
+        h = g.op(
+            "MaxPool",
+            [g.batch_norm(g.op("Relu", [conv]), state, f"bns.{i}", eps)],
+            kernel_shape=list(kernel),
+            strides=list(stride),
+        )
     flat = g.op("Flatten", [g.op("Transpose", [h], perm=[0, 2, 3, 1])], axis=1)  # TensorFlow flattens channels-last
     return {"logits": g.gemm(flat, state, "classifier"), "penultimate": flat}
 
