@@ -300,3 +300,44 @@ def test_train_says_what_it_fitted_and_evaluate_warns_about_training_items(capsy
     assert code == 0 and "8 of these 8 items trained the model" in err
     code, _, err = run_main(capsys, "compare", tmp_path / "run")
     assert code == 1 and "musictag evaluate" in err
+
+
+def test_extra_rows_train_with_their_weight_and_are_never_scored(settings):
+    """Issue 34: rows of other data (synthetic clips) join the head's training at a weight of their own."""
+    from musictag.training.fit_head import ExtraRows
+
+    rng = np.random.default_rng(0)
+    y = np.tile([0, 1], 20)
+    x = rng.normal(size=(40, 3)) + np.outer(2 * y - 1, [4.0, 0, 0])  # real rows: class by feature 0
+    flipped = ExtraRows(x.copy(), 1 - y, np.ones(40))  # the same sounds with the other labels
+    settings = replace(settings, Cs=[1.0])
+    accuracy = {}
+    for weight in (1e-3, 30.0):
+        extra = replace(flipped, weight=np.full(40, weight))
+        head = fit_head(x, y, "single-label", settings, extra=extra)
+        accuracy[weight] = (head_scores(x, head, "single-label").argmax(1) == y).mean()
+        assert head.chosen["extra_rows"] == 40 and head.chosen["rows"] == 40  # counted apart
+    assert accuracy[1e-3] == 1.0 and accuracy[30.0] == 0.0  # a light weight barely moves the head; a heavy one rules
+    with pytest.raises(ParameterError, match="single-label"):
+        fit_head(x, np.column_stack([y, 1 - y]), "multi-label", settings, extra=flipped)
+
+
+def test_a_transfer_recipe_learns_from_extra_data_named_with_a_weight(two_classes, tiny_model_dir, tmp_path, capsys):
+    extra = tmp_path / "extra.csv"
+    extra.write_text("path,labels\n" + "".join(f"{two_classes}/tones/t{n}.wav,tones\n" for n in range(2)))
+    recipe = tmp_path / "rec.yaml"
+    recipe.write_text(
+        f"kind: transfer\ndata: {two_classes}\n"
+        f"transfer:\n  backbones: [{tiny_model_dir}]\n  hop: 1.0\n  inner_folds: 2\n  extra: {{extra.csv: 0.1}}\n"
+    )
+    loaded = Recipe.load(recipe)
+    assert loaded.settings.extra == {str(extra): 0.1}  # read against the recipe's folder
+    code, out, _ = run_main(capsys, "train", recipe, "--folds", "3", "-o", tmp_path / "run")
+    assert code == 0 and "3-fold accuracy 1.0000" in out
+    fit = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["info"]["fit"]
+    assert fit["extra_rows"] == 2 and fit["rows"] == 12 * (1 + 8)  # a 3.5-s clip is one patch; real rows add 8 crops
+    extra.write_text(f"path,labels\n{two_classes}/tones/t0.wav,drums\n")
+    code, _, err = run_main(capsys, "train", recipe, "-o", tmp_path / "bad")
+    assert code == 1 and "transfer.extra" in err and "drums" in err and "Traceback" not in err
+    with pytest.raises(ParameterError, match="positive number"):
+        Recipe.load(recipe, ["transfer.extra={extra.csv: 0}"])

@@ -116,6 +116,46 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
 
 
 @dataclass
+class ExtraRows:
+    """Rows of other data (``transfer.extra``, e.g. synthetic clips) that train every head, inner folds
+    included, and are never scored: features, class index and weight of each row."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+
+    def columns(self, index: np.ndarray) -> ExtraRows:
+        """The rows with only the feature columns ``index``."""
+        return ExtraRows(self.x[:, index], self.y, self.weight)
+
+
+def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool = True) -> ExtraRows | None:
+    """Every ``settings.extra`` data set's rows (each clip's patches, or its mean for ``samples: tracks``),
+    labelled by index into ``vocabulary``, weighted as the settings say (None without extra data)."""
+    from musictag.data.load import open_dataset
+
+    xs, ys, weights = [], [], []
+    for spec, weight in settings.extra.items():
+        data = open_dataset(spec)
+        unknown = sorted({item.labels[0] for item in data.items if item.labels} - set(vocabulary))
+        if unknown:
+            raise ParameterError(
+                f"transfer.extra {spec}: labels {', '.join(unknown)} are not the data's ({', '.join(vocabulary)})"
+            )
+        samples = embed_tracks(data.items, replace(settings, crops=0), quiet=quiet)
+        for item in data.items:
+            if item.id in samples and item.labels:
+                patches = samples[item.id].patches
+                rows = patches.mean(axis=0, keepdims=True) if settings.samples == "tracks" else patches
+                xs.append(rows)
+                ys += [vocabulary.index(item.labels[0])] * len(rows)
+                weights += [float(weight)] * len(rows)
+    if not xs:
+        return None
+    return ExtraRows(np.concatenate(xs), np.asarray(ys), np.asarray(weights))
+
+
+@dataclass
 class FittedHead:
     """Standardisation and the head's layers ``[(weight, bias), ...]`` (ReLU between them);
     near-constant features get ``scale`` 1 and zero weight. ``chosen`` says what was picked."""
@@ -190,14 +230,20 @@ def _averaged(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[
     return [first, *middle, last]
 
 
-def _fit_quietly(clf, x, y):
+def _fit_quietly(clf, x, y, extra: ExtraRows | None = None):
+    """``clf`` fitted on rows ``x, y`` (weight 1) and ``extra``'s (standardised like them, their weights)."""
+    weight = None
+    if extra is not None:
+        x, y = np.concatenate([x, extra.x]), np.concatenate([y, extra.y])
+        weight = np.concatenate([np.ones(len(x) - len(extra.x)), extra.weight])
     with warnings.catch_warnings():  # convergence and scikit-learn's future-default notices
         warnings.simplefilter("ignore")
-        return clf.fit(x, y)
+        return clf.fit(x, y, sample_weight=weight)
 
 
-def _inner_score(z, y, groups, crops, head, value, settings) -> float:
-    """Accuracy on held-out tracks' crops (all their rows when there are no crops), tracks kept whole."""
+def _inner_score(z, y, groups, crops, head, value, settings, extra: ExtraRows | None = None) -> float:
+    """Accuracy on held-out tracks' crops (all their rows when there are no crops), tracks kept whole;
+    ``extra`` rows train every fold."""
     track_labels = {group: label for group, label in zip(groups.tolist(), y.tolist(), strict=True)}
     folds = min(settings.inner_folds, int(np.bincount(list(track_labels.values())).min()))
     if folds < 2:
@@ -205,7 +251,7 @@ def _inner_score(z, y, groups, crops, head, value, settings) -> float:
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=settings.seed)
     correct = []
     for train, test in splitter.split(z, y, groups):
-        clf = _fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z[train], y[train])
+        clf = _fit_quietly(_classifier(head, value, settings.hidden, settings.seed), z[train], y[train], extra)
         scored = test[crops[test]] if crops[test].any() else test
         correct.append(clf.predict(z[scored]) == y[scored])
     return float(np.concatenate(correct).mean())
@@ -220,29 +266,38 @@ def fit_head(
     groups: np.ndarray | None = None,
     crops: np.ndarray | None = None,
     always_score: bool = False,
+    extra: ExtraRows | None = None,
 ) -> FittedHead:
     """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
-    single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets)."""
+    single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets).
+    ``extra`` rows (single-label only) train beside ``x`` with their weights; the standardisation is
+    the real rows' alone, as the audio the model will meet is real."""
     groups = np.arange(len(x)) if groups is None else groups
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
     live = scaler.scale_ > NEAR_CONSTANT * scaler.scale_.max()
     z = scaler.transform(x)[:, live]
     chosen = {"features": int(live.sum()), "constant_features": int((~live).sum()), "rows": len(x)}
+    if extra is not None:
+        if task != "single-label":
+            raise ParameterError("transfer.extra: extra training data is for single-label data (one class a clip)")
+        extra = ExtraRows(scaler.transform(extra.x)[:, live], extra.y, extra.weight)
+        chosen["extra_rows"] = len(extra.x)
     if task == "single-label":
         grid = [
             (head, value) for head in settings.heads for value in (settings.Cs if head == "logreg" else settings.alphas)
         ]
         scored = len(grid) > 1 or always_score
         scores = [
-            _inner_score(z, y, groups, crops, head, value, settings) if scored else float("nan") for head, value in grid
+            _inner_score(z, y, groups, crops, head, value, settings, extra) if scored else float("nan")
+            for head, value in grid
         ]
         best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
         head, value = grid[best]
         members = settings.ensemble if head == "mlp" else 1  # logistic regression has one optimum
         layers = _averaged(
             [
-                _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y))
+                _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y, extra))
                 for k in range(members)
             ]
         )
@@ -285,9 +340,14 @@ def _backbone_columns(settings: TransferSettings) -> dict[str, slice]:
 
 
 def fit_transfer(
-    dataset: Dataset, items: list[Item], samples: dict[str, TrackSamples], settings: TransferSettings
+    dataset: Dataset,
+    items: list[Item],
+    samples: dict[str, TrackSamples],
+    settings: TransferSettings,
+    *,
+    extra: ExtraRows | None = None,
 ) -> tuple[TransferHead, ModelConfig]:
-    """Choose the backbone set (inner CV), fit the head on ``items`` and build the model."""
+    """Choose the backbone set (inner CV), fit the head on ``items`` (and ``extra`` rows) and build the model."""
     usable = [item for item in items if item.id in samples]
     if not usable:
         raise ParameterError("no readable training items")
@@ -296,13 +356,15 @@ def fit_transfer(
     columns = _backbone_columns(settings) if len(sets) > 1 or sets[0] != settings.backbones else None
     best = None
     for chosen in sets:
-        if columns is None:
-            picked = [samples[item.id] for item in usable]
-        else:
+        picked, extra_picked = [samples[item.id] for item in usable], extra
+        if columns is not None:
             index = np.concatenate([np.arange(columns[name].start, columns[name].stop) for name in chosen])
-            picked = [TrackSamples(samples[i.id].patches[:, index], samples[i.id].crops[:, index]) for i in usable]
+            picked = [TrackSamples(s.patches[:, index], s.crops[:, index]) for s in picked]
+            extra_picked = extra.columns(index) if extra is not None else None
         x, y, groups, crops = _rows(picked, targets, settings.samples)
-        fitted = fit_head(x, y, dataset.task, settings, groups=groups, crops=crops, always_score=len(sets) > 1)
+        fitted = fit_head(
+            x, y, dataset.task, settings, groups=groups, crops=crops, always_score=len(sets) > 1, extra=extra_picked
+        )
         score = fitted.chosen.get("inner_cv_crop_accuracy", 0.0)
         if best is None or score > best[0]:
             best = (score, chosen, fitted, x, y)
@@ -330,11 +392,12 @@ def train_transfer(
     out_dir: str | os.PathLike,
     *,
     samples: dict[str, TrackSamples] | None = None,
+    extra: ExtraRows | None = None,
     name: str = "transfer",
 ) -> Path:
-    """Fit a head on ``items`` and save it (with its backbones) as a model folder."""
+    """Fit a head on ``items`` (and ``extra`` rows) and save it (with its backbones) as a model folder."""
     samples = samples if samples is not None else embed_tracks(items, settings)
-    module, config = fit_transfer(dataset, items, samples, settings)
+    module, config = fit_transfer(dataset, items, samples, settings, extra=extra)
     return save_model_folder(out_dir, replace(config, name=name), module.state_dict())
 
 
@@ -346,6 +409,7 @@ def cross_validate_transfer(
     seed: int = 0,
     samples: dict[str, TrackSamples] | None = None,
     excerpts: Excerpts | None = None,
+    extra: ExtraRows | None = None,
 ) -> dict:
     """Stratified (group-aware when items have groups) k-fold CV; the backbones run once per track for
     training, and each fold's model scores its held-out tracks (and their ``excerpts``) as ``musictag
@@ -354,6 +418,6 @@ def cross_validate_transfer(
     items = [item for item in dataset.items if item.id in samples]
     per_fold = []
     for train, test in kfold_pairs(items, folds, task=dataset.task, seed=seed):
-        module, config = fit_transfer(dataset, train, samples, settings)
+        module, config = fit_transfer(dataset, train, samples, settings, extra=extra)
         per_fold.append(evaluate_items(Tagger.from_model(module, config), dataset, test, excerpts=excerpts))
     return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in samples])

@@ -84,8 +84,8 @@ class Recipe:
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> Recipe:
         """Read a YAML recipe (a file, or the name of a shipped one), apply ``key=value`` overrides,
-        validate. Relative paths in the file's ``data`` are read against the file's folder; those
-        given in overrides, against the working directory."""
+        validate. Relative paths in the file's ``data`` (and ``transfer.extra``) are read against the
+        file's folder; those given in overrides, against the working directory."""
         path = find_recipe(path)
         values = _read(path.read_text(), where=path) or {}
         if not isinstance(values, dict):
@@ -93,6 +93,9 @@ class Recipe:
         values.setdefault("name", path.stem)
         if isinstance(values.get("data"), str):
             values["data"] = resolve_spec(values["data"], path.parent)
+        extra = (values.get("transfer") or {}).get("extra") if isinstance(values.get("transfer"), dict) else None
+        if isinstance(extra, dict):
+            values["transfer"]["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in extra.items()}
         for assignment in overrides:
             apply_override(values, assignment)
         return cls.from_dict(values, source=str(path))

@@ -136,6 +136,8 @@ class TransferSettings:
     track's mean embedding. ``heads``: ``logreg`` (strength from ``Cs``) and/or ``mlp`` (``hidden``
     widths, weight decay from ``alphas``), the inner CV picking the best on held-out tracks' crops.
     ``ensemble``: MLPs fitted with as many seeds and averaged (stored as one wider MLP).
+    ``extra``: more training data, never tested on, each SPEC with the weight of its rows against the
+    real data's 1 (e.g. ``{synth/manifest.csv: 0.03}``: synthetic clips; their patches only, no crops).
     """
 
     backbones: list[str] = field(default_factory=lambda: ["msd-musicnn"])
@@ -152,8 +154,12 @@ class TransferSettings:
     ensemble: int = 1
     inner_folds: int = 5
     seed: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for spec, weight in self.extra.items():
+            if not isinstance(weight, (int, float)) or not weight > 0:
+                raise ParameterError(f"transfer.extra: {spec}'s weight must be a positive number, got {weight!r}")
         if "mlp" in self.heads and not self.hidden:
             raise ParameterError("transfer.hidden must name at least one layer width for the mlp head")
         if self.ensemble < 1:
