@@ -1,5 +1,7 @@
 """Handcrafted descriptors against known values, and the classical pipeline."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -56,9 +58,19 @@ def test_classical_cross_validation(tmp_path, write_audio, capsys):
     recipe.write_text(f"kind: classical\ndata: {tmp_path / 'd'}\nclassical:\n  classifier: logreg\n")
     assert main(["train", str(recipe), "--folds", "3", "-o", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
-    assert "3-fold accuracy 1.0000" in out and (tmp_path / "run" / "model" / "model.skops").is_file()
+    assert "3-fold track-disjoint accuracy 1.0000" in out and (tmp_path / "run" / "model" / "model.skops").is_file()
     assert main(["train", str(recipe), "-o", str(tmp_path / "all")]) == 0  # no folds: a model from every item
     assert "model: " in capsys.readouterr().out
+    # with artists named (a manifest's group column), the folds hold artists out and say so, excerpts first
+    rows = [f"{tmp_path}/d/{kind}/{n}.wav,{kind},{kind}-artist{n % 3}" for kind in ("low", "noisy") for n in range(6)]
+    (tmp_path / "artists.csv").write_text("path,labels,group\n" + "\n".join(rows) + "\n")
+    args = ["train", str(recipe), "--set", f"data=manifest:{tmp_path / 'artists.csv'}", "--folds", "3"]
+    assert main([*args, "-o", str(tmp_path / "by-artist")]) == 0
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if "-fold" in line]
+    assert "3-fold artist-disjoint accuracy on 4 excerpts of 2-3 s" in lines[0] and "artist-disjoint" in lines[1]
+    assert json.loads((tmp_path / "by-artist" / "cv.json").read_text())["held_out"] == "artist"
+    assert "hold out tracks, not artists" not in err
 
 
 @pytest.fixture

@@ -147,7 +147,7 @@ def test_train_evaluate_compare_commands(two_classes, tiny_model_dir, tmp_path, 
         f"transfer:\n  backbones: [{tiny_model_dir}]\n  hop: 1.0\n  inner_folds: 2\n"
     )
     assert main(["train", str(recipe), "--folds", "3", "-o", str(tmp_path / "run-cv")]) == 0
-    assert "3-fold accuracy 1.0000" in capsys.readouterr().out
+    assert "3-fold track-disjoint accuracy 1.0000" in capsys.readouterr().out
     spec = f"folders:{two_classes}?split=random&fractions=0.5,0,0.5&seed=1"
     assert main(["train", str(recipe), "--set", f"data={spec}", "-o", str(tmp_path / "run-split")]) == 0
     out = capsys.readouterr().out
@@ -333,7 +333,7 @@ def test_a_transfer_recipe_learns_from_extra_data_named_with_a_weight(two_classe
     loaded = Recipe.load(recipe)
     assert loaded.settings.extra == {str(extra): 0.1}  # read against the recipe's folder
     code, out, _ = run_main(capsys, "train", recipe, "--folds", "3", "-o", tmp_path / "run")
-    assert code == 0 and "3-fold accuracy 1.0000" in out
+    assert code == 0 and "3-fold track-disjoint accuracy 1.0000" in out
     fit = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["info"]["fit"]
     assert fit["extra_rows"] == 2 and fit["rows"] == 12 * (1 + 8)  # a 3.5-s clip is one patch; real rows add 8 crops
     extra.write_text(f"path,labels\n{two_classes}/tones/t0.wav,drums\n")

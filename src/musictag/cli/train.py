@@ -75,17 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"data: {result.data}")
     if result.cv:
-        name, _ = headline(result.cv["per_fold"][0])
-        stats = result.cv["summary"][name]
-        print(
-            f"{result.name}: {result.cv['folds']}-fold {name} {stats['mean']:.4f} ± {stats['std']:.4f} -> {result.out}"
-        )
-        if f"excerpt_{name}" in result.cv["summary"]:
-            stats = result.cv["summary"][f"excerpt_{name}"]
-            print(
-                f"{result.name}: {result.cv['folds']}-fold {name} on {excerpts.describe()} of the held-out tracks "
-                f"{stats['mean']:.4f} ± {stats['std']:.4f}"
-            )
+        _print_cv(result, excerpts)
     if result.model:
         print(f"model: {result.model}")
     if result.fit:
@@ -96,6 +86,28 @@ def run(args: argparse.Namespace) -> int:
         if f"excerpt_{name}" in result.test:
             print(f"test: {result.test[f'excerpt_{name}']:.4f} ({name} on {excerpts.describe()})")
     return 0
+
+
+def _print_cv(result, excerpts) -> None:
+    """The cross-validated figures, the excerpt one (closest to a clip of new music) first."""
+    from musictag.evaluation.metrics import headline
+    from musictag.utils.progress import report
+
+    name, _ = headline(result.cv["per_fold"][0])
+    summary, folds = result.cv["summary"], f"{result.cv['folds']}-fold {result.cv['held_out']}-disjoint"
+    if f"excerpt_{name}" in summary:
+        stats = summary[f"excerpt_{name}"]
+        print(f"{result.name}: {folds} {name} on {excerpts.describe()} of the held-out tracks {_spread(stats)}")
+    print(f"{result.name}: {folds} {name} {_spread(summary[name])} -> {result.out}")
+    if result.cv["held_out"] == "track" and f"excerpt_{name}" in summary:
+        report(
+            "musictag: note: these folds hold out tracks, not artists, and overstate new music; "
+            "name the artists for artist-disjoint folds (GTZAN: ?groups=artist&lists=SPLITS_DIR)"
+        )
+
+
+def _spread(stats: dict) -> str:
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
 
 
 def _shown(value) -> str:

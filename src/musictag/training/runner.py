@@ -66,8 +66,15 @@ def is_main_process() -> bool:
     return int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0
 
 
-def _write_cv(result: dict, recipe: Recipe, out: Path) -> dict:
-    result.update(name=recipe.name, data=recipe.data, recipe=recipe.values)
+def held_out_by(dataset: Dataset) -> str:
+    """What cross-validation folds keep apart: ``artist`` where the items have groups (artists), else
+    ``track``. Artist-disjoint folds are the closer proxy to new music: a model that heard other tracks
+    of an artist recognises the artist's sound, not only the genre."""
+    return "artist" if any(item.group is not None for item in dataset.items) else "track"
+
+
+def _write_cv(result: dict, recipe: Recipe, out: Path, dataset: Dataset) -> dict:
+    result.update(name=recipe.name, data=recipe.data, recipe=recipe.values, held_out=held_out_by(dataset))
     with atomic_open(out / "cv.json") as handle:
         json.dump(result, handle, indent=2)
     return result
@@ -104,7 +111,7 @@ def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Pa
             excerpts=_excerpts(dataset, options),
             extra=extra,
         )
-        result.cv = _write_cv(cv, recipe, out)
+        result.cv = _write_cv(cv, recipe, out, dataset)
         items = dataset.items  # the final model learns from everything
     else:  # nothing to choose by validation: train and valid both train
         items = [item for item in dataset.items if item.split != "test"]
@@ -130,7 +137,7 @@ def _run_classical(recipe: Recipe, dataset: Dataset, options: RunOptions, out: P
             excerpts=_excerpts(dataset, options),
             descriptors=descriptors,
         )
-        result.cv = _write_cv(cv, recipe, out)
+        result.cv = _write_cv(cv, recipe, out, dataset)
     items = dataset.items if folds else [item for item in dataset.items if item.split != "test"]
     result.model = train_classical(
         dataset, items, recipe.settings, out / "model", descriptors=descriptors, name=recipe.name
@@ -167,7 +174,7 @@ def _run_neural(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path
             excerpts=_excerpts(dataset, options),
         )
         if result.main_process:
-            result.cv = _write_cv(cv, recipe, out)
+            result.cv = _write_cv(cv, recipe, out, dataset)
         return result
     result.model = train_neural(
         dataset,
