@@ -69,6 +69,8 @@ def test_experiment_trains_every_mode_on_every_fold(domains, capsys):
     assert list(result["modes"]) == list(MODES) and all(len(v) == 2 for v in result["per_fold"].values())
     table = (out / "results.md").read_text()
     assert all(f"| {mode} |" in table for mode in MODES)
+    assert "2 track-disjoint folds" in table and result["held_out"] == "track"  # the target names no artists
+    assert table.index("excerpt accuracy") < table.index("accuracy (whole tracks)")  # a new clip's figure first
     assert all((out / f"confusion-{mode}.png").exists() for mode in MODES)
     assert (out / "embeddings.png").stat().st_size > 1000
 

@@ -27,6 +27,7 @@ from musictag.training.crossval import summarise
 from musictag.training.modes import train_mode, trained_source_model
 from musictag.training.neural import train_once
 from musictag.training.recipe import MODES, Recipe
+from musictag.training.runner import held_out_by
 from musictag.training.settings import NeuralSettings
 from musictag.utils.atomic import atomic_open
 from musictag.utils.progress import report
@@ -119,6 +120,7 @@ def run_synthetic(
             report(f"musictag: fold {fold + 1}/{folds} {mode}: accuracy {metrics['accuracy']:.3f}")
     result = {
         "folds": folds,
+        "held_out": held_out_by(target),
         "source": source.name,
         "target": target.name,
         "modes": {mode: summarise(runs) for mode, runs in per_mode.items()},
@@ -140,10 +142,11 @@ def _summed_confusion(runs: list[dict]) -> list[list[int]]:
 
 def table(result: dict) -> str:
     """The study's results as a Markdown table: each mode's figures over the folds."""
-    header = f"Synthetic ({result['source']}) to real ({result['target']}), {result['folds']} folds\n"
+    folds = f"{result['folds']} {result.get('held_out', 'track')}-disjoint folds"
+    header = f"Synthetic ({result['source']}) to real ({result['target']}), {folds}\n"
     keys = [
-        ("accuracy", "accuracy"),
-        ("excerpt_accuracy", f"excerpt accuracy ({result.get('excerpts', '')})"),
+        ("excerpt_accuracy", f"excerpt accuracy ({result.get('excerpts', '')})"),  # the closest to a new clip
+        ("accuracy", "accuracy (whole tracks)"),
         ("balanced_accuracy", "balanced accuracy"),
         ("macro_f1", "macro F1"),
     ]
