@@ -336,8 +336,32 @@ def test_a_transfer_recipe_learns_from_extra_data_named_with_a_weight(two_classe
     assert code == 0 and "3-fold track-disjoint accuracy 1.0000" in out
     fit = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["info"]["fit"]
     assert fit["extra_rows"] == 2 and fit["rows"] == 12 * (1 + 8)  # a 3.5-s clip is one patch; real rows add 8 crops
+    reference = ["--set", f"transfer.reference=files:{two_classes / 'noise'}"]  # unlabelled audio
+    code, out, _ = run_main(capsys, "train", recipe, *reference, "-o", tmp_path / "ref")
+    fit = json.loads((tmp_path / "ref" / "model" / "config.json").read_text())["info"]["fit"]
+    assert code == 0 and fit["reference_rows"] == 6  # six 3.5-s files: a patch each
     extra.write_text(f"path,labels\n{two_classes}/tones/t0.wav,drums\n")
     code, _, err = run_main(capsys, "train", recipe, "-o", tmp_path / "bad")
     assert code == 1 and "transfer.extra" in err and "drums" in err and "Traceback" not in err
     with pytest.raises(ParameterError, match="positive number"):
         Recipe.load(recipe, ["transfer.extra={extra.csv: 0}"])
+
+
+def test_a_reference_of_real_audio_standardises_what_a_head_trained_elsewhere_meets(settings):
+    """Issue 34: a head fitted on synthetic features meets real ones shifted and scaled; standardising
+    them by real audio's own mean and spread (labels unused) puts them where the head learnt."""
+    rng = np.random.default_rng(1)
+    y = np.tile([0, 1], 50)
+    real = rng.normal(size=(100, 4)) + np.outer(2 * y - 1, [1.5, 0, 0, 0])
+    synthetic = 3.0 * (rng.normal(size=(100, 4)) + np.outer(2 * y - 1, [1.5, 0, 0, 0])) + 5.0  # another domain
+    settings = replace(settings, Cs=[1.0])
+    plain = fit_head(synthetic, y, "single-label", settings)
+    adapted = fit_head(synthetic, y, "single-label", settings, reference=real[::2])  # unlabelled real audio
+    accuracy = {
+        name: (head_scores(real[1::2], head, "single-label").argmax(1) == y[1::2]).mean()
+        for name, head in (("plain", plain), ("adapted", adapted))
+    }
+    assert accuracy["plain"] <= 0.6 and accuracy["adapted"] >= 0.85
+    np.testing.assert_allclose(adapted.mean, real[::2].mean(0))
+    assert adapted.chosen["reference_rows"] == 50
+    np.testing.assert_array_equal(adapted.layers[0][0], plain.layers[0][0])  # the same head, other inputs

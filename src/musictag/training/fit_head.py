@@ -155,6 +155,18 @@ def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool
     return ExtraRows(np.concatenate(xs), np.asarray(ys), np.asarray(weights))
 
 
+def reference_rows(settings: TransferSettings, *, quiet: bool = True) -> np.ndarray | None:
+    """Every patch's features of ``settings.reference``'s audio (None without one)."""
+    from musictag.data.load import open_dataset
+
+    if not settings.reference:
+        return None
+    samples = embed_tracks(open_dataset(settings.reference).items, replace(settings, crops=0), quiet=quiet)
+    if not samples:
+        raise ParameterError(f"transfer.reference {settings.reference}: no readable audio")
+    return np.concatenate([s.patches for s in samples.values()]).astype(np.float32)
+
+
 @dataclass
 class FittedHead:
     """Standardisation and the head's layers ``[(weight, bias), ...]`` (ReLU between them);
@@ -267,11 +279,13 @@ def fit_head(
     crops: np.ndarray | None = None,
     always_score: bool = False,
     extra: ExtraRows | None = None,
+    reference: np.ndarray | None = None,
 ) -> FittedHead:
     """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
     single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets).
     ``extra`` rows (single-label only) train beside ``x`` with their weights; the standardisation is
-    the real rows' alone, as the audio the model will meet is real."""
+    the real rows' alone, as the audio the model will meet is real. With ``reference`` rows (real audio),
+    the model standardises what it meets by their mean and spread instead of the training rows'."""
     groups = np.arange(len(x)) if groups is None else groups
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
@@ -320,7 +334,11 @@ def fit_head(
     full = np.zeros((first.shape[0], x.shape[1]))
     full[:, live] = first
     layers[0] = (full, bias)
-    return FittedHead(scaler.mean_, np.where(live, scaler.scale_, 1.0), layers, chosen)
+    mean, scale = scaler.mean_, scaler.scale_
+    if reference is not None:  # the head's inputs keep their scale; the audio they come from is real
+        mean, scale = reference.mean(axis=0), np.maximum(reference.std(axis=0), NEAR_CONSTANT * scale.max())
+        chosen["reference_rows"] = len(reference)
+    return FittedHead(mean, np.where(live, scale, 1.0), layers, chosen)
 
 
 def head_scores(embeddings: np.ndarray, head: FittedHead, task: str) -> np.ndarray:
@@ -346,8 +364,10 @@ def fit_transfer(
     settings: TransferSettings,
     *,
     extra: ExtraRows | None = None,
+    reference: np.ndarray | None = None,
 ) -> tuple[TransferHead, ModelConfig]:
-    """Choose the backbone set (inner CV), fit the head on ``items`` (and ``extra`` rows) and build the model."""
+    """Choose the backbone set (inner CV), fit the head on ``items`` (and ``extra`` rows) and build the
+    model (standardising by ``reference`` rows where given)."""
     usable = [item for item in items if item.id in samples]
     if not usable:
         raise ParameterError("no readable training items")
@@ -356,14 +376,23 @@ def fit_transfer(
     columns = _backbone_columns(settings) if len(sets) > 1 or sets[0] != settings.backbones else None
     best = None
     for chosen in sets:
-        picked, extra_picked = [samples[item.id] for item in usable], extra
+        picked, extra_picked, reference_picked = [samples[item.id] for item in usable], extra, reference
         if columns is not None:
             index = np.concatenate([np.arange(columns[name].start, columns[name].stop) for name in chosen])
             picked = [TrackSamples(s.patches[:, index], s.crops[:, index]) for s in picked]
             extra_picked = extra.columns(index) if extra is not None else None
+            reference_picked = reference[:, index] if reference is not None else None
         x, y, groups, crops = _rows(picked, targets, settings.samples)
         fitted = fit_head(
-            x, y, dataset.task, settings, groups=groups, crops=crops, always_score=len(sets) > 1, extra=extra_picked
+            x,
+            y,
+            dataset.task,
+            settings,
+            groups=groups,
+            crops=crops,
+            always_score=len(sets) > 1,
+            extra=extra_picked,
+            reference=reference_picked,
         )
         score = fitted.chosen.get("inner_cv_crop_accuracy", 0.0)
         if best is None or score > best[0]:
@@ -393,11 +422,13 @@ def train_transfer(
     *,
     samples: dict[str, TrackSamples] | None = None,
     extra: ExtraRows | None = None,
+    reference: np.ndarray | None = None,
     name: str = "transfer",
 ) -> Path:
-    """Fit a head on ``items`` (and ``extra`` rows) and save it (with its backbones) as a model folder."""
+    """Fit a head on ``items`` (and ``extra`` rows; standardised by ``reference`` rows where given) and
+    save it (with its backbones) as a model folder."""
     samples = samples if samples is not None else embed_tracks(items, settings)
-    module, config = fit_transfer(dataset, items, samples, settings, extra=extra)
+    module, config = fit_transfer(dataset, items, samples, settings, extra=extra, reference=reference)
     return save_model_folder(out_dir, replace(config, name=name), module.state_dict())
 
 
@@ -410,6 +441,7 @@ def cross_validate_transfer(
     samples: dict[str, TrackSamples] | None = None,
     excerpts: Excerpts | None = None,
     extra: ExtraRows | None = None,
+    reference: np.ndarray | None = None,
 ) -> dict:
     """Stratified (group-aware when items have groups) k-fold CV; the backbones run once per track for
     training, and each fold's model scores its held-out tracks (and their ``excerpts``) as ``musictag
@@ -418,6 +450,6 @@ def cross_validate_transfer(
     items = [item for item in dataset.items if item.id in samples]
     per_fold = []
     for train, test in kfold_pairs(items, folds, task=dataset.task, seed=seed):
-        module, config = fit_transfer(dataset, train, samples, settings, extra=extra)
+        module, config = fit_transfer(dataset, train, samples, settings, extra=extra, reference=reference)
         per_fold.append(evaluate_items(Tagger.from_model(module, config), dataset, test, excerpts=excerpts))
     return cv_result(per_fold, folds=folds, seed=seed, left_out=[i.id for i in dataset.items if i.id not in samples])

@@ -84,7 +84,7 @@ class Recipe:
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> Recipe:
         """Read a YAML recipe (a file, or the name of a shipped one), apply ``key=value`` overrides,
-        validate. Relative paths in the file's ``data`` (and ``transfer.extra``) are read against the
+        validate. Relative paths in the file's ``data`` (and ``transfer``'s other data) are read against the
         file's folder; those given in overrides, against the working directory."""
         path = find_recipe(path)
         values = _read(path.read_text(), where=path) or {}
@@ -93,9 +93,11 @@ class Recipe:
         values.setdefault("name", path.stem)
         if isinstance(values.get("data"), str):
             values["data"] = resolve_spec(values["data"], path.parent)
-        extra = (values.get("transfer") or {}).get("extra") if isinstance(values.get("transfer"), dict) else None
-        if isinstance(extra, dict):
-            values["transfer"]["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in extra.items()}
+        transfer = values.get("transfer") if isinstance(values.get("transfer"), dict) else {}
+        if isinstance(transfer.get("extra"), dict):
+            transfer["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in transfer["extra"].items()}
+        if isinstance(transfer.get("reference"), str):
+            transfer["reference"] = resolve_spec(transfer["reference"], path.parent)
         for assignment in overrides:
             apply_override(values, assignment)
         return cls.from_dict(values, source=str(path))

@@ -96,10 +96,17 @@ def _test(recipe: Recipe, dataset: Dataset, model: Path, out: Path, options: Run
 
 
 def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Path, folds: int) -> RunResult:
-    from musictag.training.fit_head import cross_validate_transfer, embed_tracks, extra_rows, train_transfer
+    from musictag.training.fit_head import (
+        cross_validate_transfer,
+        embed_tracks,
+        extra_rows,
+        reference_rows,
+        train_transfer,
+    )
 
     samples = embed_tracks(dataset.items, recipe.settings, quiet=options.quiet)  # the backbones run once per track
     extra = extra_rows(recipe.settings, dataset.vocabulary, quiet=options.quiet)
+    reference = reference_rows(recipe.settings, quiet=options.quiet)
     result = RunResult(recipe.name, out)
     if folds:
         cv = cross_validate_transfer(
@@ -110,13 +117,21 @@ def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Pa
             samples=samples,
             excerpts=_excerpts(dataset, options),
             extra=extra,
+            reference=reference,
         )
         result.cv = _write_cv(cv, recipe, out, dataset)
         items = dataset.items  # the final model learns from everything
     else:  # nothing to choose by validation: train and valid both train
         items = [item for item in dataset.items if item.split != "test"]
     result.model = train_transfer(
-        dataset, items, recipe.settings, out / "model", samples=samples, extra=extra, name=recipe.name
+        dataset,
+        items,
+        recipe.settings,
+        out / "model",
+        samples=samples,
+        extra=extra,
+        reference=reference,
+        name=recipe.name,
     )
     if not folds:
         result.test = _test(recipe, dataset, result.model, out, options)

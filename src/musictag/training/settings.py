@@ -138,6 +138,10 @@ class TransferSettings:
     ``ensemble``: MLPs fitted with as many seeds and averaged (stored as one wider MLP).
     ``extra``: more training data, never tested on, each SPEC with the weight of its rows against the
     real data's 1 (e.g. ``{synth/manifest.csv: 0.03}``: synthetic clips; their patches only, no crops).
+    ``reference``: real audio (a SPEC; labels unused) whose features' mean and spread standardise what
+    the model meets, in place of the training rows': for a head trained on synthetic clips, whose
+    features sit elsewhere than real music's (feature-level domain adaptation, as AdaBN does for
+    batch norm).
     """
 
     backbones: list[str] = field(default_factory=lambda: ["msd-musicnn"])
@@ -155,6 +159,7 @@ class TransferSettings:
     inner_folds: int = 5
     seed: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         for spec, weight in self.extra.items():
