@@ -200,3 +200,50 @@ def test_the_synthetic_genre_recipe_learns_from_the_clips_alone(domains, pretrai
     assert tagger.labels == ["metal", "reggae"]
     predicted = [tagger.labels[r.scores.argmax()] for r in tagger.tag_many([i.path for i in target.items])]
     assert predicted == [target.vocabulary[t] for t in target.targets()]
+
+
+def test_batch_norm_adapts_to_the_statistics_of_reference_inputs_and_nothing_else():
+    """AdaBN: each batch-norm layer keeps the mean and variance of what it sees on the reference
+    batches (a cumulative average over them); weights, dropout and eval mode are as before."""
+    from musictag.training.adapt import adapt_batch_norm
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout(0.5))
+    net.eval()
+    weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k and "num_batches" not in k}
+    batches = [torch.randn(8, 3) * 2 + 5 for _ in range(3)]
+    assert adapt_batch_norm(net, [*batches, torch.randn(1, 3)]) == 24  # a lone input has no variance: skipped
+    with torch.no_grad():
+        seen = [net[0](b) for b in batches]
+    torch.testing.assert_close(net[1].running_mean, torch.stack([s.mean(0) for s in seen]).mean(0))
+    torch.testing.assert_close(net[1].running_var, torch.stack([s.var(0) for s in seen]).mean(0))
+    assert not net.training and net[1].momentum == 0.1
+    for key, value in weights.items():
+        torch.testing.assert_close(net.state_dict()[key], value)
+
+
+def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_reference_audio(domains, tmp_path):
+    recipe = Path(__file__).parents[1] / "recipes" / "synthetic-musicnn.yaml"
+    base = [
+        "train",
+        str(recipe),
+        "--set",
+        f"data={domains / 'source' / 'manifest.csv'}",
+        "--set",
+        f"neural.model={TINY}",
+    ]
+    base += ["--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-q"]
+    assert main([*base, "-o", str(tmp_path / "plain")]) == 0
+    reference = ["--set", f"neural.reference=files:{domains / 'target'}"]  # real audio, its labels unused
+    assert main([*base, *reference, "-o", str(tmp_path / "adapted")]) == 0
+    plain, _ = load_model_folder(tmp_path / "plain" / "model")
+    adapted, config = load_model_folder(tmp_path / "adapted" / "model")
+    assert config.info["batch_norm_reference"] == {"items": 8, "patches": 8}  # eight 3.5-s clips: a patch each
+    from musictag.inference.model import LoadedModel
+
+    loaded = LoadedModel.open(tmp_path / "adapted" / "model")
+    patches = torch.cat([loaded.file_patches(p)[0] for p in sorted((domains / "target").rglob("*.flac"))])
+    torch.testing.assert_close(adapted.input_bn.running_mean, patches.mean().reshape(1), rtol=1e-4, atol=1e-4)
+    for key, value in plain.state_dict().items():  # the same training, only the statistics differ
+        if "running" not in key and "num_batches" not in key:
+            torch.testing.assert_close(adapted.state_dict()[key], value)

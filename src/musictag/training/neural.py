@@ -257,6 +257,11 @@ def train_neural(
         except MisconfigurationException as exc:  # e.g. resuming a run past the epochs now asked for
             hint = "raise neural.epochs or start a new run folder"
             raise ParameterError(f"{last}: cannot resume ({exc}); {hint}") from None
+    if settings.reference and trainer.is_global_zero:
+        from musictag.data.load import open_dataset
+        from musictag.training.adapt import adapt_model_folder
+
+        adapt_model_folder(out / "model", open_dataset(settings.reference).items, quiet=quiet)
     return out / "model"
 
 

@@ -93,11 +93,12 @@ class Recipe:
         values.setdefault("name", path.stem)
         if isinstance(values.get("data"), str):
             values["data"] = resolve_spec(values["data"], path.parent)
-        transfer = values.get("transfer") if isinstance(values.get("transfer"), dict) else {}
-        if isinstance(transfer.get("extra"), dict):
-            transfer["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in transfer["extra"].items()}
-        if isinstance(transfer.get("reference"), str):
-            transfer["reference"] = resolve_spec(transfer["reference"], path.parent)
+        for kind in ("transfer", "neural"):
+            section = values.get(kind) if isinstance(values.get(kind), dict) else {}
+            if isinstance(section.get("extra"), dict):
+                section["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in section["extra"].items()}
+            if isinstance(section.get("reference"), str):
+                section["reference"] = resolve_spec(section["reference"], path.parent)
         for assignment in overrides:
             apply_override(values, assignment)
         return cls.from_dict(values, source=str(path))

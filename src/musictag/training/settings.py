@@ -77,6 +77,9 @@ class NeuralSettings:
     seconds; ``eval_hop`` is the seconds between whole-track patches (default: the patch).
     ``target`` overrides settings for the synthetic-data modes that train on the real target
     alone (``trg_only``, ``TL``, ``FT``), e.g. more crops from its few, long tracks.
+    ``reference``: real audio (a SPEC; labels unused) over which the trained network's batch-norm
+    statistics are re-estimated (:mod:`musictag.training.adapt`): for a network trained on synthetic
+    clips that will meet real music.
     """
 
     architecture: str | None = None
@@ -109,6 +112,7 @@ class NeuralSettings:
     precision: str | None = None
     seed: int = 0
     target: dict = field(default_factory=dict)
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.target) - set(self.__dataclass_fields__) | ({"target"} & set(self.target))
