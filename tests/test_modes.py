@@ -223,16 +223,8 @@ def test_batch_norm_adapts_to_the_statistics_of_reference_inputs_and_nothing_els
 
 
 def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_reference_audio(domains, tmp_path):
-    recipe = Path(__file__).parents[1] / "recipes" / "synthetic-musicnn.yaml"
-    base = [
-        "train",
-        str(recipe),
-        "--set",
-        f"data={domains / 'source' / 'manifest.csv'}",
-        "--set",
-        f"neural.model={TINY}",
-    ]
-    base += ["--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-q"]
+    base = ["train", "synthetic-musicnn", "--set", f"data={domains / 'source' / 'manifest.csv'}"]
+    base += ["--set", f"neural.model={TINY}", "--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-q"]
     assert main([*base, "-o", str(tmp_path / "plain")]) == 0
     reference = ["--set", f"neural.reference=files:{domains / 'target'}"]  # real audio, its labels unused
     assert main([*base, *reference, "-o", str(tmp_path / "adapted")]) == 0
