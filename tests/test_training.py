@@ -22,6 +22,7 @@ from musictag.models.zoo import build_model
 from musictag.training.fit_head import (
     cross_validate_transfer,
     embed_tracks,
+    extra_rows,
     fit_head,
     head_scores,
     train_transfer,
@@ -309,7 +310,7 @@ def test_extra_rows_train_with_their_weight_and_are_never_scored(settings):
     rng = np.random.default_rng(0)
     y = np.tile([0, 1], 20)
     x = rng.normal(size=(40, 3)) + np.outer(2 * y - 1, [4.0, 0, 0])  # real rows: class by feature 0
-    flipped = ExtraRows(x.copy(), 1 - y, np.ones(40))  # the same sounds with the other labels
+    flipped = ExtraRows((x - x.mean(0)) / x.std(0), 1 - y, np.ones(40))  # the same sounds, the other labels
     settings = replace(settings, Cs=[1.0])
     accuracy = {}
     for weight in (1e-3, 30.0):
@@ -332,6 +333,9 @@ def test_a_transfer_recipe_learns_from_extra_data_named_with_a_weight(two_classe
     )
     loaded = Recipe.load(recipe)
     assert loaded.settings.extra == {str(extra): 0.1}  # read against the recipe's folder
+    rows = extra_rows(loaded.settings, ["noise", "tones"])
+    assert rows.y.tolist() == [1, 1] and rows.weight.tolist() == [0.1, 0.1]
+    np.testing.assert_allclose(rows.x.mean(0), 0, atol=1e-5)  # standardised by their own source's statistics
     code, out, _ = run_main(capsys, "train", recipe, "--folds", "3", "-o", tmp_path / "run")
     assert code == 0 and "3-fold track-disjoint accuracy 1.0000" in out
     fit = json.loads((tmp_path / "run" / "model" / "config.json").read_text())["info"]["fit"]

@@ -118,7 +118,8 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
 @dataclass
 class ExtraRows:
     """Rows of other data (``transfer.extra``, e.g. synthetic clips) that train every head, inner folds
-    included, and are never scored: features, class index and weight of each row."""
+    included, and are never scored: features (standardised by their own source's mean and spread), class
+    index and weight of each row."""
 
     x: np.ndarray
     y: np.ndarray
@@ -131,7 +132,12 @@ class ExtraRows:
 
 def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool = True) -> ExtraRows | None:
     """Every ``settings.extra`` data set's rows (each clip's patches, or its mean for ``samples: tracks``),
-    labelled by index into ``vocabulary``, weighted as the settings say (None without extra data)."""
+    labelled by index into ``vocabulary``, weighted as the settings say (None without extra data).
+
+    Each source is standardised by its own mean and spread, as the real rows are by theirs: another
+    domain's features sit elsewhere (synthetic clips' far from real music's), and standardised by the
+    real rows' statistics they would teach the head where the other domain lies rather than what
+    tells its classes apart."""
     from musictag.data.load import open_dataset
 
     xs, ys, weights = [], [], []
@@ -143,13 +149,16 @@ def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool
                 f"transfer.extra {spec}: labels {', '.join(unknown)} are not the data's ({', '.join(vocabulary)})"
             )
         samples = embed_tracks(data.items, replace(settings, crops=0), quiet=quiet)
+        source = []
         for item in data.items:
             if item.id in samples and item.labels:
                 patches = samples[item.id].patches
-                rows = patches.mean(axis=0, keepdims=True) if settings.samples == "tracks" else patches
-                xs.append(rows)
-                ys += [vocabulary.index(item.labels[0])] * len(rows)
-                weights += [float(weight)] * len(rows)
+                source.append(patches.mean(axis=0, keepdims=True) if settings.samples == "tracks" else patches)
+                ys += [vocabulary.index(item.labels[0])] * len(source[-1])
+                weights += [float(weight)] * len(source[-1])
+        if source:
+            rows = np.concatenate(source).astype(np.float64)
+            xs.append((rows - rows.mean(axis=0)) / np.maximum(rows.std(axis=0), 1e-12))
     if not xs:
         return None
     return ExtraRows(np.concatenate(xs), np.asarray(ys), np.asarray(weights))
@@ -283,9 +292,10 @@ def fit_head(
 ) -> FittedHead:
     """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
     single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets).
-    ``extra`` rows (single-label only) train beside ``x`` with their weights; the standardisation is
-    the real rows' alone, as the audio the model will meet is real. With ``reference`` rows (real audio),
-    the model standardises what it meets by their mean and spread instead of the training rows'."""
+    ``extra`` rows (single-label only, standardised by :func:`extra_rows`) train beside ``x`` with
+    their weights; the model's standardisation is the real rows', as the audio it meets is real. With
+    ``reference`` rows (real audio), the model standardises what it meets by their mean and spread
+    instead of the training rows'."""
     groups = np.arange(len(x)) if groups is None else groups
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
@@ -295,7 +305,7 @@ def fit_head(
     if extra is not None:
         if task != "single-label":
             raise ParameterError("transfer.extra: extra training data is for single-label data (one class a clip)")
-        extra = ExtraRows(scaler.transform(extra.x)[:, live], extra.y, extra.weight)
+        extra = ExtraRows(extra.x[:, live], extra.y, extra.weight)  # standardised by their own source
         chosen["extra_rows"] = len(extra.x)
     if task == "single-label":
         grid = [
