@@ -239,3 +239,24 @@ def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_refe
     for key, value in plain.state_dict().items():  # the same training, only the statistics differ
         if "running" not in key and "num_batches" not in key:
             torch.testing.assert_close(adapted.state_dict()[key], value)
+
+
+def test_synth_n_renders_its_clips_once_into_the_cache(tmp_path, monkeypatch, capsys):
+    from musictag.errors import ParameterError
+    from musictag.training.synthetic_source import synthetic_manifest
+
+    monkeypatch.setenv("MUSICTAG_CACHE", str(tmp_path / "cache"))
+    manifest = synthetic_manifest("synth:2?seed=1", ["metal", "reggae"])
+    data = open_dataset(str(manifest))
+    assert sorted(item.labels[0] for item in data.items) == ["metal", "metal", "reggae", "reggae"]
+    assert (
+        manifest.is_relative_to(tmp_path / "cache" / "synthetic")
+        and "rendered 4 synthetic clips" in capsys.readouterr().err
+    )
+    stamps = {p: p.stat().st_mtime_ns for p in manifest.parent.rglob("*.flac")}
+    assert synthetic_manifest("synth:2?seed=1", ["metal", "reggae"]) == manifest  # a rerun renders nothing
+    assert {p: p.stat().st_mtime_ns for p in manifest.parent.rglob("*.flac")} == stamps
+    assert "rendered" not in capsys.readouterr().err
+    for bad in ("synth:x", "synth:0", "synth:2?sead=1"):
+        with pytest.raises(ParameterError, match="synth:N"):
+            synthetic_manifest(bad, ["metal"])

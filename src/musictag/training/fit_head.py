@@ -139,10 +139,11 @@ def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool
     real rows' statistics they would teach the head where the other domain lies rather than what
     tells its classes apart."""
     from musictag.data.load import open_dataset
+    from musictag.training.synthetic_source import is_synthetic, synthetic_manifest
 
     xs, ys, weights = [], [], []
     for spec, weight in settings.extra.items():
-        data = open_dataset(spec)
+        data = open_dataset(str(synthetic_manifest(spec, vocabulary, quiet=quiet)) if is_synthetic(spec) else spec)
         unknown = sorted({item.labels[0] for item in data.items if item.labels} - set(vocabulary))
         if unknown:
             raise ParameterError(

@@ -95,8 +95,11 @@ class Recipe:
             values["data"] = resolve_spec(values["data"], path.parent)
         for kind in ("transfer", "neural"):
             section = values.get(kind) if isinstance(values.get(kind), dict) else {}
-            if isinstance(section.get("extra"), dict):
-                section["extra"] = {resolve_spec(str(spec), path.parent): w for spec, w in section["extra"].items()}
+            if isinstance(section.get("extra"), dict):  # synth:N names clips rendered into the cache, no path
+                section["extra"] = {
+                    spec if str(spec).startswith("synth:") else resolve_spec(str(spec), path.parent): w
+                    for spec, w in section["extra"].items()
+                }
             if isinstance(section.get("reference"), str):
                 section["reference"] = resolve_spec(section["reference"], path.parent)
         for assignment in overrides:

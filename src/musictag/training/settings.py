@@ -141,7 +141,8 @@ class TransferSettings:
     widths, weight decay from ``alphas``), the inner CV picking the best on held-out tracks' crops.
     ``ensemble``: MLPs fitted with as many seeds and averaged (stored as one wider MLP).
     ``extra``: more training data, never tested on, each SPEC with the weight of its rows against the
-    real data's 1 (e.g. ``{synth/manifest.csv: 0.03}``: synthetic clips; their patches only, no crops).
+    real data's 1 (e.g. ``{synth/manifest.csv: 0.3}``: synthetic clips; their patches only, no crops;
+    ``{"synth:100": 0.3}``: 100 procedural clips per genre, rendered once into the cache).
     ``reference``: real audio (a SPEC; labels unused) whose features' mean and spread standardise what
     the model meets, in place of the training rows': for a head trained on synthetic clips, whose
     features sit elsewhere than real music's (feature-level domain adaptation, as AdaBN does for
