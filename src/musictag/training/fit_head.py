@@ -346,6 +346,10 @@ def fit_head(
     full[:, live] = first
     layers[0] = (full, bias)
     mean, scale = scaler.mean_, scaler.scale_
+    if task == "single-label":  # on the rows as the head learnt them (before any reference standardisation)
+        chosen["train_accuracy"] = float(
+            (FittedHead(mean, np.where(live, scale, 1.0), layers).logits(x).argmax(1) == y).mean()
+        )
     if reference is not None:  # the head's inputs keep their scale; the audio they come from is real
         mean, scale = reference.mean(axis=0), np.maximum(reference.std(axis=0), NEAR_CONSTANT * scale.max())
         chosen["reference_rows"] = len(reference)
@@ -407,8 +411,8 @@ def fit_transfer(
         )
         score = fitted.chosen.get("inner_cv_crop_accuracy", 0.0)
         if best is None or score > best[0]:
-            best = (score, chosen, fitted, x, y)
-    _, chosen, fitted, x, y = best
+            best = (score, chosen, fitted)
+    _, chosen, fitted = best
     module, config = untrained_head(settings, dataset.vocabulary, dataset.task, backbones=chosen, hidden=fitted.hidden)
     linears = [layer for layer in module.head if isinstance(layer, torch.nn.Linear)]
     with torch.no_grad():
@@ -418,8 +422,6 @@ def fit_transfer(
             linear.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
             linear.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
     fit = {**fitted.chosen, "backbones": list(chosen)}
-    if dataset.task == "single-label":
-        fit["train_accuracy"] = float((fitted.logits(x).argmax(1) == y).mean())
     config.info["fit"] = fit
     config.info["trained_on"] = {"data": dataset.name, "items": len(usable), "ids": [item.id for item in usable]}
     return module, config
