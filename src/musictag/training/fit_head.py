@@ -253,7 +253,7 @@ def _averaged(members: list[list[tuple[np.ndarray, np.ndarray]]]) -> list[tuple[
 
 
 def _fit_quietly(clf, x, y, extra: ExtraRows | None = None):
-    """``clf`` fitted on rows ``x, y`` (weight 1) and ``extra``'s (standardised like them, their weights)."""
+    """``clf`` fitted on rows ``x, y`` (weight 1) and ``extra``'s (at their weights)."""
     weight = None
     if extra is not None:
         x, y = np.concatenate([x, extra.x]), np.concatenate([y, extra.y])
