@@ -401,3 +401,26 @@ def test_a_shares_sign_picks_the_cells_it_is_spread_over():
     np.testing.assert_allclose(spread[0], [[0.2, 0.0], [0.0, 0.2]])
     np.testing.assert_allclose(spread[1], [[0.0, -0.6], [0.0, -0.2]])
     np.testing.assert_allclose(spread[2], np.full((2, 2), -0.05))
+
+
+@pytest.mark.slow
+def test_the_real_benchmark_scores_the_validated_methods_or_the_one_asked(tiny_model_dir, tmp_path, capsys):
+    """`explain benchmark --real` scores every validated method beside the taggram; `--method M` scores M
+    alone, an unvalidated one included (that is how its figure in --help is measured)."""
+    from musictag.cli.main import main
+    from musictag.explain.validation import VALIDATED
+
+    for label, make in (
+        ("tag0", lambda n: music_like(12.0, 16000, seed=n)),
+        ("tag1", lambda n: music_like(12.0, 16000, seed=9 + n) * 0.3),
+    ):
+        for n in range(2):
+            (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+            sf.write(tmp_path / "data" / label / f"{n}.wav", make(n), 16000)
+    base = ["explain", "benchmark", "--real", f"folders:{tmp_path / 'data'}", "--model", str(tiny_model_dir), "-q"]
+    assert main([*base, "--splices", "1", "--method", "lime", "-o", str(tmp_path / "lime")]) == 0
+    result = json.loads((tmp_path / "lime" / "real.json").read_text())
+    assert set(result["methods"]) == {"lime", "taggram"} and result["cases"][0]["target"] in ("tag0", "tag1")
+    assert main([*base, "--splices", "1", "-o", str(tmp_path / "all")]) == 0
+    assert set(json.loads((tmp_path / "all" / "real.json").read_text())["methods"]) == {*VALIDATED, "taggram"}
+    assert "1 real splices; best:" in capsys.readouterr().err

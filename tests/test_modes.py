@@ -222,6 +222,7 @@ def test_batch_norm_adapts_to_the_statistics_of_reference_inputs_and_nothing_els
         torch.testing.assert_close(net.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_reference_audio(domains, tmp_path):
     base = ["train", "synthetic-musicnn", "--set", f"data={domains / 'source' / 'manifest.csv'}"]
     base += ["--set", f"neural.model={TINY}", "--set", "neural.epochs=1", "--set", "neural.feature_workers=1", "-q"]
@@ -241,6 +242,7 @@ def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_refe
             torch.testing.assert_close(adapted.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_synth_n_renders_its_clips_once_into_the_cache(tmp_path, monkeypatch, capsys):
     from musictag.errors import ParameterError
     from musictag.training.synthetic_source import synthetic_manifest

@@ -323,6 +323,7 @@ def test_extra_rows_train_with_their_weight_and_are_never_scored(settings):
         fit_head(x, np.column_stack([y, 1 - y]), "multi-label", settings, extra=flipped)
 
 
+@pytest.mark.slow
 def test_a_transfer_recipe_learns_from_extra_data_named_with_a_weight(two_classes, tiny_model_dir, tmp_path, capsys):
     extra = tmp_path / "extra.csv"
     extra.write_text("path,labels\n" + "".join(f"{two_classes}/tones/t{n}.wav,tones\n" for n in range(2)))

@@ -27,8 +27,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--method",
         choices=METHODS,
-        default=DEFAULT_METHOD,
-        help=method_help(),
+        help=f"{method_help()}. benchmark --real: score this method alone (default: the validated ones)",
     )
     parser.add_argument(
         "--unvalidated",
@@ -85,7 +84,9 @@ def run_real_benchmark(args: argparse.Namespace) -> int:
     from musictag.utils.progress import progress, report
 
     out = check_output(args.output, folder=True)
-    methods = ("occlusion", "integrated-gradients", "gradcam")
+    from musictag.explain.validation import VALIDATED
+
+    methods = (args.method,) if args.method else VALIDATED
     splices = 10 if args.quick else args.splices
     with progress(splices * len(methods), quiet=args.quiet, unit="step") as bar:
         result = real_benchmark(
@@ -152,8 +153,9 @@ def run(args: argparse.Namespace) -> int:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
     from musictag.explain.validation import VALIDATED, method_note
 
-    if args.method not in VALIDATED and not args.unvalidated:
-        raise ParameterError(f"{method_note(args.method)}: add --unvalidated to use it anyway")
+    method = args.method or DEFAULT_METHOD
+    if method not in VALIDATED and not args.unvalidated:
+        raise ParameterError(f"{method_note(method)}: add --unvalidated to use it anyway")
     out = check_output(args.output, folder=True)
     stems = unique_stems(args.paths)  # a/song.wav and b/song.wav get outputs of their own
     tagger = open_tagger(args.model, backend="torch")
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                     tagger,
                     path,
                     target=args.target,
-                    method=args.method,
+                    method=method,
                     segment_seconds=args.segment,
                     quantity=args.quantity,
                 )
