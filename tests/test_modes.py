@@ -262,3 +262,5 @@ def test_synth_n_renders_its_clips_once_into_the_cache(tmp_path, monkeypatch, ca
     for bad in ("synth:x", "synth:0", "synth:2?sead=1"):
         with pytest.raises(ParameterError, match="synth:N"):
             synthetic_manifest(bad, ["metal"])
+    with pytest.raises(ParameterError, match="no style for ambient .*transfer.extra"):
+        synthetic_manifest("synth:2", ["ambient", "metal"])

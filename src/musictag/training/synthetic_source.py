@@ -33,6 +33,7 @@ def synthetic_manifest(spec: str, genres: list[str], *, quiet: bool = True) -> P
     from musictag.synthesis.backends import ProceduralBackend
     from musictag.synthesis.generate import synthesize
     from musictag.synthesis.prompts import read_prompts, write_prompts
+    from musictag.synthesis.vocabulary import GENRES
     from musictag.utils.progress import report
 
     count, _, query = spec.removeprefix(PREFIX).partition("?")
@@ -43,6 +44,12 @@ def synthetic_manifest(spec: str, genres: list[str], *, quiet: bool = True) -> P
         raise ParameterError(f"{spec}: synthetic clips are named synth:N[?seed=S] (N clips per genre)") from None
     if per_genre < 1 or options:
         raise ParameterError(f"{spec}: synthetic clips are named synth:N[?seed=S] with N >= 1")
+    unknown = sorted(set(genres) - set(GENRES))
+    if unknown:
+        raise ParameterError(
+            f"{spec}: the composer has no style for {', '.join(unknown)} (it knows {', '.join(sorted(GENRES))}); "
+            "leave synthetic clips out with --set 'transfer.extra={}'"
+        )
     key = hashlib.sha256(f"{per_genre}:{seed}:{','.join(genres)}".encode()).hexdigest()[:12]
     folder = cache_dir() / "synthetic" / f"{per_genre}-per-genre-seed{seed}-{key}"
     folder.mkdir(parents=True, exist_ok=True)
