@@ -22,7 +22,11 @@ def add_parser(commands) -> None:
         help="override a recipe setting, e.g. --set data=gtzan:DIR --set transfer.hop=3",
     )
     parser.add_argument(
-        "--folds", type=fold_count, metavar="K", help="k-fold cross-validation instead of the data set's splits"
+        "--folds",
+        type=fold_count,
+        metavar="K",
+        help="k-fold cross-validation instead of the data set's splits; artist-disjoint when the data names "
+        "artists (e.g. gtzan:DIR?groups=artist&lists=SPLITS, or a manifest's group column)",
     )
     parser.add_argument("--output", "-o", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument(
