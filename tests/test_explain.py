@@ -371,17 +371,19 @@ def test_the_file_score_splits_exactly_into_each_patchs_share(tiny_model_dir, tm
         assert sum(s["relevance"] for s in found.segments) == pytest.approx(float(shares.sum()), rel=1e-4)
 
 
-def test_a_method_under_0_9_on_real_recordings_needs_unvalidated(tiny_model_dir, tmp_path, capsys):
-    from musictag.explain.validation import DEFAULT_METHOD, REAL_AUC, VALIDATED
+def test_a_method_not_validated_on_real_recordings_needs_unvalidated(tiny_model_dir, tmp_path, capsys):
+    """Offered freely: 0.9 or more on the full benchmark's 50 real splices; any other method only with
+    --unvalidated, its figure in the error."""
+    from musictag.explain.validation import DEFAULT_METHOD, REAL_AUC, REAL_SPLICES, VALIDATED
 
     from conftest import run_main
 
     assert max(VALIDATED, key=REAL_AUC.get) == DEFAULT_METHOD and all(REAL_AUC[m] >= 0.9 for m in VALIDATED)
+    assert not set(VALIDATED) & set(REAL_SPLICES)  # LIME and KernelSHAP: 10 splices, too slow for 50 here
     clip = tmp_path / "c.wav"
     sf.write(clip, music_like(4.0, 16000), 16000)
     argv = ["explain", clip, "--model", tiny_model_dir, "-o", tmp_path / "o", "-q"]
-    below = min(REAL_AUC, key=REAL_AUC.get)
-    assert below not in VALIDATED  # LIME and KernelSHAP today
+    below = min((m for m in REAL_AUC if m not in VALIDATED), key=REAL_AUC.get)
     code, _, err = run_main(capsys, *argv, "--method", below)
     assert code == 1 and f"{below} scored {REAL_AUC[below]:.3f}" in err and "--unvalidated" in err
     assert not (tmp_path / "o").exists()
