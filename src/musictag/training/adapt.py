@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from musictag.data.dataset import Item
-from musictag.errors import ParameterError
+from musictag.errors import ParameterError, failure_line
 
 
 def adapt_batch_norm(module: torch.nn.Module, batches) -> int:
@@ -68,7 +68,7 @@ def adapt_model_folder(folder: str | os.PathLike, items: list[Item], *, batch: i
                 try:
                     waiting.extend(loaded.file_patches(item.path)[0])
                 except Exception as exc:  # one unreadable reference file must not stop training
-                    report(f"musictag: {item.path}: {str(exc).splitlines()[0]} (left out of the reference)")
+                    report(f"musictag: {failure_line(item.path, exc)} (left out of the reference)")
                 while len(waiting) >= batch:
                     yield torch.stack(waiting[:batch])
                     del waiting[:batch]
