@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from musictag.cli.options import positive_int, positive_seconds, torch_model_name
-from musictag.explain.validation import DEFAULT_METHOD, METHODS, method_help
+from musictag.explain.validation import DEFAULT_METHOD, METHODS, VALIDATED, method_help, method_note
 
 
 def add_parser(commands) -> None:
@@ -84,8 +84,6 @@ def run_real_benchmark(args: argparse.Namespace) -> int:
     from musictag.utils.progress import progress, report
 
     out = check_output(args.output, folder=True)
-    from musictag.explain.validation import VALIDATED
-
     methods = (args.method,) if args.method else VALIDATED
     splices = 10 if args.quick else args.splices
     with progress(splices * len(methods), quiet=args.quiet, unit="step") as bar:
@@ -151,8 +149,6 @@ def run(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             raise ParameterError(f"{flag} is an option of 'musictag explain benchmark'; leave it out here")
-    from musictag.explain.validation import VALIDATED, method_note
-
     method = args.method or DEFAULT_METHOD
     if method not in VALIDATED and not args.unvalidated:
         raise ParameterError(f"{method_note(method)}: add --unvalidated to use it anyway")

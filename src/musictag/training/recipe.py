@@ -17,6 +17,7 @@ from typing import Any
 from musictag.data.spec import resolve_spec
 from musictag.errors import ParameterError
 from musictag.training.settings import ClassicalSettings, NeuralSettings, TransferSettings, from_section
+from musictag.training.synthetic_source import is_synthetic
 
 #: The recipes musictag ships (``musictag train NAME``).
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -84,8 +85,8 @@ class Recipe:
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> Recipe:
         """Read a YAML recipe (a file, or the name of a shipped one), apply ``key=value`` overrides,
-        validate. Relative paths in the file's ``data`` (and ``transfer``'s other data) are read against the
-        file's folder; those given in overrides, against the working directory."""
+        validate. Relative paths in the file's ``data`` (and in ``extra`` and ``reference``) are read against
+        the file's folder; those given in overrides, against the working directory."""
         path = find_recipe(path)
         values = _read(path.read_text(), where=path) or {}
         if not isinstance(values, dict):
@@ -97,7 +98,7 @@ class Recipe:
             section = values.get(kind) if isinstance(values.get(kind), dict) else {}
             if isinstance(section.get("extra"), dict):  # synth:N names clips rendered into the cache, no path
                 section["extra"] = {
-                    spec if str(spec).startswith("synth:") else resolve_spec(str(spec), path.parent): w
+                    spec if is_synthetic(str(spec)) else resolve_spec(str(spec), path.parent): w
                     for spec, w in section["extra"].items()
                 }
             if isinstance(section.get("reference"), str):

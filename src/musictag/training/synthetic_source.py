@@ -8,7 +8,6 @@ made with other settings, e.g. another SoundFont or voice, are made again).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -28,6 +27,7 @@ def is_synthetic(spec: str) -> bool:
 def synthetic_manifest(spec: str, genres: list[str], *, quiet: bool = True) -> Path:
     """The manifest of ``spec``'s clips of ``genres`` (``synth:N[?seed=S]``: N prompts per genre from
     the prompt grammar with seed S, default 0), rendering whatever is not in the cache yet."""
+    import hashlib
     from urllib.parse import parse_qsl
 
     from musictag.synthesis.backends import ProceduralBackend
