@@ -1,10 +1,11 @@
 """How close each tagging path comes to this machine's limit, in one run.
 
-    python benchmarks/fast_path.py ../shared/data/gtzan_mini [--tracks 10] [--original PYTHON]
+    python benchmarks/fast_path.py ../shared/data/gtzan_mini [--tracks 10] [--rounds 3] [--original PYTHON]
 
 Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS) and, from
 MusiCNN's operation count, the fastest real-time factor the machine allows; (2) each path in one
-process (torch, onnxruntime: the default) as real-time factor and share of that limit; (3) the whole
+process (torch, onnxruntime: the default) as real-time factor and share of the limit measured just
+before it, over ``--rounds`` rounds, and the median share; (3) the whole
 `musictag tag` process on ``--tracks`` files for each path; (4) with ``--original PYTHON`` (an
 interpreter with musicnn 0.1.0 and TensorFlow), the original musicnn's whole process on the same files
 and each path's ratio to it.
@@ -73,21 +74,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="a folder of audio files (e.g. ../shared/data/gtzan_mini)")
     parser.add_argument("--tracks", type=int, default=10, help="files for the whole-process runs (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="in-process rounds, each with its own limit (default 3)")
     parser.add_argument("--original", metavar="PYTHON", help="an interpreter with musicnn 0.1.0 and TensorFlow")
     args = parser.parse_args()
     files = [str(f) for f in find_audio([args.data], recursive=True)]
     picked = files[:: max(1, len(files) // args.tracks)][: args.tracks]
 
-    rate, per_patch = machine_rate(), musicnn_flops()
-    limit = rate / (per_patch / 2.992)  # a patch is 2.992 s of audio
+    per_patch = musicnn_flops()
+    print(f"MusiCNN: {per_patch / 1e9:.2f} GFLOP a patch of 2.992 s")
     print(
-        f"machine: {rate / 1e9:.0f} GFLOP/s fp32 (2048^2 matrix products); MusiCNN {per_patch / 1e9:.2f} GFLOP a patch"
+        f"in one process ({len(files[:20])} tracks, model warm), {args.rounds} rounds; each round measures the limit first:"
     )
-    print(f"limit: {limit:.0f}x real time\n")
-    print("in one process (20 tracks, model warm):")
-    for backend in ("torch", "onnx"):
-        speed = in_process(backend, files[:20])
-        print(f"  {backend:6} {speed:6.0f}x real time  {speed / limit:5.0%} of the limit")
+    shares: dict[str, list[float]] = {"torch": [], "onnx": []}
+    for round_ in range(1, args.rounds + 1):
+        # the machine's speed drifts by tens of percent (shared hosts): each path is compared with the
+        # limit measured just before it, not with one measured minutes earlier
+        rate = machine_rate()
+        limit = rate / (per_patch / 2.992)
+        print(f"  round {round_}: machine {rate / 1e9:.0f} GFLOP/s fp32 (2048^2 matrix products): limit {limit:.0f}x")
+        for backend in shares:
+            speed = in_process(backend, files[:20])
+            shares[backend].append(speed / limit)
+            print(f"    {backend:6} {speed:6.0f}x real time  {speed / limit:5.0%} of the limit")
+    for backend, values in shares.items():
+        low, mid, high = min(values), float(np.median(values)), max(values)
+        print(f"  {backend:6} median {mid:5.0%} of the limit (range {low:.0%}-{high:.0%})")
     musictag = [str(Path(sys.executable).with_name("musictag")), "tag", *picked, "-q", "--format", "csv"]
     print(f"\nwhole process, {len(picked)} tracks (`musictag tag FILES`, start-up and loading included):")
     times = {

@@ -66,8 +66,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         default=0,
         metavar="N",
-        help="onnxruntime (the default backend): tag N files at once, each on one thread (default 0: one "
-        "more than the CPU cores, at most 8); torch: decode files and compute their log-mels in N processes while "
+        help="onnxruntime (the default backend): tag N files at once, each on one thread (default 0: two "
+        "per CPU core, at most 8); torch: decode files and compute their log-mels in N processes while "
         "this one runs the model (default 0: all in this process)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
