@@ -83,7 +83,8 @@ def main() -> None:
     per_patch = musicnn_flops()
     print(f"MusiCNN: {per_patch / 1e9:.2f} GFLOP a patch of 2.992 s")
     print(
-        f"in one process ({len(files[:20])} tracks, model warm), {args.rounds} rounds; each round measures the limit first:"
+        f"in one process ({len(files[:20])} tracks, model warm), {args.rounds} rounds;"
+        " each round measures the limit first:"
     )
     shares: dict[str, list[float]] = {"torch": [], "onnx": []}
     for round_ in range(1, args.rounds + 1):
