@@ -188,7 +188,8 @@ def test_cli_score_and_locate(tiny_model_dir, tone_bank, tmp_path, write_audio):
         text=True,
     )
     assert located.returncode == 1 and "missing.wav" in located.stderr and "Traceback" not in located.stderr
-    assert json.loads((tmp_path / "loc" / "song.low_tone.json").read_text())["patches"]
+    found = json.loads((tmp_path / "loc" / "song.low_tone.json").read_text())
+    assert found["patches"] and found["layer"] == "penultimate"  # the default: the last hidden layer
     assert (tmp_path / "loc" / "song.low_tone.png").is_file()
 
 
