@@ -242,6 +242,17 @@ def test_a_network_trained_on_synthetic_clips_adapts_its_batch_norm_to_real_refe
             torch.testing.assert_close(adapted.state_dict()[key], value)
 
 
+def test_a_reference_without_audio_fails_before_training(domains, tmp_path, capsys):
+    listed = tmp_path / "elsewhere" / "reference.csv"  # relative paths resolve against the manifest's folder
+    listed.parent.mkdir()
+    listed.write_text("path,labels\nmissing/a.flac,\nmissing/b.flac,\n")
+    run = ["train", "synthetic-musicnn", "--set", f"data={domains / 'source' / 'manifest.csv'}", "-q"]
+    assert main([*run, "--set", f"neural.reference=manifest:{listed}", "-o", str(tmp_path / "run")]) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "neural.reference" in error and "2 left out" in error and "a.flac" in error
+    assert not (tmp_path / "run" / "model").exists()
+
+
 @pytest.mark.slow
 def test_synth_n_renders_its_clips_once_into_the_cache(tmp_path, monkeypatch, capsys):
     from musictag.errors import ParameterError

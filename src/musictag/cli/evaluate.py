@@ -57,7 +57,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = open_dataset(args.data)
     items = dataset.items if args.split == "all" else dataset.subset(args.split)
     if not items:
-        raise ParameterError(f"{args.data}: no items in split {args.split!r}")
+        raise ParameterError(f"{args.data}: no items in split {args.split!r}{dataset.left_out()}")
     out = check_output(args.output if args.output else Path(args.model) / f"eval-{args.split}", folder=True)
     tagger = open_tagger(args.model)
     trained = tagger.config.info.get("trained_on", {})

@@ -43,6 +43,12 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.items)
 
+    def left_out(self) -> str:
+        """Why items may be missing, for an error message: `` (N left out, e.g. <first problem>)``, or ``""``."""
+        if not self.problems:
+            return ""
+        return f" ({len(self.problems)} left out, e.g. {self.problems[0]})"
+
     def subset(self, split: str) -> list[Item]:
         """The items of ``split`` (``train``, ``valid``, ``test``), in order."""
         return [item for item in self.items if item.split == split]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from musictag.audio.discover import find_audio
-from musictag.data.dataset import Dataset
+from musictag.data.dataset import Dataset, Item
 from musictag.data.gtzan import clip_id, load_gtzan
 from musictag.data.label_folders import load_audio_files, load_label_folders
 from musictag.data.manifest import load_manifest
@@ -39,6 +39,15 @@ def _guess_kind(path: Path) -> tuple[str, str]:
 
 def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(","))
+
+
+def reference_items(spec: str, setting: str) -> list[Item]:
+    """The items of ``spec``, real audio a model takes statistics from (``setting`` names the option in
+    errors); a :class:`ParameterError` when there are none, raised before any training starts."""
+    dataset = open_dataset(spec)
+    if not dataset.items:
+        raise ParameterError(f"{setting} {spec}: no audio files{dataset.left_out()}")
+    return dataset.items
 
 
 def open_dataset(spec: str) -> Dataset:

@@ -167,11 +167,12 @@ def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool
 
 def reference_rows(settings: TransferSettings, *, quiet: bool = True) -> np.ndarray | None:
     """Every patch's features of ``settings.reference``'s audio (None without one)."""
-    from musictag.data.load import open_dataset
+    from musictag.data.load import reference_items
 
     if not settings.reference:
         return None
-    samples = embed_tracks(open_dataset(settings.reference).items, replace(settings, crops=0), quiet=quiet)
+    items = reference_items(settings.reference, "transfer.reference")
+    samples = embed_tracks(items, replace(settings, crops=0), quiet=quiet)
     if not samples:
         raise ParameterError(f"transfer.reference {settings.reference}: no readable audio")
     return np.concatenate([s.patches for s in samples.values()]).astype(np.float32)

@@ -163,7 +163,11 @@ def train_neural(
     and write the model folder ``out/model``. ``out/checkpoints/last.ckpt`` lets a rerun resume.
     With ``partners`` (real target items), training uses siamese pairs and the contrastive loss
     of :class:`~musictag.training.task.ContrastiveTask` (the ``DA`` mode)."""
+    from musictag.data.load import reference_items
+
     out = Path(out)
+    # a reference without audio fails now, not after the training it would follow
+    reference = reference_items(settings.reference, "neural.reference") if settings.reference else None
     L.seed_everything(settings.seed, workers=True, verbose=False)
     plan = plan_model(settings, dataset.vocabulary)
     cache = FeatureCache(settings.cache, plan.frontend)
@@ -257,11 +261,10 @@ def train_neural(
         except MisconfigurationException as exc:  # e.g. resuming a run past the epochs now asked for
             hint = "raise neural.epochs or start a new run folder"
             raise ParameterError(f"{last}: cannot resume ({exc}); {hint}") from None
-    if settings.reference and trainer.is_global_zero:
-        from musictag.data.load import open_dataset
+    if reference and trainer.is_global_zero:
         from musictag.training.adapt import adapt_model_folder
 
-        adapt_model_folder(out / "model", open_dataset(settings.reference).items, quiet=quiet)
+        adapt_model_folder(out / "model", reference, quiet=quiet)
     return out / "model"
 
 

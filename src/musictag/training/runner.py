@@ -104,9 +104,9 @@ def _run_transfer(recipe: Recipe, dataset: Dataset, options: RunOptions, out: Pa
         train_transfer,
     )
 
+    reference = reference_rows(recipe.settings, quiet=options.quiet)  # first: a reference without audio fails at once
     samples = embed_tracks(dataset.items, recipe.settings, quiet=options.quiet)  # the backbones run once per track
     extra = extra_rows(recipe.settings, dataset.vocabulary, quiet=options.quiet)
-    reference = reference_rows(recipe.settings, quiet=options.quiet)
     result = RunResult(recipe.name, out)
     if folds:
         cv = cross_validate_transfer(
