@@ -131,8 +131,8 @@ class OnnxTagger(ConfiguredTagger):
         from concurrent.futures import ThreadPoolExecutor
 
         # two per core, so no core waits while a file decodes or Python holds the GIL (on 2 cores, 4 workers
-        # ran 6 % faster than 3 and level with 5); at most 8 by default, since each
-        # holds a whole file's patches (a 2-hour file: about 170 MB)
+        # ran 3-6 % faster than 3 in two interleaved runs, level with 5 and 8); at most 8 by default, since
+        # each holds a whole file's patches (a 2-hour file: about 170 MB)
         workers = workers or min(8, 2 * (os.cpu_count() or 1))
         remaining = iter(paths)
         first = list(itertools.islice(remaining, 2))
