@@ -2,8 +2,10 @@
 
     python benchmarks/fast_path.py ../shared/data/gtzan_mini [--tracks 10] [--rounds 3] [--original PYTHON]
 
-Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS) and, from
-MusiCNN's operation count, the fastest real-time factor the machine allows; (2) each path in one
+Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS, near the CPU's
+peak) and, from MusiCNN's operation count, the fastest real-time factor the machine allows (beside it,
+the same from torch's best matrix product or convolution: a lower yardstick, near the 139-143 GFLOP/s
+issue 32 measured "for large matmuls and convolutions"); (2) each path in one
 process (torch, onnxruntime: the default) as real-time factor and share of the limit measured just
 before it, over ``--rounds`` rounds, and the median share; (3) the whole
 `musictag tag` process on ``--tracks`` files for each path; (4) with ``--original PYTHON`` (an
@@ -53,6 +55,28 @@ def machine_rate(seconds: float = 3.0) -> float:
     return best
 
 
+def torch_rate(seconds: float = 3.0) -> float | None:
+    """The best fp32 FLOP/s of torch's large matrix products and convolutions (issue 32's limit came from
+    "large matmuls and convolutions", 139-143 GFLOP/s on this kind of machine); None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    a = torch.randn(2048, 2048)
+    x, w = torch.randn(16, 64, 64, 64), torch.randn(128, 64, 3, 3)
+    work = {
+        (lambda: a @ a): 2 * 2048**3,
+        (lambda: torch.nn.functional.conv2d(x, w, padding=1)): 2 * 16 * 128 * 64 * 9 * 64 * 64,
+    }
+    best, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for run, flops in work.items():
+            t = time.perf_counter()
+            run()
+            best = max(best, flops / (time.perf_counter() - t))
+    return best
+
+
 def in_process(backend: str, files: list[str]) -> float:
     """Seconds of audio per second for one process tagging ``files`` (the model loaded and warmed first)."""
     tagger = open_tagger("mtt-musicnn", backend=backend)
@@ -87,19 +111,28 @@ def main() -> None:
         " each round measures the limit first:"
     )
     shares: dict[str, list[float]] = {"torch": [], "onnx": []}
+    by_torch: dict[str, list[float]] = {"torch": [], "onnx": []}
     for round_ in range(1, args.rounds + 1):
         # the machine's speed drifts by tens of percent (shared hosts): each path is compared with the
         # limit measured just before it, not with one measured minutes earlier
-        rate = machine_rate()
+        rate, torch_limit = machine_rate(), torch_rate()
         limit = rate / (per_patch / 2.992)
         print(f"  round {round_}: machine {rate / 1e9:.0f} GFLOP/s fp32 (2048^2 matrix products): limit {limit:.0f}x")
+        if torch_limit:
+            torch_limit /= per_patch / 2.992
+            print(f"    (torch's best matrix product or convolution, a lower yardstick: {torch_limit:.0f}x)")
         for backend in shares:
             speed = in_process(backend, files[:20])
             shares[backend].append(speed / limit)
-            print(f"    {backend:6} {speed:6.0f}x real time  {speed / limit:5.0%} of the limit")
+            extra = ""
+            if torch_limit:
+                by_torch[backend].append(speed / torch_limit)
+                extra = f"  ({speed / torch_limit:.0%} of torch's)"
+            print(f"    {backend:6} {speed:6.0f}x real time  {speed / limit:5.0%} of the limit{extra}")
     for backend, values in shares.items():
         low, mid, high = min(values), float(np.median(values)), max(values)
-        print(f"  {backend:6} median {mid:5.0%} of the limit (range {low:.0%}-{high:.0%})")
+        extra = f"; of torch's yardstick {np.median(by_torch[backend]):.0%}" if by_torch[backend] else ""
+        print(f"  {backend:6} median {mid:5.0%} of the limit (range {low:.0%}-{high:.0%}){extra}")
     musictag = [str(Path(sys.executable).with_name("musictag")), "tag", *picked, "-q", "--format", "csv"]
     print(f"\nwhole process, {len(picked)} tracks (`musictag tag FILES`, start-up and loading included):")
     times = {

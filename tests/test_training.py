@@ -20,6 +20,8 @@ from musictag.models.config import ModelConfig
 from musictag.models.model_folder import save_model_folder
 from musictag.models.zoo import build_model
 from musictag.training.fit_head import (
+    ReferenceRows,
+    _pseudo_labelled,
     cross_validate_transfer,
     embed_tracks,
     extra_rows,
@@ -361,7 +363,8 @@ def test_a_reference_of_real_audio_standardises_what_a_head_trained_elsewhere_me
     synthetic = 3.0 * (rng.normal(size=(100, 4)) + np.outer(2 * y - 1, [1.5, 0, 0, 0])) + 5.0  # another domain
     settings = replace(settings, Cs=[1.0])
     plain = fit_head(synthetic, y, "single-label", settings)
-    adapted = fit_head(synthetic, y, "single-label", settings, reference=real[::2])  # unlabelled real audio
+    unlabelled = ReferenceRows(real[::2], np.arange(50))  # real audio, one row a track
+    adapted = fit_head(synthetic, y, "single-label", settings, reference=unlabelled)
     accuracy = {
         name: (head_scores(real[1::2], head, "single-label").argmax(1) == y[1::2]).mean()
         for name, head in (("plain", plain), ("adapted", adapted))
@@ -370,3 +373,38 @@ def test_a_reference_of_real_audio_standardises_what_a_head_trained_elsewhere_me
     np.testing.assert_allclose(adapted.mean, real[::2].mean(0))
     assert adapted.chosen["reference_rows"] == 50
     np.testing.assert_array_equal(adapted.layers[0][0], plain.layers[0][0])  # the same head, other inputs
+
+
+def test_self_training_adds_the_reference_tracks_the_head_is_surest_of_class_by_class(settings):
+    """Issue 34: ``pseudo_labels`` labels the reference's tracks with the head's own guesses and adds,
+    per guessed class, the share of them it is surest of, weighing ``pseudo_weight`` of the training rows."""
+    # three classes along one feature; the head guesses by sign; track 5 is the surest 'high', track 0 the surest 'low'
+    layers = [(np.array([[-1.0], [0.0], [1.0]]), np.zeros(3))]
+    means = np.array([-3.0, -2.0, -1.0, 1.0, 2.0, 3.0])
+    real = ReferenceRows(np.repeat(means, 2)[:, None] + np.tile([-0.1, 0.1], 6)[:, None], np.repeat(np.arange(6), 2))
+    tracks = replace(settings, pseudo_labels=0.5)  # ceil(0.5 * 6 tracks / 3 classes) = 1 a class
+    rows, count = _pseudo_labelled(layers, real, tracks, weight=3.0)
+    np.testing.assert_allclose(rows.x[:, 0], [-3.0, 3.0])  # track means; the middle class is never guessed
+    np.testing.assert_array_equal(rows.y, [0, 2])
+    assert count == 2 and rows.weight.sum() == pytest.approx(3.0)
+    rows, count = _pseudo_labelled(layers, real, replace(tracks, samples="patches", pseudo_labels=1.0), weight=3.0)
+    np.testing.assert_allclose(rows.x[:, 0], [-3.1, -2.9, -2.1, -1.9, 1.9, 2.1, 2.9, 3.1])  # 2 tracks a class, patches
+    np.testing.assert_array_equal(rows.y, [0, 0, 0, 0, 2, 2, 2, 2])
+    assert count == 4 and rows.weight.sum() == pytest.approx(3.0)
+
+
+def test_self_training_refits_the_head_on_its_surest_guesses(settings):
+    rng = np.random.default_rng(2)
+    y = np.tile([0, 1, 2], 40)
+    synthetic = (np.array([-3.0, 0.0, 3.0])[y] + rng.normal(size=120))[:, None]
+    real = ReferenceRows((np.array([-3.0, 0.5, 1.5])[y] + 0.4 * rng.normal(size=120))[:, None], np.arange(120))
+    settings = replace(settings, Cs=[1.0])
+    adapted = fit_head(synthetic, y, "single-label", settings, reference=real)
+    trained = fit_head(synthetic, y, "single-label", replace(settings, pseudo_labels=0.5), reference=real)
+    assert trained.chosen["pseudo_labelled_tracks"] == 60 and "pseudo_labelled_tracks" not in adapted.chosen
+    np.testing.assert_allclose(trained.mean, adapted.mean)  # the same standardisation, another head
+    assert not np.allclose(trained.layers[0][0], adapted.layers[0][0])
+    with pytest.raises(ParameterError, match="single-label"):
+        fit_head(synthetic, np.eye(3)[y], "multi-label", replace(settings, pseudo_labels=0.5), reference=real)
+    with pytest.raises(ParameterError, match="pseudo_labels"):
+        replace(settings, pseudo_labels=2)

@@ -12,6 +12,7 @@ head was fitted, a track by its patches' mean logits.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 import zlib
@@ -129,6 +130,11 @@ class ExtraRows:
         """The rows with only the feature columns ``index``."""
         return ExtraRows(self.x[:, index], self.y, self.weight)
 
+    def joined(self, other: ExtraRows) -> ExtraRows:
+        """These rows and ``other``'s."""
+        pairs = ((self.x, other.x), (self.y, other.y), (self.weight, other.weight))
+        return ExtraRows(*(np.concatenate(pair) for pair in pairs))
+
 
 def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool = True) -> ExtraRows | None:
     """Every ``settings.extra`` data set's rows (each clip's patches, or its mean for ``samples: tracks``),
@@ -165,7 +171,26 @@ def extra_rows(settings: TransferSettings, vocabulary: list[str], *, quiet: bool
     return ExtraRows(np.concatenate(xs), np.asarray(ys), np.asarray(weights))
 
 
-def reference_rows(settings: TransferSettings, *, quiet: bool = True) -> np.ndarray | None:
+@dataclass
+class ReferenceRows:
+    """Features of real audio whose labels are never read (``transfer.reference``): every patch's row
+    and the track it comes from."""
+
+    x: np.ndarray
+    track: np.ndarray
+
+    def columns(self, index: np.ndarray) -> ReferenceRows:
+        """The rows with only the feature columns ``index``."""
+        return ReferenceRows(self.x[:, index], self.track)
+
+    def track_means(self) -> np.ndarray:
+        """One row per track: the mean of its patches."""
+        sums = np.zeros((int(self.track.max()) + 1, self.x.shape[1]))
+        np.add.at(sums, self.track, self.x)
+        return sums / np.bincount(self.track)[:, None]
+
+
+def reference_rows(settings: TransferSettings, *, quiet: bool = True) -> ReferenceRows | None:
     """Every patch's features of ``settings.reference``'s audio (None without one)."""
     from musictag.data.load import reference_items
 
@@ -175,7 +200,9 @@ def reference_rows(settings: TransferSettings, *, quiet: bool = True) -> np.ndar
     samples = embed_tracks(items, replace(settings, crops=0), quiet=quiet)
     if not samples:
         raise ParameterError(f"transfer.reference {settings.reference}: no readable audio")
-    return np.concatenate([s.patches for s in samples.values()]).astype(np.float32)
+    patches = [s.patches for s in samples.values()]
+    track = np.repeat(np.arange(len(patches)), [len(p) for p in patches])
+    return ReferenceRows(np.concatenate(patches).astype(np.float32), track)
 
 
 @dataclass
@@ -195,12 +222,16 @@ class FittedHead:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """The head's logits for raw features ``x`` (standardised here)."""
-        h = (x - self.mean) / self.scale
-        for n, (weight, bias) in enumerate(self.layers):
-            h = h @ weight.T + bias
-            if n < len(self.layers) - 1:
-                h = np.maximum(h, 0)
-        return h
+        return _forward(self.layers, (x - self.mean) / self.scale)
+
+
+def _forward(layers: list[tuple[np.ndarray, np.ndarray]], h: np.ndarray) -> np.ndarray:
+    """Logits of standardised rows ``h`` through ``layers`` (ReLU between them)."""
+    for n, (weight, bias) in enumerate(layers):
+        h = h @ weight.T + bias
+        if n < len(layers) - 1:
+            h = np.maximum(h, 0)
+    return h
 
 
 def _rows(samples: list[TrackSamples], targets: np.ndarray, mode: str):
@@ -290,7 +321,7 @@ def fit_head(
     crops: np.ndarray | None = None,
     always_score: bool = False,
     extra: ExtraRows | None = None,
-    reference: np.ndarray | None = None,
+    reference: ReferenceRows | None = None,
 ) -> FittedHead:
     """Standardise, drop near-constant features, and fit the head the inner CV scores best (with a
     single candidate the inner CV runs only when ``always_score``, e.g. to compare backbone sets).
@@ -302,6 +333,11 @@ def fit_head(
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
     live = scaler.scale_ > NEAR_CONSTANT * scaler.scale_.max()
+    if reference is not None:  # the head's inputs keep their scale; the audio they come from is real
+        reference_mean = reference.x.mean(axis=0)
+        reference_scale = np.where(live, np.maximum(reference.x.std(axis=0), NEAR_CONSTANT * scaler.scale_.max()), 1.0)
+        if settings.pseudo_labels and task != "single-label":
+            raise ParameterError("transfer.pseudo_labels: self-training is for single-label data (one class a clip)")
     z = scaler.transform(x)[:, live]
     chosen = {"features": int(live.sum()), "constant_features": int((~live).sum()), "rows": len(x)}
     if extra is not None:
@@ -321,15 +357,25 @@ def fit_head(
         best = int(np.nanargmax(scores)) if not np.isnan(scores).all() else len(grid) // 2
         head, value = grid[best]
         members = settings.ensemble if head == "mlp" else 1  # logistic regression has one optimum
-        layers = _averaged(
-            [
-                _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y, extra))
-                for k in range(members)
-            ]
-        )
+
+        def fitted(more: ExtraRows | None) -> list[tuple[np.ndarray, np.ndarray]]:
+            return _averaged(
+                [
+                    _layers(_fit_quietly(_classifier(head, value, settings.hidden, settings.seed + k), z, y, more))
+                    for k in range(members)
+                ]
+            )
+
+        layers = fitted(extra)
         chosen.update(head=head, **{"C" if head == "logreg" else "alpha": value}, members=members)
         if not np.isnan(scores[best]):
             chosen["inner_cv_crop_accuracy"] = scores[best]
+        if reference is not None and settings.pseudo_labels:
+            real = ReferenceRows(((reference.x - reference_mean) / reference_scale)[:, live], reference.track)
+            for _ in range(2):  # the second round relabels with the head the first one taught
+                pseudo, tracks = _pseudo_labelled(layers, real, settings, weight=settings.pseudo_weight * len(z))
+                layers = fitted(pseudo if extra is None else extra.joined(pseudo))
+            chosen["pseudo_labelled_tracks"] = tracks
     else:  # one logistic regression per tag
         value = float(np.median(settings.Cs))
         rows = []
@@ -351,10 +397,35 @@ def fit_head(
         chosen["train_accuracy"] = float(
             (FittedHead(mean, np.where(live, scale, 1.0), layers).logits(x).argmax(1) == y).mean()
         )
-    if reference is not None:  # the head's inputs keep their scale; the audio they come from is real
-        mean, scale = reference.mean(axis=0), np.maximum(reference.std(axis=0), NEAR_CONSTANT * scale.max())
-        chosen["reference_rows"] = len(reference)
-    return FittedHead(mean, np.where(live, scale, 1.0), layers, chosen)
+    scale = np.where(live, scale, 1.0)
+    if reference is not None:
+        mean, scale = reference_mean, reference_scale
+        chosen["reference_rows"] = len(reference.x)
+    return FittedHead(mean, scale, layers, chosen)
+
+
+def _pseudo_labelled(
+    layers: list[tuple[np.ndarray, np.ndarray]], real: ReferenceRows, settings: TransferSettings, *, weight: float
+) -> tuple[ExtraRows, int]:
+    """Rows of the reference tracks the head is surest of, class by class, labelled with its guess
+    (tracks: a track's mean; patches: each of its patches), ``weight`` in all; and how many tracks."""
+    from scipy.special import softmax
+
+    means = real.track_means()
+    probability = softmax(_forward(layers, means), axis=1)
+    guess = probability.argmax(axis=1)
+    per_class = math.ceil(settings.pseudo_labels * len(means) / probability.shape[1])
+    picked = []
+    for label in np.unique(guess):
+        mine = np.flatnonzero(guess == label)
+        picked += mine[np.argsort(-probability[mine, label], kind="stable")][:per_class].tolist()
+    if settings.samples == "tracks":
+        track = np.sort(picked)
+        x = means[track]
+    else:
+        rows = np.isin(real.track, picked)
+        track, x = real.track[rows], real.x[rows]
+    return ExtraRows(x, guess[track], np.full(len(x), weight / len(x))), len(picked)
 
 
 def head_scores(embeddings: np.ndarray, head: FittedHead, task: str) -> np.ndarray:
@@ -380,7 +451,7 @@ def fit_transfer(
     settings: TransferSettings,
     *,
     extra: ExtraRows | None = None,
-    reference: np.ndarray | None = None,
+    reference: ReferenceRows | None = None,
 ) -> tuple[TransferHead, ModelConfig]:
     """Choose the backbone set (inner CV), fit the head on ``items`` (and ``extra`` rows) and build the
     model (standardising by ``reference`` rows where given)."""
@@ -397,7 +468,7 @@ def fit_transfer(
             index = np.concatenate([np.arange(columns[name].start, columns[name].stop) for name in chosen])
             picked = [TrackSamples(s.patches[:, index], s.crops[:, index]) for s in picked]
             extra_picked = extra.columns(index) if extra is not None else None
-            reference_picked = reference[:, index] if reference is not None else None
+            reference_picked = reference.columns(index) if reference is not None else None
         x, y, groups, crops = _rows(picked, targets, settings.samples)
         fitted = fit_head(
             x,
@@ -436,7 +507,7 @@ def train_transfer(
     *,
     samples: dict[str, TrackSamples] | None = None,
     extra: ExtraRows | None = None,
-    reference: np.ndarray | None = None,
+    reference: ReferenceRows | None = None,
     name: str = "transfer",
 ) -> Path:
     """Fit a head on ``items`` (and ``extra`` rows; standardised by ``reference`` rows where given) and
@@ -455,7 +526,7 @@ def cross_validate_transfer(
     samples: dict[str, TrackSamples] | None = None,
     excerpts: Excerpts | None = None,
     extra: ExtraRows | None = None,
-    reference: np.ndarray | None = None,
+    reference: ReferenceRows | None = None,
 ) -> dict:
     """Stratified (group-aware when items have groups) k-fold CV; the backbones run once per track for
     training, and each fold's model scores its held-out tracks (and their ``excerpts``) as ``musictag

@@ -146,7 +146,11 @@ class TransferSettings:
     ``reference``: real audio (a SPEC; labels unused) whose features' mean and spread standardise what
     the model meets, in place of the training rows': for a head trained on synthetic clips, whose
     features sit elsewhere than real music's (feature-level domain adaptation, as AdaBN does for
-    batch norm).
+    batch norm). ``pseudo_labels`` (single-label, with a reference): self-training on the reference's
+    tracks. The fitted head labels them; class by class, the ones it is surest of (at most the share
+    ``pseudo_labels`` of the tracks per class, as if the classes were even) join the training rows
+    with those labels, weighing ``pseudo_weight`` of the training rows all together, and the head is
+    fitted again; twice (class-balanced self-training, Zou et al., ECCV 2018).
     """
 
     backbones: list[str] = field(default_factory=lambda: ["msd-musicnn"])
@@ -165,8 +169,14 @@ class TransferSettings:
     seed: int = 0
     extra: dict[str, float] = field(default_factory=dict)
     reference: str | None = None
+    pseudo_labels: float = 0.0
+    pseudo_weight: float = 0.3
 
     def __post_init__(self) -> None:
+        if not isinstance(self.pseudo_labels, (int, float)) or not 0 <= self.pseudo_labels <= 1:
+            raise ParameterError(f"transfer.pseudo_labels must be a share from 0 to 1, got {self.pseudo_labels!r}")
+        if not isinstance(self.pseudo_weight, (int, float)) or not self.pseudo_weight > 0:
+            raise ParameterError(f"transfer.pseudo_weight must be a positive number, got {self.pseudo_weight!r}")
         for spec, weight in self.extra.items():
             if not isinstance(weight, (int, float)) or not weight > 0:
                 raise ParameterError(f"transfer.extra: {spec}'s weight must be a positive number, got {weight!r}")
