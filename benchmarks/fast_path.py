@@ -2,13 +2,12 @@
 
     python benchmarks/fast_path.py ../shared/data/gtzan_mini [--tracks 10] [--rounds 3] [--original PYTHON]
 
-Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS, near the CPU's
-peak) and, from MusiCNN's operation count, the fastest real-time factor the machine allows (beside it,
-the same from torch's best matrix product or convolution: a lower yardstick, near the 139-143 GFLOP/s
-issue 32 measured "for large matmuls and convolutions"); (2) each path in one
-process (torch, onnxruntime: the default) as real-time factor and share of the limit measured just
-before it, over ``--rounds`` rounds, and the median share; (3) the whole
-`musictag tag` process on ``--tracks`` files for each path; (4) with ``--original PYTHON`` (an
+Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS: sustained over
+3 s, the yardstick for a path's sustained speed, and the best single product, the peak) and, from
+MusiCNN's operation count, the fastest real-time factor each allows; (2) each path in one process
+(torch, onnxruntime: the default) as real-time factor and share of each limit measured just before
+it, over ``--rounds`` rounds, and the median shares; every measurement runs in a process of its own;
+(3) the whole `musictag tag` process on ``--tracks`` files for each path; (4) with ``--original PYTHON`` (an
 interpreter with musicnn 0.1.0 and TensorFlow), the original musicnn's whole process on the same files
 and each path's ratio to it.
 """
@@ -16,6 +15,7 @@ and each path's ratio to it.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -44,37 +44,16 @@ def musicnn_flops(
     return flops + 2 * pooled * 200 + 2 * 200 * 50
 
 
-def machine_rate(seconds: float = 3.0) -> float:
-    """Measured fp32 FLOP/s of large matrix products (the best of repeated runs)."""
+def machine_rate(seconds: float = 3.0) -> tuple[float, float]:
+    """Measured fp32 FLOP/s of large matrix products: sustained over ``seconds`` (what a run of that
+    length gets, the yardstick for a path's sustained speed) and the best single product (the peak)."""
     a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
-    best, start = 0.0, time.perf_counter()
+    best, count, start = 0.0, 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         t = time.perf_counter()
         a @ a
-        best = max(best, 2 * 2048**3 / (time.perf_counter() - t))
-    return best
-
-
-def torch_rate(seconds: float = 3.0) -> float | None:
-    """The best fp32 FLOP/s of torch's large matrix products and convolutions (issue 32's limit came from
-    "large matmuls and convolutions", 139-143 GFLOP/s on this kind of machine); None without torch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    a = torch.randn(2048, 2048)
-    x, w = torch.randn(16, 64, 64, 64), torch.randn(128, 64, 3, 3)
-    work = {
-        (lambda: a @ a): 2 * 2048**3,
-        (lambda: torch.nn.functional.conv2d(x, w, padding=1)): 2 * 16 * 128 * 64 * 9 * 64 * 64,
-    }
-    best, start = 0.0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for run, flops in work.items():
-            t = time.perf_counter()
-            run()
-            best = max(best, flops / (time.perf_counter() - t))
-    return best
+        best, count = max(best, 2 * 2048**3 / (time.perf_counter() - t)), count + 1
+    return count * 2 * 2048**3 / (time.perf_counter() - start), best
 
 
 def in_process(backend: str, files: list[str]) -> float:
@@ -93,6 +72,21 @@ def whole_process(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def measured(data: str, what: str) -> list[float]:
+    """One measurement (``--one WHAT``) in a process of its own: a thread pool left spinning by one
+    library (OpenMP's, onnxruntime's) would slow the next measurement in the same process."""
+    done = subprocess.run([sys.executable, __file__, data, "--one", what], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout)
+
+
+def one(data: str, what: str) -> list[float]:
+    """``--one``: the machine's rates (sustained, peak) or a path's real-time factor."""
+    if what == "numpy":
+        return list(machine_rate())
+    files = [str(f) for f in find_audio([data], recursive=True)]
+    return [in_process(what, files[:20])]
+
+
 def main() -> None:
     """Measure and print every figure."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,7 +94,11 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=10, help="files for the whole-process runs (default 10)")
     parser.add_argument("--rounds", type=int, default=3, help="in-process rounds, each with its own limit (default 3)")
     parser.add_argument("--original", metavar="PYTHON", help="an interpreter with musicnn 0.1.0 and TensorFlow")
+    parser.add_argument("--one", choices=["numpy", "torch", "onnx"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(args.data, args.one)))
+        return
     files = [str(f) for f in find_audio([args.data], recursive=True)]
     picked = files[:: max(1, len(files) // args.tracks)][: args.tracks]
 
@@ -108,31 +106,28 @@ def main() -> None:
     print(f"MusiCNN: {per_patch / 1e9:.2f} GFLOP a patch of 2.992 s")
     print(
         f"in one process ({len(files[:20])} tracks, model warm), {args.rounds} rounds;"
-        " each round measures the limit first:"
+        " each round measures the limit first; every measurement in a process of its own:"
     )
-    shares: dict[str, list[float]] = {"torch": [], "onnx": []}
-    by_torch: dict[str, list[float]] = {"torch": [], "onnx": []}
+    yardsticks = ("sustained", "peak")
+    shares: dict[str, dict[str, list[float]]] = {backend: {y: [] for y in yardsticks} for backend in ("torch", "onnx")}
     for round_ in range(1, args.rounds + 1):
         # the machine's speed drifts by tens of percent (shared hosts): each path is compared with the
         # limit measured just before it, not with one measured minutes earlier
-        rate, torch_limit = machine_rate(), torch_rate()
-        limit = rate / (per_patch / 2.992)
-        print(f"  round {round_}: machine {rate / 1e9:.0f} GFLOP/s fp32 (2048^2 matrix products): limit {limit:.0f}x")
-        if torch_limit:
-            torch_limit /= per_patch / 2.992
-            print(f"    (torch's best matrix product or convolution, a lower yardstick: {torch_limit:.0f}x)")
-        for backend in shares:
-            speed = in_process(backend, files[:20])
-            shares[backend].append(speed / limit)
-            extra = ""
-            if torch_limit:
-                by_torch[backend].append(speed / torch_limit)
-                extra = f"  ({speed / torch_limit:.0%} of torch's)"
-            print(f"    {backend:6} {speed:6.0f}x real time  {speed / limit:5.0%} of the limit{extra}")
-    for backend, values in shares.items():
-        low, mid, high = min(values), float(np.median(values)), max(values)
-        extra = f"; of torch's yardstick {np.median(by_torch[backend]):.0%}" if by_torch[backend] else ""
-        print(f"  {backend:6} median {mid:5.0%} of the limit (range {low:.0%}-{high:.0%}){extra}")
+        sustained, peak = measured(args.data, "numpy")
+        limits = {name: rate / (per_patch / 2.992) for name, rate in (("sustained", sustained), ("peak", peak))}
+        print(
+            f"  round {round_}: numpy's 2048^2 matrix products {sustained / 1e9:.0f} GFLOP/s fp32 sustained over 3 s"
+            f" (best single product {peak / 1e9:.0f}): limit {limits['sustained']:.0f}x (peak {limits['peak']:.0f}x)"
+        )
+        for backend, mine in shares.items():
+            speed = measured(args.data, backend)[0]
+            for name, limit in limits.items():
+                mine[name].append(speed / limit)
+            told = ", ".join(f"{name} {speed / limit:.0%}" for name, limit in limits.items())
+            print(f"    {backend:6} {speed:6.0f}x real time; share of the limit: {told}")
+    for backend, mine in shares.items():
+        told = ", ".join(f"{name} {np.median(got):.0%} ({min(got):.0%}-{max(got):.0%})" for name, got in mine.items())
+        print(f"  {backend:6} median share of the limit: {told}")
     musictag = [str(Path(sys.executable).with_name("musictag")), "tag", *picked, "-q", "--format", "csv"]
     print(f"\nwhole process, {len(picked)} tracks (`musictag tag FILES`, start-up and loading included):")
     times = {
