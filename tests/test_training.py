@@ -183,6 +183,29 @@ def test_near_constant_features_do_not_steer_the_head(settings):
     assert head.chosen["constant_features"] == 1 and not head.layers[0][0][:, -1].any()
 
 
+def test_embeddings_are_computed_once_per_file_and_settings(two_classes, settings, monkeypatch, write_audio):
+    """Training again (another head, another reference, a stopped run) reads the backbones' embeddings
+    back from the cache; other settings or other audio bytes are computed anew."""
+    dataset = open_dataset(str(two_classes))
+    patch_settings = replace(settings, samples="patches", crops=2)
+    first = embed_tracks(dataset.items, patch_settings)
+    runs = []
+    monkeypatch.setattr(Tagger, "embed", lambda self, *a, **k: runs.append(1) or pytest.fail("not from the cache"))
+    again = embed_tracks(dataset.items, patch_settings)
+    assert list(again) == list(first) and not runs
+    for key in first:
+        np.testing.assert_array_equal(again[key].patches, first[key].patches)
+        np.testing.assert_array_equal(again[key].crops, first[key].crops)
+    monkeypatch.undo()
+    tone_id, noise_id = (next(i.id for i in dataset.items if i.path.name == name) for name in ("t0.wav", "n0.wav"))
+    write_audio("two/tones/t0.wav", tone(3.5, 16000, 440), 16000)  # new bytes under an old name
+    changed = embed_tracks(dataset.items, patch_settings)
+    assert not np.allclose(changed[tone_id].patches, first[tone_id].patches)
+    np.testing.assert_array_equal(changed[noise_id].crops, first[noise_id].crops)
+    other_hop = embed_tracks(dataset.items, replace(patch_settings, hop=0.5))
+    assert len(other_hop[noise_id].patches) > len(first[noise_id].patches)
+
+
 def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, settings, tmp_path, write_audio):
     dataset = open_dataset(str(two_classes))
     samples = embed_tracks(dataset.items, settings)

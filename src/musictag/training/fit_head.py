@@ -97,13 +97,19 @@ class TrackSamples:
 
 def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool = True) -> dict[str, TrackSamples]:
     """The samples of every readable item, by id, with every backbone's layers side by side
-    (unreadable items are reported and left out)."""
+    (unreadable items are reported and left out). They are kept in the embedding cache
+    (:mod:`musictag.training.embedding_cache`), so a file's backbones run once per settings."""
+    from musictag.training.embedding_cache import EmbeddingCache
+
     head, config = untrained_head(settings, ["_"], "single-label")
     tagger = Tagger.from_model(head, config)
     rate = tagger.frontend.config.sample_rate
-    out = {}
+    cache = EmbeddingCache(settings)
+    found = {item.id: cache.load(item) for item in items}
+    out = {item.id: TrackSamples(*found[item.id]) for item in items if found[item.id] is not None}
     crops = settings.crops if settings.samples == "patches" else 0
-    for item, audio in decoded_items(items, sample_rate=rate, quiet=quiet, desc="embeddings"):
+    missing = [item for item in items if item.id not in out]
+    for item, audio in decoded_items(missing, sample_rate=rate, quiet=quiet, desc="embeddings"):
         patches = tagger.embed(audio, sample_rate=rate, layer="embedding").per_patch
         rng = np.random.default_rng([settings.seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
         clips = []
@@ -113,7 +119,8 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
             clips.append(AudioArray(audio[start : start + length], rate))
         embedded = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
         out[item.id] = TrackSamples(patches, np.stack(embedded) if embedded else np.zeros((0, patches.shape[1])))
-    return out
+        cache.save(item, out[item.id].patches, out[item.id].crops)
+    return {item.id: out[item.id] for item in items if item.id in out}  # in the items' order
 
 
 @dataclass
