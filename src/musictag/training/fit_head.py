@@ -335,7 +335,8 @@ def fit_head(
     ``extra`` rows (single-label only, standardised by :func:`extra_rows`) train beside ``x`` with
     their weights; the model's standardisation is the real rows', as the audio it meets is real. With
     ``reference`` rows (real audio), the model standardises what it meets by their mean and spread
-    instead of the training rows'."""
+    instead of the training rows', and with ``settings.pseudo_labels`` the head is refitted on its
+    surest guesses about their tracks as well (:class:`~musictag.training.settings.TransferSettings`)."""
     groups = np.arange(len(x)) if groups is None else groups
     crops = np.ones(len(x), bool) if crops is None else crops
     scaler = StandardScaler().fit(x)
