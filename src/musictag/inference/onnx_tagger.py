@@ -142,9 +142,17 @@ class OnnxTagger(ConfiguredTagger):
                 for prepared in _in_order(pool, self._prepare, sources, ahead=1):
                     yield self._infer(prepared, self.session)
             return
+        from threadpoolctl import threadpool_limits
+
         if self._one_core is None:
             self._one_core = _session(self.folder, threads=1)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="musictag-tag") as pool:
+        # numpy's BLAS (the log-mel's filterbank product) on one thread while the files run: its idle
+        # threads spin and took cores from the model (20 tracks, 6 interleaved rounds: 130x -> 147x
+        # real time, every round faster). The limit holds until the last result is taken.
+        with (
+            threadpool_limits(1, user_api="blas"),
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="musictag-tag") as pool,
+        ):
             yield from _in_order(pool, self._tag, sources, ahead=workers + 1)
 
     def _tag(self, raw: str | os.PathLike | AudioArray) -> tuple[str, dict | str, float, list[str]]:
