@@ -65,6 +65,23 @@ def test_onnx_tagger_matches_torch(tiny_model_dir, tiny_onnx, tmp_path):
         next(OnnxTagger(tiny_onnx).embed_many(paths, layer="embedding"))
 
 
+def test_many_files_hold_numpy_blas_to_one_thread_until_the_last_result(tiny_onnx, tmp_path):
+    """Issue 32: numpy's idle BLAS threads spin and take cores from the model, so several files at once
+    run with BLAS on one thread; the caller's own setting comes back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"t{i}.wav")
+        sf.write(paths[-1], music_like(2.0, 22050, seed=i), 22050)
+    with threadpool_limits(2, user_api="blas"):  # the caller's setting, whatever the machine's cores
+        during = [blas_threads() for _ in OnnxTagger(tiny_onnx).tag_many(paths, workers=2)]
+        assert during == [{1}] * 3 and blas_threads() == {2}
+
+
 def test_cli_onnx_backend_never_imports_torch(tiny_model_dir, tiny_onnx, tmp_path):
     clip = tmp_path / "clip.wav"
     sf.write(clip, music_like(5.0, 16000), 16000)
