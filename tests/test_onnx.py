@@ -65,9 +65,9 @@ def test_onnx_tagger_matches_torch(tiny_model_dir, tiny_onnx, tmp_path):
         next(OnnxTagger(tiny_onnx).embed_many(paths, layer="embedding"))
 
 
-def test_many_files_hold_numpy_blas_to_one_thread_until_the_last_result(tiny_onnx, tmp_path):
-    """Issue 32: numpy's idle BLAS threads spin and take cores from the model, so several files at once
-    run with BLAS on one thread; the caller's own setting comes back afterwards."""
+def test_tagging_holds_numpy_blas_to_one_thread_until_the_last_result(tiny_onnx, tmp_path):
+    """Issue 32: numpy's idle BLAS threads spin and take cores from the model, so tagging runs with BLAS
+    on one thread; the caller's own setting comes back afterwards."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads() -> set[int]:
@@ -78,8 +78,9 @@ def test_many_files_hold_numpy_blas_to_one_thread_until_the_last_result(tiny_onn
         paths.append(tmp_path / f"t{i}.wav")
         sf.write(paths[-1], music_like(2.0, 22050, seed=i), 22050)
     with threadpool_limits(2, user_api="blas"):  # the caller's setting, whatever the machine's cores
-        during = [blas_threads() for _ in OnnxTagger(tiny_onnx).tag_many(paths, workers=2)]
-        assert during == [{1}] * 3 and blas_threads() == {2}
+        for workers in (2, 1):  # several files at once, and one at a time
+            during = [blas_threads() for _ in OnnxTagger(tiny_onnx).tag_many(paths, workers=workers)]
+            assert during == [{1}] * 3 and blas_threads() == {2}
 
 
 def test_cli_onnx_backend_never_imports_torch(tiny_model_dir, tiny_onnx, tmp_path):
