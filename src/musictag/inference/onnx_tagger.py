@@ -75,7 +75,8 @@ class OnnxTagger(ConfiguredTagger):
         self, paths: Iterable[str | os.PathLike | AudioArray], *, embed: str | None = None, workers: int = 0
     ) -> Iterator[TagResult | FileError]:
         """As :meth:`musictag.inference.tagger.Tagger.tag_many`; ``workers`` files are tagged at once, each
-        on one thread (0: two per core, at most 8)."""
+        on one thread (0: two per core, at most 8). Until the last result is taken, numpy's BLAS runs on
+        one thread in this process (its idle threads would take cores from the model)."""
         if embed:
             self._check_layer(embed)
         seconds = self.patch_frames * self.frame_seconds
