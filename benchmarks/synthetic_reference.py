@@ -76,12 +76,8 @@ def main() -> None:
         with_reference = replace(recipe.settings, reference=f"manifest:{folder / 'reference.csv'}")
         rows = reference_rows(with_reference)
         cells = []
-        for setting in SETTINGS:
-            settings = {
-                "no reference": recipe.settings,
-                "reference": replace(with_reference, pseudo_labels=0.0),
-                "reference + self-training": with_reference,
-            }[setting]
+        variants = (recipe.settings, replace(with_reference, pseudo_labels=0.0), with_reference)  # as SETTINGS
+        for setting, settings in zip(SETTINGS, variants, strict=True):
             model = train_transfer(
                 clips,
                 training,

@@ -46,7 +46,9 @@ class EmbeddingCache:
         key = hashlib.blake2b(json.dumps(shaped_by, sort_keys=True).encode(), digest_size=8).hexdigest()
         self.folder = Path(root or cache_dir()) / "embeddings" / key
 
-    def _path(self, item: Item) -> Path | None:
+    def entry(self, item: Item) -> Path | None:
+        """Where ``item``'s embeddings are kept (None for an item without a file): read its bytes once
+        and pass the path to :meth:`load` and :meth:`save`."""
         if not item.path or not Path(item.path).is_file():
             return None
         name = content_hash(item.path)
@@ -54,22 +56,22 @@ class EmbeddingCache:
             name += f"-{zlib.crc32(item.id.encode('utf-8', 'surrogateescape')):08x}"
         return self.folder / name[:2] / f"{name}.npz"
 
-    def load(self, item: Item) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(patches, crops)`` of ``item`` if cached, else None (a damaged entry counts as missing)."""
-        path = self._path(item)
-        if path is None or not path.is_file():
+    @staticmethod
+    def load(entry: Path | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(patches, crops)`` kept at ``entry``, else None (a damaged entry counts as missing)."""
+        if entry is None or not entry.is_file():
             return None
         try:
-            with np.load(path) as stored:
+            with np.load(entry) as stored:
                 return stored["patches"], stored["crops"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
 
-    def save(self, item: Item, patches: np.ndarray, crops: np.ndarray) -> None:
-        """Store ``item``'s embeddings (nothing for an item without a file)."""
-        path = self._path(item)
-        if path is None:
+    @staticmethod
+    def save(entry: Path | None, patches: np.ndarray, crops: np.ndarray) -> None:
+        """Keep embeddings at ``entry`` (nothing for an item without a file)."""
+        if entry is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(entry) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, patches=patches, crops=crops)

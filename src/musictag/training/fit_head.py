@@ -101,14 +101,17 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
     (:mod:`musictag.training.embedding_cache`), so a file's backbones run once per settings."""
     from musictag.training.embedding_cache import EmbeddingCache
 
+    cache = EmbeddingCache(settings)
+    entries = {item.id: cache.entry(item) for item in items}
+    found = {key: cache.load(entry) for key, entry in entries.items()}
+    out = {key: TrackSamples(*kept) for key, kept in found.items() if kept is not None}
+    missing = [item for item in items if item.id not in out]
+    if not missing:  # the backbones are not even loaded
+        return {item.id: out[item.id] for item in items}
     head, config = untrained_head(settings, ["_"], "single-label")
     tagger = Tagger.from_model(head, config)
     rate = tagger.frontend.config.sample_rate
-    cache = EmbeddingCache(settings)
-    found = {item.id: cache.load(item) for item in items}
-    out = {item.id: TrackSamples(*found[item.id]) for item in items if found[item.id] is not None}
-    crops = settings.crops if settings.samples == "patches" else 0
-    missing = [item for item in items if item.id not in out]
+    crops = cache.crops
     for item, audio in decoded_items(missing, sample_rate=rate, quiet=quiet, desc="embeddings"):
         patches = tagger.embed(audio, sample_rate=rate, layer="embedding").per_patch
         rng = np.random.default_rng([settings.seed, zlib.crc32(item.id.encode("utf-8", "surrogateescape"))])
@@ -119,7 +122,7 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
             clips.append(AudioArray(audio[start : start + length], rate))
         embedded = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
         out[item.id] = TrackSamples(patches, np.stack(embedded) if embedded else np.zeros((0, patches.shape[1])))
-        cache.save(item, out[item.id].patches, out[item.id].crops)
+        cache.save(entries[item.id], out[item.id].patches, out[item.id].crops)
     return {item.id: out[item.id] for item in items if item.id in out}  # in the items' order
 
 
