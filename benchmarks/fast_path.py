@@ -5,8 +5,9 @@
 Prints (1) the machine's measured fp32 rate (large matrix products with numpy's BLAS: sustained over
 3 s, the yardstick for a path's sustained speed, and the best single product, the peak) and, from
 MusiCNN's operation count, the fastest real-time factor each allows; (2) each path in one process
-(torch, onnxruntime: the default) as real-time factor and share of each limit measured just before
-it, over ``--rounds`` rounds, and the median shares; every measurement runs in a process of its own;
+(torch, onnxruntime: the default) as real-time factor and share of each limit, measured just before
+and just after it (their mean), over ``--rounds`` rounds, and the median shares; every measurement runs
+in a process of its own;
 (3) the whole `musictag tag` process on ``--tracks`` files for each path; (4) with ``--original PYTHON`` (an
 interpreter with musicnn 0.1.0 and TensorFlow), the original musicnn's whole process on the same files
 and each path's ratio to it.
@@ -59,7 +60,10 @@ def machine_rate(seconds: float = 3.0) -> tuple[float, float]:
 def in_process(backend: str, files: list[str]) -> float:
     """Seconds of audio per second for one process tagging ``files`` (the model loaded and warmed first)."""
     tagger = open_tagger("mtt-musicnn", backend=backend)
-    tagger.tag(files[0])  # warm-up: weights, caches, first-run allocations
+    # warm-up on the path measured: the weights, the sessions (many files at once run on a one-thread
+    # session of their own, which one file alone never opens) and their first-run allocations
+    for _ in tagger.tag_many(files[:4]):
+        pass
     start = time.perf_counter()
     audio = sum(result.duration for result in tagger.tag_many(files))
     return audio / (time.perf_counter() - start)
@@ -106,25 +110,28 @@ def main() -> None:
     print(f"MusiCNN: {per_patch / 1e9:.2f} GFLOP a patch of 2.992 s")
     print(
         f"in one process ({len(files[:20])} tracks, model warm), {args.rounds} rounds;"
-        " each round measures the limit first; every measurement in a process of its own:"
+        " each path between two measurements of the limit; every measurement in a process of its own:"
     )
     yardsticks = ("sustained", "peak")
     shares: dict[str, dict[str, list[float]]] = {backend: {y: [] for y in yardsticks} for backend in ("torch", "onnx")}
     for round_ in range(1, args.rounds + 1):
-        # the machine's speed drifts by tens of percent (shared hosts): each path is compared with the
-        # limit measured just before it, not with one measured minutes earlier
-        sustained, peak = measured(args.data, "numpy")
-        limits = {name: rate / (per_patch / 2.992) for name, rate in (("sustained", sustained), ("peak", peak))}
-        print(
-            f"  round {round_}: numpy's 2048^2 matrix products {sustained / 1e9:.0f} GFLOP/s fp32 sustained over 3 s"
-            f" (best single product {peak / 1e9:.0f}): limit {limits['sustained']:.0f}x (peak {limits['peak']:.0f}x)"
-        )
+        print(f"  round {round_}:")
         for backend, mine in shares.items():
+            # the machine's speed drifts by tens of percent from one minute to the next (shared hosts):
+            # each path is compared with the limit measured just before and just after it
+            before = measured(args.data, "numpy")
             speed = measured(args.data, backend)[0]
+            after = measured(args.data, "numpy")
+            rates = {name: (before[i] + after[i]) / 2 for i, name in enumerate(yardsticks)}
+            limits = {name: rate / (per_patch / 2.992) for name, rate in rates.items()}
             for name, limit in limits.items():
                 mine[name].append(speed / limit)
-            told = ", ".join(f"{name} {speed / limit:.0%}" for name, limit in limits.items())
-            print(f"    {backend:6} {speed:6.0f}x real time; share of the limit: {told}")
+            told = ", ".join(f"{name} {speed / limit:.0%} of {limit:.0f}x" for name, limit in limits.items())
+            print(
+                f"    {backend:6} {speed:6.0f}x real time; share of the limit: {told} (2048^2 matrix products:"
+                f" {before[0] / 1e9:.0f} and {after[0] / 1e9:.0f} GFLOP/s sustained over 3 s before and after,"
+                f" best single product {before[1] / 1e9:.0f} and {after[1] / 1e9:.0f})"
+            )
     for backend, mine in shares.items():
         told = ", ".join(f"{name} {np.median(got):.0%} ({min(got):.0%}-{max(got):.0%})" for name, got in mine.items())
         print(f"  {backend:6} median share of the limit: {told}")

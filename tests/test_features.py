@@ -7,6 +7,7 @@ from musictag.features.blockwise import stream_logmel
 from musictag.features.config import MUSICNN, FrontendConfig
 from musictag.features.filterbank import hz_to_mel, mel_filterbank, mel_to_hz
 from musictag.features.mel import LogMel
+from musictag.features.numpy_mel import float16_rounded
 
 from conftest import music_like
 
@@ -96,6 +97,19 @@ def test_float16_quirk_rounds_mel_power_before_the_log():
     power = exact.power_mel(y)
     torch.testing.assert_close(quirky(y), torch.log10(1 + 10000 * power.half().float()))
     assert not torch.equal(quirky(y), exact(y))  # the rounding is visible
+
+
+def test_float16_rounding_in_float32_equals_numpys_casts():
+    # every 4,099th float32 from 0 to beyond float16's largest value, both signs, and the edges:
+    # ties at float16's precision, its subnormals and smallest normal, where infinity starts, NaN
+    bits = np.arange(0, 0x47900000, 4099, dtype=np.uint32)
+    edges = [0.0, 2**-25, 3 * 2**-25, 2**-24, 1.5 * 2**-24, 2**-14 - 2**-25, 2**-14, 1 + 2**-11, 1 + 3 * 2**-11]
+    edges += [2048.0 + 1, 2048.0 + 3, 65504.0, 65519.996, 65520.0, 1e30, np.inf, np.nan]
+    values = np.concatenate([bits.view(np.float32), np.float32(edges)])
+    values = np.concatenate([values, -values])
+    with np.errstate(over="ignore"):
+        expected = values.astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(float16_rounded(values), expected)
 
 
 @pytest.mark.parametrize("n_samples", [1, 300, 512, 513, 16000, 40001])

@@ -211,3 +211,29 @@ def test_tagging_needs_no_torch_and_a_missing_extra_is_named(pretrained_weights,
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
         assert done.returncode == 1 and f"pip install 'musictag[{extra}]'" in done.stderr, done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("block", [8, 16])
+def test_front_end_filters_padded_to_the_cpus_block_change_no_output(tiny_model_dir, block):
+    """Issue 32: the zero filters that keep onnxruntime's blocked layout (8 on AVX2, 16 on AVX-512) are exact."""
+    import onnxruntime
+    from onnx import numpy_helper
+    from safetensors.numpy import load_file
+
+    from musictag.models.model_folder import WEIGHTS_NAME, read_config
+    from musictag.models.onnx_graph import build_onnx
+
+    config, state = read_config(tiny_model_dir), load_file(str(tiny_model_dir / WEIGHTS_NAME))
+    patches = np.random.default_rng(0).standard_normal((3, config.patch_frames, 96)).astype(np.float32)
+    outputs, filters = {}, {}
+    for multiple in (1, block):
+        graph = build_onnx(config, state, channel_block=multiple)
+        weights = {w.name: numpy_helper.to_array(w) for w in graph.graph.initializer}
+        convs = [weights[node.input[1]] for node in graph.graph.node if node.op_type == "Conv"]
+        filters[multiple] = [w.shape[0] for w in convs if w.shape[1] == 1]  # the front end's: one input channel
+        assert filters[multiple] and all(count % multiple == 0 for count in filters[multiple])
+        session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        outputs[multiple] = session.run(None, {"patches": patches})
+    assert filters[block] != filters[1]  # some block was padded
+    for padded, plain in zip(outputs[block], outputs[1], strict=True):
+        np.testing.assert_allclose(padded, plain, atol=1e-6)
