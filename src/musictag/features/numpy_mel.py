@@ -46,7 +46,7 @@ class NumpyLogMel:
         if cfg.float16_quirk:
             mel = float16_rounded(mel)
         if cfg.compression == "log10_1p":  # numpy's log is vectorised, its log10 is not (0.45 against 2.2 ms)
-            return (np.log(mel * np.float32(cfg.multiplier) + 1) * np.float32(1 / np.log(10))).astype(np.float32)
+            return np.log(mel * np.float32(cfg.multiplier) + 1) * np.float32(1 / np.log(10))  # float32 in, out
         if cfg.compression == "db":
             return (10.0 * np.log10(np.maximum(mel, cfg.amin))).astype(np.float32)
         if cfg.compression == "log":
