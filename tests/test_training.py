@@ -206,6 +206,21 @@ def test_embeddings_are_computed_once_per_file_and_settings(two_classes, setting
     assert len(other_hop[noise_id].patches) > len(first[noise_id].patches)
 
 
+def test_perturbed_crops_follow_each_tracks_plain_crops(two_classes, settings):
+    """Issue 34: ``transfer.perturbed_crops`` adds crops of the track played as another recording might
+    sound; the plain crops and patches stay as they were, and neither kind is taken for the other."""
+    dataset = open_dataset(str(two_classes))
+    plain = embed_tracks(dataset.items, replace(settings, samples="patches", crops=2))
+    more = embed_tracks(dataset.items, replace(settings, samples="patches", crops=2, perturbed_crops=3))
+    for key, samples in plain.items():
+        assert more[key].crops.shape == (5, samples.crops.shape[1])
+        np.testing.assert_allclose(more[key].crops[:2], samples.crops, atol=1e-5)  # batched with others
+        np.testing.assert_array_equal(more[key].patches, samples.patches)
+        assert not np.isclose(more[key].crops[2:, None], samples.crops[None], atol=1e-3).all(axis=-1).any()
+    with pytest.raises(ParameterError, match="perturbed_crops"):
+        replace(settings, perturbed_crops=-1)
+
+
 def test_saved_head_reproduces_the_fitted_head_on_held_out_audio(two_classes, settings, tmp_path, write_audio):
     dataset = open_dataset(str(two_classes))
     samples = embed_tracks(dataset.items, settings)

@@ -1,9 +1,10 @@
 """A cache of the embeddings a transfer head learns from (:func:`musictag.training.fit_head.embed_tracks`).
 
 Keyed by the audio file's bytes and by everything that shapes its embeddings: the backbones' weights
-and config, the layers, the hop, and the crops (their number, lengths and seed; crops are drawn from
-the item's id, so with crops the id is part of the key). Training again (another head, another
-reference, a run that was stopped) reads them back instead of running the backbones over every file.
+and config, the layers, the hop, and the crops (their number, lengths and seed, and the perturbed
+crops' number; crops are drawn from the item's id, so with crops the id is part of the key).
+Training again (another head, another reference, a run that was stopped) reads them back instead of
+running the backbones over every file.
 Layout: ``<cache>/embeddings/<settings key>/<hh>/<file key>.npz``, each file written atomically.
 """
 
@@ -34,6 +35,7 @@ class EmbeddingCache:
         from musictag.pretrained.store import resolve_model
 
         self.crops = settings.crops if settings.samples == "patches" else 0
+        self.perturbed = settings.perturbed_crops if settings.samples == "patches" else 0
         shaped_by = {
             "version": VERSION,
             "backbones": [model_fingerprint(resolve_model(name)) for name in settings.backbones],
@@ -43,6 +45,8 @@ class EmbeddingCache:
             "crop_seconds": list(settings.crop_seconds) if self.crops else None,
             "seed": settings.seed if self.crops else None,
         }
+        if self.perturbed:  # absent otherwise, so the entries written before the setting stay valid
+            shaped_by["perturbed_crops"] = self.perturbed
         key = hashlib.blake2b(json.dumps(shaped_by, sort_keys=True).encode(), digest_size=8).hexdigest()
         self.folder = Path(root or cache_dir()) / "embeddings" / key
 
@@ -52,7 +56,7 @@ class EmbeddingCache:
         if not item.path or not Path(item.path).is_file():
             return None
         name = content_hash(item.path)
-        if self.crops:
+        if self.crops or self.perturbed:
             name += f"-{zlib.crc32(item.id.encode('utf-8', 'surrogateescape')):08x}"
         return self.folder / name[:2] / f"{name}.npz"
 

@@ -37,6 +37,7 @@ from musictag.models.config import ModelConfig, activation_for
 from musictag.models.model_folder import activate, load_model_folder, save_model_folder
 from musictag.pretrained.store import resolve_model
 from musictag.training.crossval import cv_result
+from musictag.training.perturb import perturbed_crop
 from musictag.training.settings import TransferSettings
 
 #: A feature whose spread over the training rows is below this fraction of the largest spread is
@@ -120,6 +121,8 @@ def embed_tracks(items: list[Item], settings: TransferSettings, *, quiet: bool =
             length = min(len(audio), max(1, int(seconds * rate)))
             start = int(rng.integers(0, len(audio) - length + 1))
             clips.append(AudioArray(audio[start : start + length], rate))
+        for seconds in rng.uniform(*settings.crop_seconds, cache.perturbed):  # drawn after the plain crops
+            clips.append(perturbed_crop(audio, rate, seconds, rng))
         embedded = [r.embedding for r in tagger.embed_many(clips, layer="embedding")]
         out[item.id] = TrackSamples(patches, np.stack(embedded) if embedded else np.zeros((0, patches.shape[1])))
         cache.save(entries[item.id], out[item.id].patches, out[item.id].crops)

@@ -137,8 +137,11 @@ class TransferSettings:
     subsets of them, chosen by the inner cross-validation (default: all of them together).
     ``samples``: ``patches`` trains on every patch (every ``hop`` seconds) and on ``crops``
     short random crops per track, ``crop_seconds`` long, as new clips will be; ``tracks`` on each
-    track's mean embedding. ``heads``: ``logreg`` (strength from ``Cs``) and/or ``mlp`` (``hidden``
-    widths, weight decay from ``alphas``), the inner CV picking the best on held-out tracks' crops.
+    track's mean embedding. ``perturbed_crops`` (with ``patches``): that many more crops per track,
+    each played up to 10 % faster or slower, through a random spectral tilt and gain
+    (:mod:`musictag.training.perturb`), as other recordings of such music may sound. ``heads``:
+    ``logreg`` (strength from ``Cs``) and/or ``mlp`` (``hidden`` widths, weight decay from
+    ``alphas``), the inner CV picking the best on held-out tracks' crops.
     ``ensemble``: MLPs fitted with as many seeds and averaged (stored as one wider MLP).
     ``extra``: more training data, never tested on, each SPEC with the weight of its rows against the
     real data's 1 (e.g. ``{synth/manifest.csv: 0.3}``: synthetic clips; their patches only, no crops;
@@ -160,6 +163,7 @@ class TransferSettings:
     samples: str = "patches"
     crops: int = 8
     crop_seconds: list[float] = field(default_factory=lambda: [1.0, 3.0])
+    perturbed_crops: int = 0
     heads: list[str] = field(default_factory=lambda: ["logreg"])
     Cs: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1, 0.3, 1.0])
     hidden: list[int] = field(default_factory=lambda: [256])
@@ -191,6 +195,8 @@ class TransferSettings:
             raise ParameterError(f"transfer.heads must be logreg and/or mlp, got {self.heads}")
         if self.samples == "tracks" and "mlp" in self.heads:  # a track scores by its patches' mean logits, which
             raise ParameterError("transfer.heads: mlp needs samples: patches")  # equals a fit on means only if linear
+        if not isinstance(self.perturbed_crops, int) or self.perturbed_crops < 0:
+            raise ParameterError(f"transfer.perturbed_crops must be a number of crops, got {self.perturbed_crops!r}")
         if len(self.crop_seconds) != 2 or not 0 < self.crop_seconds[0] <= self.crop_seconds[1]:
             raise ParameterError(f"transfer.crop_seconds must be [shortest, longest], got {self.crop_seconds}")
         for chosen in self.backbone_sets or []:
