@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.abc
 import importlib.machinery
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 #: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
 COMMANDS = (
@@ -115,7 +118,7 @@ def _extra_for(module: str, args) -> str | None:
     return _EXTRAS.get(getattr(args, "command", ""), "torch" if top == "torch" else "all")
 
 
-class _HoldCtrlC(importlib.abc.Loader):
+class _HoldCtrlC:  # a loader; importlib.abc's base classes cost `--help` 25 ms of imports
     """Runs a module's import with Ctrl-C held back until it is done (then raised): an interrupt that
     lands inside torch's native initialisation aborts the process (SIGABRT) instead of raising."""
 
@@ -141,7 +144,7 @@ class _HoldCtrlC(importlib.abc.Loader):
             raise KeyboardInterrupt
 
 
-class _TorchImportHoldsCtrlC(importlib.abc.MetaPathFinder):
+class _TorchImportHoldsCtrlC:  # a meta path finder
     def find_spec(self, name: str, path, target=None):
         if name != "torch":
             return None

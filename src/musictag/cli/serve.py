@@ -6,7 +6,6 @@ import argparse
 import os
 
 from musictag.cli.options import model_name, positive_int
-from musictag.utils.net import is_loopback
 
 
 def _port(text: str) -> int:
@@ -57,7 +56,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from musictag.errors import MusictagError, ParameterError
-    from musictag.utils.net import check_listen
+    from musictag.utils.net import check_listen, is_loopback
 
     if not is_loopback(args.host) and not args.token:
         raise ParameterError(f"--host {args.host} lets other machines in: set --token (or MUSICTAG_TOKEN) too")

@@ -9,7 +9,6 @@ order. :class:`ProceduralBackend` composes and renders offline; :class:`MusicGen
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,6 +91,7 @@ class ProceduralBackend:
         if self.workers == 1 or len(jobs) <= 1:
             yield from map(_procedural_job, jobs)
             return
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")

@@ -16,15 +16,16 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from musictag.errors import MusictagError, ParameterError
 from musictag.utils.atomic import atomic_open
 from musictag.utils.paths import cache_dir
+
+if TYPE_CHECKING:
+    import urllib.error
 
 API_KEY_VARIABLES = ("MUSICTAG_LLM_API_KEY", "OPENAI_API_KEY")
 SYSTEM = "You write short, vivid descriptions of music for a text-to-music generator."
@@ -54,6 +55,9 @@ class ChatClient:
 
     def complete(self, messages: list[dict], *, seed: int | None = None) -> str:
         """The first choice's message content; retried on transient failures."""
+        import urllib.error  # the network stack only when a request is made: `musictag --help` reads this module
+        import urllib.request
+
         body = {"model": self.model, "messages": messages, "temperature": self.temperature}
         if seed is not None:
             body["seed"] = seed
@@ -128,6 +132,8 @@ def llm_prompts(
     max_batches: int | None = None,
 ) -> list[str]:
     """``count`` distinct descriptions of ``genre``, asked for ``batch_size`` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if count < 1 or batch_size < 1 or concurrency < 1:
         raise ParameterError("count, batch_size and concurrency must be at least 1")
     cache = Path(cache) if cache is not None else cache_dir() / "llm-prompts"
