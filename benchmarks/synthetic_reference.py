@@ -2,7 +2,7 @@
 real music's statistics (`transfer.reference`), and with self-training on it (`transfer.pseudo_labels`).
 
     python benchmarks/synthetic_reference.py SYNTH_MANIFEST ../shared/data/gtzan_mini \\
-        [--lists ../shared/data/splits/gtzan_artist_3fold] [--out runs/synthetic-reference]
+        [--lists ../shared/data/splits/gtzan_artist_3fold] [--out runs/synthetic-reference] [--set KEY=VALUE]
 
 Splits of the real tracks: in halves by track number (00000-00004 and 00005-00009 of every genre), each
 way; and the artist-disjoint 3 folds (the reference is a fold's training tracks, the score is on its
@@ -49,9 +49,10 @@ def main() -> None:
     parser.add_argument("real", help="a GTZAN-layout folder of real tracks (e.g. ../shared/data/gtzan_mini)")
     parser.add_argument("--lists", default="../shared/data/splits/gtzan_artist_3fold", help="artist-filtered lists")
     parser.add_argument("--out", default="runs/synthetic-reference", help="models and manifests")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", help="a recipe setting, as in train")
     args = parser.parse_args()
     out = Path(args.out)
-    recipe = Recipe.load("synthetic-genre", [f"data={args.synth}"])
+    recipe = Recipe.load("synthetic-genre", [f"data={args.synth}", *args.overrides])
     clips = open_dataset(recipe.data)
     training = [item for item in clips.items if item.split != "test"]
     samples = embed_tracks(training, recipe.settings, quiet=False)  # once, for every split and setting

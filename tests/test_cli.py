@@ -331,7 +331,7 @@ def test_every_option_has_help_and_the_commands_agree(capsys):
                 for child, child_parser in action.choices.items():
                     walk(child_parser, f"{name} {child}")
 
-    for name in (*COMMANDS, "compare"):
+    for name in COMMANDS:
         walk(commands[name], name)
     for name in ("tag", "embed", "evaluate", "train"):
         assert "--quiet" in commands[name].format_help()

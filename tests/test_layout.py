@@ -47,6 +47,24 @@ def test_every_help_runs_without_heavy_libraries():
     assert _loaded_after(code) == []
 
 
+def _command_modules_after(argv: list[str]) -> list[str]:
+    """The command modules (``musictag.cli.NAME``) a fresh interpreter imports to run ``musictag ARGV``."""
+    code = (
+        "import contextlib, io, json, sys\nfrom musictag.cli.main import COMMANDS, main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({argv!r})\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.removeprefix('musictag.cli.') in COMMANDS)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_command_imports_only_its_own_module():
+    assert _command_modules_after(["--help"]) == []
+    assert _command_modules_after(["tag", "--help"]) == ["musictag.cli.tag"]
+    assert _command_modules_after(["--version"]) == []
+
+
 def test_the_lazy_public_names_resolve():
     from musictag import Tagger, TagResult
     from musictag.inference.tagger import Tagger as Direct

@@ -13,8 +13,7 @@ def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("concepts", help="concept banks, concept vectors (TCAV), where a concept sounds")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     render = actions.add_parser(

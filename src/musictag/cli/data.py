@@ -10,8 +10,7 @@ from musictag.data.download import ARCHIVES
 _SHOWN_PROBLEMS = 10
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("data", help="inspect a data set or download a public one")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     info = actions.add_parser("info", help="counts per label and split, missing or unreadable files")
     info.add_argument("spec", metavar="SPEC", help="data set, e.g. gtzan:DIR?split=fault-filtered&lists=DIR")

@@ -9,8 +9,7 @@ from musictag.cli.tag import add_model_options, files_and_tagger, run_files
 from musictag.models.config import LAYERS
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("embed", help="write per-file (or per-patch) embeddings to an .npz file")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     parser.add_argument(
         "--layer", choices=LAYERS, default="penultimate", help="which activations (default penultimate)"

@@ -9,8 +9,7 @@ from musictag.cli.options import excerpt_lengths, folds_or_artist3
 from musictag.training.recipe import MODES
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("experiment", help="multi-model studies")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="STUDY")
     synthetic = kinds.add_parser("synthetic", help="train the six synthetic-to-real modes on every fold")
     synthetic.add_argument("--target", required=True, metavar="SPEC", help="the real data set")

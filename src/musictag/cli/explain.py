@@ -9,12 +9,10 @@ from musictag.cli.options import positive_int, positive_seconds, torch_model_nam
 from musictag.explain.validation import DEFAULT_METHOD, METHODS, VALIDATED, method_help, method_note
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser(
-        "explain",
-        help="relevance maps: which moments and bands make a model's score",
-        description="Explain a model's score per file, or run 'musictag explain benchmark "
-        "--out DIR' to score every method against procedural ground truth.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Explain a model's score per file, or run 'musictag explain benchmark "
+        "--out DIR' to score every method against procedural ground truth."
     )
     parser.add_argument("paths", nargs="+", metavar="AUDIO", help="audio files (or the word 'benchmark')")
     parser.add_argument(

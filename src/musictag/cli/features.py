@@ -8,8 +8,7 @@ from musictag.cli.options import positive_int
 from musictag.features.presets import FRONTENDS
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("features", help="compute and cache log-mel features")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     extract = actions.add_parser("extract", help="features for every item of a data set, in parallel, resumable")
     extract.add_argument("spec", metavar="SPEC", help="data set (see 'musictag data info')")

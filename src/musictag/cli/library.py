@@ -26,8 +26,7 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("library", help="query, export and write tags of a library database")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, help: str, run) -> argparse.ArgumentParser:

@@ -15,33 +15,45 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import importlib.abc
 
-#: Command modules in the order ``--help`` lists them; each has ``add_parser(subparsers)``.
-COMMANDS = (
-    "tag",
-    "library",
-    "embed",
-    "models",
-    "data",
-    "features",
-    "train",
-    "evaluate",
-    "synth",
-    "experiment",
-    "explain",
-    "concepts",
-    "serve",
-)
+#: The commands in the order ``--help`` lists them, with their summaries; each is a module of this
+#: package with ``add_arguments(parser)``, imported only when its arguments are needed.
+COMMANDS = {
+    "tag": "tag audio files with a pretrained or trained model",
+    "library": "query, export and write tags of a library database",
+    "embed": "write per-file (or per-patch) embeddings to an .npz file",
+    "models": "list pretrained models or fetch their weights",
+    "data": "inspect a data set or download a public one",
+    "features": "compute and cache log-mel features",
+    "train": "train or cross-validate the model a YAML recipe describes",
+    "evaluate": "evaluate a model on a data set split",
+    "compare": "one table from several runs or reports",
+    "synth": "synthetic training music: prompts, clips, previews",
+    "experiment": "multi-model studies",
+    "explain": "relevance maps: which moments and bands make a model's score",
+    "concepts": "concept banks, concept vectors (TCAV), where a concept sounds",
+    "serve": "a web page and an HTTP API to tag files and browse a library",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every command's arguments, or only ``command``'s (the others are
+    listed with their summaries, so ``musictag --help`` imports no command's module)."""
     from musictag import __version__
 
     parser = argparse.ArgumentParser(prog="musictag", description="Music auto-tagging and genre classification.")
     parser.add_argument("--version", action="version", version=f"musictag {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"musictag.cli.{name}").add_parser(commands)
+    for name, summary in COMMANDS.items():
+        sub = commands.add_parser(name, help=summary)
+        if command is None or name == command:
+            importlib.import_module(f"musictag.cli.{name}").add_arguments(sub)
     return parser
+
+
+def _command(argv: list[str]) -> str:
+    """The command ``argv`` names: its first word that is not an option (``musictag`` has no option
+    that takes a value), or "" when there is none."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +70,8 @@ def _parse_and_run(argv: list[str] | None) -> int:
     from musictag.errors import MusictagError
     from musictag.utils.progress import report
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else [str(word) for word in argv]
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return args.run(args)
     except MusictagError as exc:

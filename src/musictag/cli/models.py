@@ -9,8 +9,7 @@ from musictag.cli.options import model_name
 from musictag.pretrained.catalog import PRETRAINED
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("models", help="list pretrained models or fetch their weights")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="pretrained models, their data, tags and published scores")
     listing.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")

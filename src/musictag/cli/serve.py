@@ -28,8 +28,7 @@ def _positive(text: str) -> float:
     return value
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("serve", help="a web page and an HTTP API to tag files and browse a library")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="mtt-musicnn", type=model_name, help="the model that tags uploads")
     parser.add_argument("--db", metavar="FILE", help="a library database (made by 'tag --db') to browse")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine)")

@@ -11,8 +11,7 @@ from musictag.synthesis.llm import API_KEY_VARIABLES
 from musictag.synthesis.vocabulary import GENRES
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("synth", help="synthetic training music: prompts, clips, previews")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     prompts = actions.add_parser("prompts", help="write genre descriptions (seeded grammar, or a language model)")
     prompts.add_argument("--genres", default=",".join(GENRES), help="comma-separated (default: the ten GTZAN genres)")

@@ -79,8 +79,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("tag", help="tag audio files with a pretrained or trained model")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_options(parser)
     parser.add_argument(
         "--top-k", type=non_negative_int, default=5, metavar="K", help="tags per file, 0 = all (default 5)"

@@ -8,8 +8,7 @@ from musictag.cli.options import excerpt_lengths, fold_count, positive_int
 from musictag.training.recipe import MODES, shipped_recipes
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("train", help="train or cross-validate the model a YAML recipe describes")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "recipe", metavar="RECIPE", help=f"a YAML recipe file, or a shipped one: {', '.join(shipped_recipes())}"
     )
