@@ -70,7 +70,7 @@ def _parse_and_run(argv: list[str] | None) -> int:
     from musictag.errors import MusictagError
     from musictag.utils.progress import report
 
-    argv = sys.argv[1:] if argv is None else [str(word) for word in argv]
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_command(argv)).parse_args(argv)
     try:
         return args.run(args)
