@@ -55,7 +55,7 @@ class ChatClient:
 
     def complete(self, messages: list[dict], *, seed: int | None = None) -> str:
         """The first choice's message content; retried on transient failures."""
-        import urllib.error  # the network stack only when a request is made: `musictag --help` reads this module
+        import urllib.error  # the network stack only when a request is made: `musictag synth --help` reads this module
         import urllib.request
 
         body = {"model": self.model, "messages": messages, "temperature": self.temperature}

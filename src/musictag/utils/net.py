@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 
 def host_of(address: str) -> str:
@@ -26,8 +27,6 @@ def is_loopback(address: str) -> bool:
 
 def check_listen(host: str, port: int) -> None:
     """Raise ``OSError`` unless ``host:port`` can be bound now (as the server will bind it)."""
-    import socket  # only here: `musictag --help` reads this module
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
